@@ -1,0 +1,1 @@
+"""Acquisition: polls the meters on each bus and turns their replies into readings."""
