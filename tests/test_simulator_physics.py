@@ -116,7 +116,12 @@ def test_bad_parameters_are_refused_with_the_value():
         with_overrides(WellParams(), {"pump_kw": 3})
     with pytest.raises(ValueError, match="step_s must be > 0, got 0"):
         WellPhysics(WellParams(step_s=0))
-    with pytest.raises(ValueError, match="runs forward only"):
-        physics = WellPhysics()
-        physics.at(10)
-        physics.advance_to(5)
+
+
+def test_asking_for_the_past_never_runs_time_backwards():
+    physics = WellPhysics()
+    late = physics.at(10.5)
+    earlier = physics.at(3.0)  # e.g. a clock reading from another thread that lost the race
+    assert earlier.time_s == 10.0  # the committed grid point, not 3.0
+    assert earlier.energy_kwh <= late.energy_kwh
+    assert physics.at(10.5) == late

@@ -94,6 +94,8 @@ def decode_modbus(point: ModbusPoint, words: list[int], decimals: int | None) ->
             if int(key, 0) == raw:
                 return name
         return raw
+    if point.scale == 1.0 and point.offset == 0.0 and decimals is None:
+        return raw  # as read: an int stays an int
     return registers.scaled(raw, point.scale, point.offset, decimals)
 
 

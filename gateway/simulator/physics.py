@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+import threading
 from dataclasses import dataclass, replace
 
 # k = 3.6e6 · η / (ρ · g · H) m³/kWh with ρ = 1000 kg/m³, g = 9.80665 m/s² (shared/domain/water.md).
@@ -100,6 +101,7 @@ class WellPhysics:
         self._voltage_offsets = [rng.uniform(-0.01, 0.01) for _ in range(3)]
         self.state = WellState()
         self.forced_pump: bool | None = None  # None = follow the duty cycle
+        self._lock = threading.RLock()  # the well is read from its loop thread and from tests
 
     # -- the pump ---------------------------------------------------------------------------------
     def pump_on(self, t: float) -> bool:
@@ -166,25 +168,28 @@ class WellPhysics:
         return state
 
     def advance_to(self, t: float) -> None:
-        """Commit the grid state up to the last grid point at or before t."""
-        if t < self.state.time_s:
-            raise ValueError(
-                f"simulated time runs forward only: asked {t}, already at {self.state.time_s}"
-            )
+        """Commit the grid state up to the last grid point at or before t (earlier t: no change)."""
         step = self.params.step_s
-        while self.state.time_s + step <= t:
-            self.state = self._integrate(self.state, self.state.time_s + step)
+        with self._lock:
+            while self.state.time_s + step <= t:
+                self.state = self._integrate(self.state, self.state.time_s + step)
 
     def set_pump(self, on: bool | None, t: float) -> None:
         """Force the pump on/off from time t (None = back to the duty cycle)."""
-        self.advance_to(t)
-        self.state = self._integrate(self.state, t)  # the grid restarts at the switching instant
-        self.forced_pump = on
+        with self._lock:
+            self.advance_to(t)
+            self.state = self._integrate(self.state, t)  # the grid restarts at the switch
+            self.forced_pump = on
 
     def at(self, t: float) -> Snapshot:
-        """The snapshot at simulated time t (t >= the committed grid time)."""
-        self.advance_to(t)
-        state = self._integrate(self.state, t)
+        """The snapshot at simulated time t.
+
+        A t before the committed grid time (another thread's clock reading that lost the race for
+        the lock) gets the committed state: simulated time never runs backwards.
+        """
+        with self._lock:
+            self.advance_to(t)
+            state = self._integrate(self.state, t)
         return self._snapshot(state)
 
     def _snapshot(self, state: WellState) -> Snapshot:

@@ -127,7 +127,11 @@ async def _serve(args: argparse.Namespace) -> None:
 
     config = load_config(args.config)
     well = SimulatedWell.from_config(
-        config, seed=args.seed, time_scale=args.time_scale, emulate_byte_time=args.byte_time
+        config,
+        seed=args.seed,
+        time_scale=args.time_scale,
+        emulate_byte_time=args.byte_time,
+        **dict(args.param),
     )
     await well.start()
     for bus in config.buses:
@@ -172,6 +176,14 @@ async def _serve(args: argparse.Namespace) -> None:
     await well.stop()
 
 
+def _well_param(text: str) -> tuple[str, float]:
+    name, _, value = text.partition("=")
+    try:
+        return name.strip(), float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected NAME=NUMBER, got {text!r}") from None
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m gateway.simulator",
@@ -197,6 +209,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--tcp-host", default="127.0.0.1", help="where to serve TCP buses not on loopback"
+    )
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        type=_well_param,
+        metavar="NAME=VALUE",
+        help="a well parameter (WellParams), e.g. pump_rated_kw=11 or on_seconds=600; repeatable",
     )
     args = parser.parse_args(argv)
     asyncio.run(_serve(args))
