@@ -1,0 +1,216 @@
+"""Test-vector tables for drivers/, each row naming its source: for encode, decode, round trip."""
+
+NAN = float("nan")
+INF = float("inf")
+
+
+def h(text):
+    """Bytes from spaced hex as protocol documents print them: "01 04 00 00"."""
+    return bytes.fromhex(text.replace(" ", ""))
+
+
+# --- sources -------------------------------------------------------------------------------------
+PROTOCOLS_CRC = "protocols.md, checked: CRC of 01 04 00 00 00 02 is 71 CB"
+SDM = "meters.md, checked: Eastron SDM reply 01 04 04 43 66 33 34 decodes to 230.2 V"
+TUF = "meters.md, checked: TUF-2000M wire bytes 80 6B 42 12 decode to 36.625 as CDAB"
+XINTAI = "meters.md, checked: Xintai flow bytes 1E 85 0B 3F decode to 0.545 m3/h as DCBA"
+REVENG = "RevEng CRC catalogue: CRC-16/MODBUS check value 0x4B37 for ASCII 123456789"
+CRC_INIT = "CRC-16/MODBUS definition: no data leaves the initial value 0xFFFF"
+PYMODBUS_CRC = "frame written by hand per Serial Line V1.02; CRC by pymodbus 3.16.1 compute_CRC"
+MBAP = "Modbus Application Protocol V1.1b3 example PDU (%s), slave 0x11; CRC by pymodbus 3.16.1"
+STRUCT = "CPython 3.11 struct.pack big-endian, 16-bit words rearranged per the order's definition"
+TUF_LAYOUT = "meters.md TUF-2000M layout (i32 + float32 fraction); parts by CPython struct.pack"
+HAND = "arithmetic by hand from the definition in drivers-api.md (%s)"
+
+# --- CRC-16/MODBUS: (data, CRC bytes as sent, low byte first, source) --------------------------
+CRC_VECTORS = [
+    ("01 04 00 00 00 02", "71 CB", PROTOCOLS_CRC),
+    ("31 32 33 34 35 36 37 38 39", "37 4B", REVENG),
+    ("", "FF FF", CRC_INIT),
+    ("01 04 04 43 66 33 34", "1B 38", PYMODBUS_CRC + " (the SDM reply of meters.md)"),
+    ("01 03 00 00 00 0A", "C5 CD", PYMODBUS_CRC),
+    ("11 03 00 6B 00 03", "76 87", MBAP % "§6.3 read holding registers"),
+    ("01 83 02", "C0 F1", PYMODBUS_CRC),
+]
+
+# --- read requests: (slave, function, address, count, frame, source) ---------------------------
+READ_REQUESTS = [
+    (1, 4, 0x0000, 2, "01 04 00 00 00 02 71 CB", PROTOCOLS_CRC),
+    (0x11, 3, 0x006B, 3, "11 03 00 6B 00 03 76 87", MBAP % "§6.3 read holding registers"),
+    (0x11, 1, 0x0013, 19, "11 01 00 13 00 13 8E 92", MBAP % "§6.1 read coils"),
+    (0x11, 2, 0x00C4, 22, "11 02 00 C4 00 16 BA A9", MBAP % "§6.2 read discrete inputs"),
+    (1, 3, 0x0000, 10, "01 03 00 00 00 0A C5 CD", PYMODBUS_CRC),
+    (247, 3, 0xFFFF, 1, "F7 03 FF FF 00 01 90 B8", PYMODBUS_CRC + " (highest slave, last address)"),
+    (1, 3, 0x0000, 125, "01 03 00 00 00 7D 85 EB", PYMODBUS_CRC + " (most registers per read)"),
+    (1, 1, 0x0000, 2000, "01 01 00 00 07 D0 3F A6", PYMODBUS_CRC + " (most bits per read)"),
+]
+
+# --- normal read replies: (slave, function, values, frame, source) ------------------------------
+READ_RESPONSES = [
+    (1, 4, [0x4366, 0x3334], "01 04 04 43 66 33 34 1B 38", SDM + "; CRC by pymodbus 3.16.1"),
+    (0x11, 3, [0x022B, 0x0000, 0x0064], "11 03 06 02 2B 00 00 00 64 C8 BA",
+     MBAP % "§6.3 read holding registers"),
+    (0x11, 1, [True, False, True, True, False, False, True, True,
+               True, True, False, True, False, True, True, False,
+               True, False, True], "11 01 03 CD 6B 05 40 12", MBAP % "§6.1 read coils"),
+    (0x11, 2, [False, False, True, True, False, True, False, True,
+               True, True, False, True, True, False, True, True,
+               True, False, True, False, True, True], "11 02 03 AC DB 35 20 18",
+     MBAP % "§6.2 read discrete inputs"),
+    (1, 3, [0x0000, 0x0001, 0x7FFF, 0x8000, 0xFFFF],
+     "01 03 0A 00 00 00 01 7F FF 80 00 FF FF 03 DD", PYMODBUS_CRC + " (register edges)"),
+]
+
+# --- writes: (kind, slave, address, value(s), request, reply, source) ---------------------------
+# kind "coil": build_write_single_coil; "register": FC 6; "registers": FC 16; "coils": FC 15
+# (slave side only: the master API has no FC 15 builder). Slave 0 broadcasts: no reply.
+WRITES = [
+    ("coil", 0x11, 0x00AC, True, "11 05 00 AC FF 00 4E 8B", "11 05 00 AC FF 00 4E 8B",
+     MBAP % "§6.5 write single coil"),
+    ("coil", 1, 0x0000, False, "01 05 00 00 00 00 CD CA", "01 05 00 00 00 00 CD CA",
+     PYMODBUS_CRC),
+    ("register", 0x11, 0x0001, 0x0003, "11 06 00 01 00 03 9A 9B", "11 06 00 01 00 03 9A 9B",
+     MBAP % "§6.6 write single register"),
+    ("register", 0, 0x0010, 0x1234, "00 06 00 10 12 34 84 A9", None, PYMODBUS_CRC + " (broadcast)"),
+    ("registers", 0x11, 0x0001, [0x000A, 0x0102], "11 10 00 01 00 02 04 00 0A 01 02 C6 F0",
+     "11 10 00 01 00 02 12 98", MBAP % "§6.12 write multiple registers"),
+    ("coils", 0x11, 0x0013, [True, False, True, True, False, False, True, True, True, False],
+     "11 0F 00 13 00 0A 02 CD 01 BF 0B", "11 0F 00 13 00 0A 26 99",
+     MBAP % "§6.11 write multiple coils"),
+]
+
+# --- exception replies to FC 4 from slave 1: (code, class name, frame, source) ------------------
+EXCEPTIONS = [
+    (1, "IllegalFunction", "01 84 01 82 C0", PYMODBUS_CRC),
+    (2, "IllegalDataAddress", "01 84 02 C2 C1", PYMODBUS_CRC),
+    (3, "IllegalDataValue", "01 84 03 03 01", PYMODBUS_CRC),
+    (4, "SlaveDeviceFailure", "01 84 04 42 C3", PYMODBUS_CRC),
+    (5, "Acknowledge", "01 84 05 83 03", PYMODBUS_CRC),
+    (6, "SlaveDeviceBusy", "01 84 06 C3 02", PYMODBUS_CRC),
+    (7, "NegativeAcknowledge", "01 84 07 02 C2", PYMODBUS_CRC),
+    (8, "MemoryParityError", "01 84 08 42 C6", PYMODBUS_CRC),
+    (10, "GatewayPathUnavailable", "01 84 0A C3 07", PYMODBUS_CRC),
+    (11, "GatewayTargetFailedToRespond", "01 84 0B 02 C7", PYMODBUS_CRC),
+    (12, "SlaveException", "01 84 0C 43 05", PYMODBUS_CRC + " (code 12 is not defined)"),
+]
+
+# --- replies the master must reject, asking slave 1 for 2 input registers (FC 4) ---------------
+# (frame, error class name, what is wrong, source)
+BAD_REPLIES = [
+    ("01 04 04 43 66 33 34 1B 39", "CrcError", "last CRC byte flipped", SDM),
+    ("01 04 04 43 66 33 34 38 1B", "CrcError", "CRC bytes sent high byte first", SDM),
+    ("02 04 04 43 66 33 34 28 38", "WrongSlave", "reply from slave 2", PYMODBUS_CRC),
+    ("02 84 02 32 C1", "WrongSlave", "exception reply from slave 2", PYMODBUS_CRC),
+    ("01 03 04 43 66 33 34 1A 8F", "WrongFunction", "reply to FC 3", PYMODBUS_CRC),
+    ("01 83 02 C0 F1", "WrongFunction", "exception reply to FC 3", PYMODBUS_CRC),
+    ("01 04 04 43 66 33 6B 5B", "WrongLength", "one data byte missing", PYMODBUS_CRC),
+    ("01 04 06 43 66 33 34 00 00 28 E2", "WrongLength", "three registers", PYMODBUS_CRC),
+    ("01 84 02 00 40 91", "WrongLength", "exception reply with a stray byte", PYMODBUS_CRC),
+    ("01 04 71", "WrongLength", "shorter than any reply", HAND % "3 bytes"),
+    ("02 04 04 43 66 33 34 1B 38", "CrcError", "slave id hit by noise: CRC fails first", SDM),
+]
+
+# --- register values: (type, order, registers, value, source); encode and decode both exact ------
+REGISTER_VECTORS = [
+    ("u16", "ABCD", [0x0000], 0, STRUCT),
+    ("u16", "ABCD", [0xFFFF], 65535, STRUCT),
+    ("u16", "CDAB", [0x1234], 0x1234, STRUCT),
+    ("u16", "BADC", [0x3412], 0x1234, STRUCT),
+    ("u16", "DCBA", [0x3412], 0x1234, STRUCT),
+    ("i16", "ABCD", [0x8000], -32768, STRUCT),
+    ("i16", "ABCD", [0xFFFF], -1, STRUCT),
+    ("i16", "ABCD", [0x7FFF], 32767, STRUCT),
+    ("i16", "ABCD", [0x0001], 1, STRUCT),
+    ("i16", "BADC", [0x0080], -32768, STRUCT),
+    ("i16", "DCBA", [0xFF7F], 32767, STRUCT),
+    ("u32", "ABCD", [0x1234, 0x5678], 0x12345678, STRUCT),
+    ("u32", "CDAB", [0x5678, 0x1234], 0x12345678, STRUCT),
+    ("u32", "BADC", [0x3412, 0x7856], 0x12345678, STRUCT),
+    ("u32", "DCBA", [0x7856, 0x3412], 0x12345678, STRUCT),
+    ("u32", "ABCD", [0xFFFF, 0xFFFF], 0xFFFFFFFF, STRUCT),
+    ("i32", "ABCD", [0x8000, 0x0000], -2147483648, STRUCT),
+    ("i32", "ABCD", [0x7FFF, 0xFFFF], 2147483647, STRUCT),
+    ("i32", "ABCD", [0xFFFF, 0xFFFF], -1, STRUCT),
+    ("i32", "CDAB", [0x0000, 0x8000], -2147483648, STRUCT),
+    ("i32", "BADC", [0x0080, 0x0000], -2147483648, STRUCT),
+    ("i32", "DCBA", [0x0000, 0x0080], -2147483648, STRUCT),
+    ("i32", "CDAB", [0xFFFE, 0xFFFF], -2, STRUCT),
+    ("u64", "ABCD", [0x0102, 0x0304, 0x0506, 0x0708], 0x0102030405060708, STRUCT),
+    ("u64", "CDAB", [0x0708, 0x0506, 0x0304, 0x0102], 0x0102030405060708, STRUCT),
+    ("u64", "BADC", [0x0201, 0x0403, 0x0605, 0x0807], 0x0102030405060708, STRUCT),
+    ("u64", "DCBA", [0x0807, 0x0605, 0x0403, 0x0201], 0x0102030405060708, STRUCT),
+    ("u64", "ABCD", [0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF], 18446744073709551615, STRUCT),
+    ("i64", "ABCD", [0x8000, 0x0000, 0x0000, 0x0000], -9223372036854775808, STRUCT),
+    ("i64", "ABCD", [0x7FFF, 0xFFFF, 0xFFFF, 0xFFFF], 9223372036854775807, STRUCT),
+    ("i64", "ABCD", [0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF], -1, STRUCT),
+    ("i64", "DCBA", [0x0000, 0x0000, 0x0000, 0x0080], -9223372036854775808, STRUCT),
+    ("float32", "ABCD", [0x3F80, 0x0000], 1.0, STRUCT),
+    ("float32", "ABCD", [0xC000, 0x0000], -2.0, STRUCT),
+    ("float32", "CDAB", [0x0000, 0x4212], 36.5, STRUCT),
+    ("float32", "BADC", [0x8040, 0x0000], 4.0, STRUCT),
+    ("float32", "DCBA", [0x0000, 0x8040], 4.0, STRUCT),
+    ("float32", "ABCD", [0x7F7F, 0xFFFF], 3.4028234663852886e38, STRUCT + " (largest float32)"),
+    ("float32", "ABCD", [0x0000, 0x0001], 1.401298464324817e-45, STRUCT + " (least subnormal)"),
+    ("float32", "ABCD", [0x8000, 0x0000], -0.0, STRUCT + " (negative zero)"),
+    ("float32", "ABCD", [0x7F80, 0x0000], INF, STRUCT),
+    ("float32", "ABCD", [0xFF80, 0x0000], -INF, STRUCT),
+    ("float32", "ABCD", [0x7FC0, 0x0000], NAN, STRUCT + " (the quiet NaN struct packs)"),
+    ("float64", "ABCD", [0x3FF0, 0x0000, 0x0000, 0x0000], 1.0, STRUCT),
+    ("float64", "ABCD", [0x3FB9, 0x9999, 0x9999, 0x999A], 0.1, STRUCT),
+    ("float64", "CDAB", [0x0000, 0x0000, 0x0000, 0x3FF0], 1.0, STRUCT),
+    ("float64", "DCBA", [0x0000, 0x0000, 0x0000, 0xF03F], 1.0, STRUCT),
+    ("float64", "ABCD", [0xFFF0, 0x0000, 0x0000, 0x0000], -INF, STRUCT),
+    ("float64", "ABCD", [0x7FF8, 0x0000, 0x0000, 0x0000], NAN, STRUCT),
+    ("bcd16", "ABCD", [0x1234], 1234, HAND % "one decimal digit per nibble"),
+    ("bcd16", "ABCD", [0x9999], 9999, HAND % "one decimal digit per nibble"),
+    ("bcd16", "ABCD", [0x0000], 0, HAND % "one decimal digit per nibble"),
+    ("bcd16", "BADC", [0x3412], 1234, HAND % "one decimal digit per nibble"),
+    ("bcd32", "ABCD", [0x1234, 0x5678], 12345678, HAND % "one decimal digit per nibble"),
+    ("bcd32", "CDAB", [0x5678, 0x1234], 12345678, HAND % "one decimal digit per nibble"),
+    ("bcd32", "ABCD", [0x9999, 0x9999], 99999999, HAND % "one decimal digit per nibble"),
+    ("bits16", "ABCD", [0x8001], 0x8001, STRUCT),
+    ("bits16", "BADC", [0x0180], 0x8001, STRUCT),
+    ("bits32", "CDAB", [0x0001, 0x8000], 0x80000001, STRUCT),
+    ("string", "ABCD", [0x4142, 0x4344], "ABCD", HAND % "ASCII, first character high byte"),
+    ("string", "ABCD", [0x5444, 0x5331, 0x3030, 0x0000], "TDS100", HAND % "ASCII, NUL padded"),
+    ("string", "CDAB", [0x4142, 0x4300], "ABC", HAND % "strings: CDAB reads as ABCD"),
+    ("string", "BADC", [0x4241, 0x0043], "ABC", HAND % "ASCII, bytes swapped per register"),
+    ("long_fraction", "CDAB", [0xE240, 0x0001, 0x0000, 0x3F00], 123456.5, TUF_LAYOUT),
+    ("long_fraction", "CDAB", [0xFFF9, 0xFFFF, 0x0000, 0xBE80], -7.25, TUF_LAYOUT),
+    ("long_fraction", "ABCD", [0x0000, 0x0024, 0x3F20, 0x0000], 36.625, TUF_LAYOUT),
+    ("long_fraction", "ABCD", [0x0000, 0x0000, 0x0000, 0x0000], 0.0, TUF_LAYOUT),
+]
+
+# --- recorded values printed rounded: (type, order, registers, value, tolerance, source) --------
+# decode is within tolerance; encode(decode(registers)) gives the registers back.
+ROUNDED_VECTORS = [
+    ("float32", "ABCD", [0x4366, 0x3334], 230.2, 1e-4, SDM),
+    ("float32", "CDAB", [0x806B, 0x4212], 36.625, 1e-3, TUF),
+    ("float32", "DCBA", [0x1E85, 0x0B3F], 0.545, 1e-6, XINTAI),
+]
+
+# --- decode only (not what encode writes): (type, order, registers, value, source) --------------
+DECODE_ONLY_VECTORS = [
+    ("string", "ABCD", [0x4142, 0x2020], "AB", HAND % "trailing spaces stripped"),
+    ("string", "ABCD", [0x4100, 0x0000], "A", HAND % "trailing NULs stripped"),
+    ("float32", "ABCD", [0x7FC0, 0x0001], NAN, STRUCT + " (a NaN with payload)"),
+]
+
+# --- scaling: (raw, scale, offset, decimals, value, source) -------------------------------------
+SCALING_VECTORS = [
+    (2302.0, 0.1, 0.0, None, 230.2, "meters.md: DTSU666 voltage is float x0.1 V"),
+    (1234, 1.0, 0.0, 3, 1.234, "meters.md: QDY30A value = raw / 10^decimals register"),
+    (-1234, 1.0, 0.0, 2, -12.34, "meters.md: QDY30A int16 value, decimals register 2"),
+    (4567, 0.01, 0.0, None, 45.67, "meters.md: Acrel ADW300 current uint16 x0.01 A"),
+    (1000, 0.01, -5.0, None, 5.0, HAND % "raw x scale + offset"),
+    (12, 1.0, 0.0, -2, 1200.0, HAND % "negative decimals multiply"),
+    (7, 2.0, 1.0, 1, 2.4, HAND % "7 x 2 / 10 + 1"),
+]
+
+# --- flags: (value, flags, names set) -----------------------------------------------------------
+FLAG_VECTORS = [
+    (0x0000, {"0": "no_signal", "1": "low_signal"}, [], HAND % "no bit set"),
+    (0x0005, {"2": "c", "0": "a", "1": "b"}, ["a", "c"], HAND % "bits 0 and 2, lowest first"),
+    (0x8000, {"15": "top", "0": "bottom"}, ["top"], HAND % "bit 15"),
+    (0x80000000, {"31": "bit31"}, ["bit31"], HAND % "bit 31 of a bits32 value"),
+]
