@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, Tag, ValidationError
 from pydantic.fields import FieldInfo
+from pydantic_core import PydanticCustomError
 
 # The pydantic error type a model validator raises to hand over a list of Problem (in ctx).
 RULES_ERROR = "cross_field_rules"
@@ -97,8 +98,6 @@ def did_you_mean(word: Any, choices: Iterable[str]) -> str:
 
 def rules_error(problems: list[Problem]) -> Exception:
     """The exception a model validator raises to hand over cross-field problems with key paths."""
-    from pydantic_core import PydanticCustomError
-
     summary = "; ".join(problem.describe() for problem in problems)
     return PydanticCustomError(RULES_ERROR, "{summary}", {"summary": summary, "problems": problems})
 
@@ -158,6 +157,8 @@ def _sections(lines: list[str]) -> list[tuple[Loc, int, int]]:
             occurrence = counts.get(names, 0)
             counts[names] = occurrence + 1
             current = (*names, occurrence)
+        elif names[:1] in counts:  # [points.flags]: a table inside the latest [[points]]
+            current = (names[0], counts[names[:1]] - 1, *names[1:])
         else:
             current = names
         start = index
@@ -268,9 +269,8 @@ def problems_from_validation_error(exc: ValidationError, model: type[BaseModel])
             hint = did_you_mean(loc[-1], known)
             found = [Problem(loc, one_of(known), hint=hint, unknown_key=True)]
         else:
-            expected = (field.description if field is not None else None) or _expected_from_error(
-                error
-            )
+            described = field.description if field is not None else None
+            expected = described or _expected_from_error(error)
             value = MISSING if kind == "missing" else error.get("input")
             found = [Problem(loc, expected, value)]
         for problem in found:

@@ -245,6 +245,9 @@ name = "b"
 [[devices]]
 name = "d"
 points = ["p", "q"]
+
+[devices.flags]
+"3" = "x"
 """
 
 LOCATOR_CASES = [
@@ -255,6 +258,8 @@ LOCATOR_CASES = [
     (("buses", 1, "name"), 10),
     (("buses", 1, "port"), 9),
     (("devices", 0, "points", 1), 14),
+    (("devices", 0, "flags", "3"), 17),  # a [table] inside the latest [[devices]]
+    (("devices", 0, "flags", "4"), 16),
     (("acquisition", "offline_after"), None),  # neither the key nor its table is written
 ]
 
