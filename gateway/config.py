@@ -173,7 +173,7 @@ class Device(_Section):
     )
     poll_interval: float = Field(default=5.0, ge=0.1, le=86400, description="seconds, 0.1..86400")
     role: Role | None = Field(
-        default=None, description=one_of(("flow", "energy", "level", "relay"))
+        default=None, description=one_of(Role.__args__)
     )
     points: list[PointName] = Field(
         default_factory=list, description="a list of point names of the device's profile"

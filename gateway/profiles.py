@@ -84,7 +84,7 @@ def _not_zero(value: float) -> float:
 Baud = Annotated[
     int, Field(strict=True, description=one_of(STANDARD_BAUDS)), member_of(STANDARD_BAUDS)
 ]
-Parity = Annotated[Literal["N", "E", "O"], Field(description=one_of("NEO"))]
+Parity = Annotated[Literal["N", "E", "O"], Field(description=one_of(("N", "E", "O")))]
 StopBits = Annotated[int, Field(strict=True, description=one_of((1, 2))), member_of((1, 2))]
 SlaveId = Annotated[int, Field(ge=1, le=247, description="an integer 1..247")]
 PointName = Annotated[
@@ -106,7 +106,7 @@ class ModelInfo(_Strict):
     manufacturer: str = Field(min_length=1, description="the maker's name")
     description: str = Field(min_length=1, description="what the meter is, in one line")
     protocol: Literal["modbus", "dlt645"] = Field(description=one_of(("modbus", "dlt645")))
-    role: Role = Field(description=one_of(("flow", "energy", "level", "relay")))
+    role: Role = Field(description=one_of(Role.__args__))
     source: str = Field(
         min_length=1, description="where the map comes from (manual, open driver, meters.md)"
     )
