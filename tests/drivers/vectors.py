@@ -214,3 +214,103 @@ FLAG_VECTORS = [
     (0x8000, {"15": "top", "0": "bottom"}, ["top"], HAND % "bit 15"),
     (0x80000000, {"31": "bit31"}, ["bit31"], HAND % "bit 31 of a bits32 value"),
 ]
+
+# === DL/T 645-2007 ===============================================================================
+DLT_CHECKED = "protocols.md, checked: %s"
+DLT_RECORDED = ("reply of a real meter (address 181226034194) quoted in Hongranl/stm32f103x "
+                "Relay_8-power-Modle/Module/Source_CM/sourceCM.c; checksum rechecked")
+DLT_HAND = ("frame assembled by hand per protocols.md; checksum by a one-off CPython "
+            "sum(bytes) %% 256 (%s)")
+METER = "181226034194"  # the recorded meter
+
+# --- read requests: (address, di, preamble, frame, source) --------------------------------------
+DLT_READ_REQUESTS = [
+    ("AAAAAAAAAAAA", "00010000", True,
+     "FE FE FE FE 68 AA AA AA AA AA AA 68 11 04 33 33 34 33 AE 16",
+     DLT_CHECKED % "forward active total via the broadcast address"),
+    ("000000000001", "00010000", True,
+     "FE FE FE FE 68 01 00 00 00 00 00 68 11 04 33 33 34 33 B3 16",
+     DLT_HAND % "address 000000000001"),
+    (METER, "00010000", False, "68 94 41 03 26 12 18 68 11 04 33 33 34 33 DA 16",
+     DLT_HAND % "the recorded meter, no preamble"),
+    (METER, "0201FF00", False, "68 94 41 03 26 12 18 68 11 04 33 32 34 35 DB 16",
+     DLT_HAND % "voltage block"),
+]
+DLT_READ_ADDRESS_REQUEST = ("FE FE FE FE 68 AA AA AA AA AA AA 68 13 00 DF 16",
+                            DLT_CHECKED % "read address")
+
+# --- read replies: (address, di, frame, value bytes with 33h removed, source) --------------------
+DLT_READ_REPLIES = [
+    (METER, "00010000", "FE FE FE FE 68 94 41 03 26 12 18 68 91 08 33 33 34 33 59 33 33 33 50 16",
+     "26 00 00 00", DLT_RECORDED + ": forward active energy 0.26 kWh"),
+    (METER, "0201FF00",
+     "FE FE FE FE 68 94 41 03 26 12 18 68 91 0A 33 32 34 35 36 56 33 33 33 33 B9 16",
+     "03 23 00 00 00 00", DLT_RECORDED + ": voltage block, phase A 230.3 V"),
+    (METER, "0202FF00",
+     "FE FE FE FE 68 94 41 03 26 12 18 68 91 0D 33 32 35 35 BB 34 33 33 33 33 33 33 33 B9 16",
+     "88 01 00 00 00 00 00 00 00", DLT_RECORDED + ": current block, phase A 0.188 A"),
+    ("000000000012", "00010000", "68 12 00 00 00 00 00 68 91 08 33 33 34 33 AB 89 67 45 28 16",
+     "78 56 34 12", DLT_HAND % "123456.78 kWh"),
+]
+# the recorded meter's answer to the read-address request: (frame, address, source)
+DLT_READ_ADDRESS_REPLY = ("FE FE FE FE 68 94 41 03 26 12 18 68 93 06 C7 74 36 59 45 4B EB 16",
+                          METER, DLT_RECORDED)
+
+# --- abnormal replies: (frame, control asked, error byte, words in the meaning, source) ----------
+DLT_ABNORMAL_REPLIES = [
+    ("68 94 41 03 26 12 18 68 D1 01 35 FF 16", 0x11, 0x02, ["no requested data"],
+     DLT_HAND % "read refused"),
+    ("68 94 41 03 26 12 18 68 D1 01 47 11 16", 0x11, 0x14,
+     ["wrong password", "year time zones"], DLT_HAND % "two error bits"),
+    ("68 94 41 03 26 12 18 68 D3 01 34 00 16", 0x13, 0x01, ["other error"],
+     DLT_HAND % "read address refused"),
+]
+
+# --- replies to a read of 00010000 from the recorded meter that must be rejected ----------------
+# (frame, error class name, what is wrong, source)
+DLT_BAD_REPLIES = [
+    ("68 94 41 03 26 12 18 68 91 08 33 33 34 33 59 33 33 33 51 16", "ChecksumError",
+     "checksum off by one", DLT_RECORDED + ", altered"),
+    ("68 94 41 03 26 12 18 68 91 08 33 33 34 33 59 33 33 33 50 17", "FrameError",
+     "end byte 17", DLT_RECORDED + ", altered"),
+    ("68 94 41 03 26 12 18 69 91 08 33 33 34 33 59 33 33 33 50 16", "FrameError",
+     "second start byte 69", DLT_RECORDED + ", altered"),
+    ("68 94 41 03 26 12 18 68 91 08 33 33 34 33 59 33 33 50 16", "FrameError",
+     "one data byte missing", DLT_RECORDED + ", altered"),
+    ("68 94 41 03 26 12 18 68 91", "FrameError", "cut short", DLT_RECORDED + ", cut"),
+    ("68 01 00 00 00 00 00 68 91 08 33 33 34 33 59 33 33 33 29 16", "WrongAddress",
+     "reply from meter 000000000001", DLT_HAND % "other meter"),
+    ("68 94 41 03 26 12 18 68 91 08 33 33 35 33 59 33 33 33 51 16", "WrongDataIdentifier",
+     "reply for DI 00020000", DLT_HAND % "reverse active energy"),
+    ("68 94 41 03 26 12 18 68 11 04 33 33 34 33 DA 16", "FrameError",
+     "the request itself (an echo on the bus)", DLT_HAND % "request"),
+    ("68 94 41 03 26 12 18 68 D1 01 35 FF 16", "AbnormalReply", "abnormal reply",
+     DLT_HAND % "read refused"),
+]
+
+# --- BCD values: (bytes low byte first, decimals, signed, value, source) ------------------------
+DLT_BCD_VECTORS = [
+    ("26 00 00 00", 2, False, 0.26, DLT_RECORDED + ": energy XXXXXX.XX kWh"),
+    ("03 23", 1, False, 230.3, DLT_RECORDED + ": voltage XXX.X V"),
+    ("88 01 00", 3, False, 0.188, DLT_RECORDED + ": current XXX.XXX A"),
+    ("78 56 34 12", 2, False, 123456.78, HAND % "BCD, low byte first"),
+    ("99 99 99 99", 2, False, 999999.99, HAND % "largest 4-byte energy"),
+    ("00 00 00 00", 2, False, 0.0, HAND % "zero"),
+    ("12 25 00", 4, True, 0.2512, HAND % "power XX.XXXX kW, sign bit clear"),
+    ("12 25 80", 4, True, -0.2512, HAND % "power XX.XXXX kW, sign bit set"),
+    ("88 01 80", 3, True, -0.188, HAND % "current XXX.XXX A, sign bit set"),
+    ("99 99 79", 4, True, 79.9999, HAND % "largest signed 3-byte value"),
+    ("12", 0, False, 12.0, HAND % "one byte, no decimals"),
+]
+
+# --- find_frame: (buffer, (start, end) or None, what) -------------------------------------------
+DLT_FIND_FRAME_VECTORS = [
+    ("FE FE FE FE 68 AA AA AA AA AA AA 68 11 04 33 33 34 33 AE 16", (4, 20), "after the preamble"),
+    ("68 AA AA AA AA AA AA 68 13 00 DF 16", (0, 12), "no preamble, no data"),
+    ("00 16 68 FE FE 68 AA AA AA AA AA AA 68 13 00 DF 16", (5, 17), "stray 68 and noise first"),
+    ("FE FE FE FE 68 AA AA AA AA AA AA 68 11 04 33 33 34 33 AE", None, "end byte not yet here"),
+    ("FE FE 68 AA AA AA", None, "head not complete"),
+    ("", None, "empty buffer"),
+    ("68 AA AA AA AA AA AA 68 13 00 DF 16 68 AA AA AA AA AA AA 68 13 00 DF 16", (0, 12),
+     "two frames: the first"),
+]
