@@ -19,7 +19,9 @@ def dlt_bus():
     well.add_device(LINE, SimDevice("pump-meter", "dlt645-generic", address="202401150042"))
     runner = ThreadRunner(well)
     runner.start()
-    port = serial.Serial(well.port(LINE), baudrate=2400, parity="E", timeout=0.3)
+    # parity "E" as the meters use would be right, but this kernel refuses PARENB on a pty (EINVAL);
+    # a pty carries bytes, not bits, so the parity setting changes nothing here.
+    port = serial.Serial(well.port(LINE), baudrate=2400, timeout=0.3)
     yield well, port
     port.close()
     runner.stop()
@@ -32,7 +34,7 @@ def exchange(port, request, timeout=0.3):
     deadline, data = time.monotonic() + timeout, b""
     while time.monotonic() < deadline:
         port.timeout = max(0.001, deadline - time.monotonic())
-        data += port.read(64)
+        data += port.read(max(1, port.in_waiting))
         found = dlt645.find_frame(data)
         if found:
             return data[found[0] : found[1]]
@@ -113,7 +115,7 @@ def test_dlt645_rollover_is_served_in_bcd(dlt_bus):
     reply = exchange(port, dlt645.build_read_request("000000000001", "00010000"))
     data = dlt645.parse_read_reply(reply, "000000000001", "00010000")
     assert dlt645.decode_bcd(data, 2) == pytest.approx(999999.75)
-    well.advance(600)
+    well.advance(300)  # 7.5 kW × 300 s = 0.625 kWh: past 999999.99, on to 0.37
     reply = exchange(port, dlt645.build_read_request("000000000001", "00010000"))
     data = dlt645.parse_read_reply(reply, "000000000001", "00010000")
-    assert dlt645.decode_bcd(data, 2) < 1.0
+    assert 0.3 < dlt645.decode_bcd(data, 2) < 0.45
