@@ -116,6 +116,15 @@ def test_exception_reply_for_registers_outside_the_map(bus):
         read(port, 2, 4, 0x0400, 2)
 
 
+def test_unknown_function_ends_at_the_silence_and_gets_illegal_function(bus):
+    _, port = bus
+    report_slave_id = modbus_rtu.append_crc(bytes([1, 0x11]))  # FC 17: length unknown to a slave
+    reply = transact(port, report_slave_id, 5)
+    assert reply == modbus_rtu.build_exception_response(1, 0x11, 1)  # illegal function
+    assert transact(port, modbus_rtu.append_crc(bytes([9, 0x11])), 5, timeout=0.2) == b""
+    assert read(port, 1, 3, 0, 2)
+
+
 def test_fault_no_answer_for_a_count_then_recovers(bus):
     well, port = bus
     well.inject("flow-meter", "no_answer", count=2)

@@ -55,6 +55,12 @@ class Dlt645Protocol:
                 continue
             frames.append(frame)
 
+    def at_silence(self, buffer: bytes) -> list[bytes]:
+        """DL/T 645 frames end with 16h, never by silence: what is left is noise."""
+        if buffer.strip(dlt645.PREAMBLE[:1]):
+            self._bad += 1
+        return []
+
     def answer(self, frame: bytes) -> list[Outcome]:
         try:
             requested, control, di = dlt645.parse_request(frame)

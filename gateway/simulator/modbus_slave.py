@@ -21,6 +21,8 @@ def modbus_reply(meter: Meter, frame: bytes, snap: Snapshot) -> tuple[bytes, dic
     """The normal reply to a CRC-checked request and the values it carries (SlaveFault: refused)."""
     try:
         slave, function, address, count_or_value, values = modbus_rtu.parse_request(frame)
+    except modbus_rtu.WrongFunction as error:
+        raise SlaveFault(ILLEGAL_FUNCTION, str(error)) from None
     except modbus_rtu.ModbusError as error:
         raise SlaveFault(ILLEGAL_DATA_VALUE, str(error)) from None
     if function in (modbus_rtu.READ_HOLDING_REGISTERS, modbus_rtu.READ_INPUT_REGISTERS):
@@ -77,7 +79,7 @@ class RtuProtocol:
             try:
                 needed = modbus_rtu.request_length(buffer)
             except modbus_rtu.ModbusError:
-                needed = -1
+                break  # a function whose length is unknown: only the silence ends it
             if needed is None or needed > len(buffer):
                 break
             if needed > 0 and modbus_rtu.crc_ok(bytes(buffer[:needed])):
@@ -87,6 +89,14 @@ class RtuProtocol:
                 del buffer[:1]  # resynchronise on the next byte
                 self._bad += 1
         return frames
+
+    def at_silence(self, buffer: bytes) -> list[bytes]:
+        """A request of a function with no known length, ended by silence: kept if its CRC holds."""
+        if len(buffer) >= 4 and modbus_rtu.crc_ok(buffer):
+            return [buffer]
+        if buffer:
+            self._bad += 1
+        return []
 
     def answer(self, frame: bytes) -> list[Outcome]:
         slave, function = frame[0], frame[1]

@@ -35,6 +35,9 @@ class LineProtocol(Protocol):
     def answer(self, frame: bytes) -> list[Outcome]:
         """The outcome for each meter that hears itself addressed (none for an absent address)."""
 
+    def at_silence(self, buffer: bytes) -> list[bytes]:
+        """Requests that only the silence after them ends (bytes left when the line went quiet)."""
+
     def bad_frames(self) -> int:
         """Frames dropped for a bad checksum or garbage, so far."""
 
@@ -148,7 +151,15 @@ class SerialLine:
             self._discard = None
         if self._buffer:
             silence = max(MIN_DISCARD_SILENCE, self.gap)
-            self._discard = asyncio.get_running_loop().call_later(silence, self._buffer.clear)
+            self._discard = asyncio.get_running_loop().call_later(silence, self._on_silence)
+
+    def _on_silence(self) -> None:
+        """The line went quiet: what is left is a whole frame (if the protocol says so) or noise."""
+        rest = bytes(self._buffer)
+        self._buffer.clear()
+        self._discard = None
+        for frame in self.protocol.at_silence(rest):
+            self._queue.put_nowait((frame, time.monotonic()))
 
     def transaction_times(
         self, arrival: float, request: int, reply: int | None
