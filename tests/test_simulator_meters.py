@@ -49,9 +49,11 @@ def test_currents_voltages_and_power_factor_agree_with_power():
         * three["power_factor"]
     )
     assert total == pytest.approx(three["active_power"], rel=1e-9)
-    assert sum(three[f"active_power_l{i}"] for i in (1, 2, 3)) == pytest.approx(
-        three["active_power"]
-    )
+    phases = [three[f"active_power_l{i}"] for i in (1, 2, 3)]
+    assert sum(phases) == pytest.approx(three["active_power"])
+    for i, phase_power in enumerate(phases, start=1):
+        volt_amps = three[f"voltage_l{i}"] * three[f"current_l{i}"]
+        assert volt_amps * three["power_factor"] == pytest.approx(phase_power, rel=1e-9)
     one = single["voltage_l1"] * single["current_l1"] * single["power_factor"]
     assert one == pytest.approx(single["active_power"], rel=1e-9)
     assert single["frequency"] == pytest.approx(snap.frequency_hz)

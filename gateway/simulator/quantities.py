@@ -17,6 +17,9 @@ TOTAL_QUANTITIES = {
     "net_total": "volume-reverse",
 }
 
+# How a three-phase pump's power splits between the phases (a motor is never perfectly balanced).
+PHASE_SHARES = (0.3365, 0.3310, 0.3325)
+
 
 @dataclass
 class DeviceTotals:
@@ -55,10 +58,10 @@ def canonical_values(snap: Snapshot, totals: DeviceTotals, phases: int, empty_pi
         "net_total": totals.volume_m3 - totals.reverse_m3,
     }
     if phases == 3:
-        for i, volts in enumerate(voltages, start=1):
+        for i, (volts, share) in enumerate(zip(voltages, PHASE_SHARES, strict=True), start=1):
             values[f"voltage_l{i}"] = volts
-            values[f"current_l{i}"] = power * 1000.0 / (3 * volts * pf)
-            values[f"active_power_l{i}"] = power / 3
+            values[f"current_l{i}"] = power * share * 1000.0 / (volts * pf)
+            values[f"active_power_l{i}"] = power * share
         for a, b in ((1, 2), (2, 3), (3, 1)):
             values[f"voltage_l{a}_l{b}"] = (voltages[a - 1] + voltages[b - 1]) / 2 * math.sqrt(3)
     else:
