@@ -282,9 +282,13 @@ def test_byte_time_emulation_queues_requests_behind_a_busy_bus():
 def test_time_scale_moves_simulated_time_with_real_time():
     well, runner = start_well(time_scale=600.0)
     try:
-        before = well.snapshot().energy_kwh
+        real_start, before = time.monotonic(), well.snapshot()
         time.sleep(0.3)  # ≈ 180 simulated seconds of pumping
-        gained = well.snapshot().energy_kwh - before
-        assert gained == pytest.approx(7.5 * 180 / 3600, rel=0.3)
+        after, real_end = well.snapshot(), time.monotonic()
+        simulated = after.time_s - before.time_s
+        assert 0.3 * 600 <= simulated <= (real_end - real_start) * 600
+        assert after.pump_on and before.pump_on
+        gained = after.energy_kwh - before.energy_kwh
+        assert gained == pytest.approx(7.5 * simulated / 3600, rel=0.02)
     finally:
         runner.stop()
