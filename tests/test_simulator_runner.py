@@ -152,3 +152,12 @@ def test_process_prints_its_ports_takes_commands_and_stops_on_sigterm(config_pat
         assert stats["devices"]["flow-meter"]["dropped"] == 1
     finally:
         assert simulator.terminate() == 0
+
+
+def test_process_reports_a_bad_config_and_exits_2(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text(CONFIG.replace('model = "tuf-2000m"', 'model = "tuf-9000"'))
+    command = [sys.executable, "-m", "gateway.simulator", "--config", str(path)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2
+    assert "tuf-9000" in done.stderr and done.stdout == ""

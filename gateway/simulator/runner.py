@@ -219,4 +219,9 @@ def main(argv: list[str] | None = None) -> None:
         help="a well parameter (WellParams), e.g. pump_rated_kw=11 or on_seconds=600; repeatable",
     )
     args = parser.parse_args(argv)
-    asyncio.run(_serve(args))
+    from gateway.errors import ConfigError
+
+    try:
+        asyncio.run(_serve(args))
+    except (ConfigError, ValueError, KeyError, OSError) as error:
+        parser.exit(2, f"gateway.simulator: {error}\n")
