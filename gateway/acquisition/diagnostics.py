@@ -1,4 +1,4 @@
-"""Per-device bus diagnostics, kept from the first poll: what was asked, what came back, and when."""
+"""Per-device bus diagnostics, kept from the first poll: what was asked, what came back, when."""
 
 from __future__ import annotations
 
@@ -48,10 +48,9 @@ class DeviceHealth:
     def count(self, outcome: str, rtt: float | None = None, detail: str = "") -> None:
         """Count one transaction's outcome."""
         self.requests += 1
-        if outcome == OK or outcome == EXCEPTION_REPLY:
-            if rtt is not None:
-                self.last_rtt = rtt
-                self.rtt_avg = rtt if self.rtt_avg is None else 0.9 * self.rtt_avg + 0.1 * rtt
+        if (outcome in (OK, EXCEPTION_REPLY)) and rtt is not None:
+            self.last_rtt = rtt
+            self.rtt_avg = rtt if self.rtt_avg is None else 0.9 * self.rtt_avg + 0.1 * rtt
         if outcome == OK:
             self.good_replies += 1
             self.last_good_wall = time.time()

@@ -1,0 +1,104 @@
+"""Turn a device's raw registers or DL/T 645 value bytes into readings with units and quality."""
+
+from __future__ import annotations
+
+import math
+
+from drivers import dlt645, registers
+from gateway.profiles import Dlt645Point, ModbusPoint
+from gateway.readings import QUALITY_GOOD, QUALITY_INVALID, Reading
+
+
+class ModbusDecoder:
+    """Decodes one device's points; remembers raw values that other points take decimals from."""
+
+    def __init__(self, device: str, points: list[ModbusPoint]) -> None:
+        self.device = device
+        self.points = points
+        self.decimal_sources = {p.decimals_from for p in points if p.decimals_from}
+        self.known_raw: dict[str, int | float | str] = {}  # last raw value of decimal sources
+
+    def decode(
+        self, raw_by_point: dict[str, list[int]], wall: float, mono: float
+    ) -> list[Reading]:
+        """Readings for every point whose registers arrived in this poll."""
+        raws: dict[str, int | float | str] = {}
+        quality: dict[str, str] = {}
+        for point in self.points:
+            regs = raw_by_point.get(point.name)
+            if regs is None:
+                continue
+            try:
+                raws[point.name] = registers.decode(regs, point.type, point.order)
+                quality[point.name] = QUALITY_GOOD
+            except ValueError:  # e.g. a BCD register holding a non-decimal nibble
+                quality[point.name] = QUALITY_INVALID
+        for name in self.decimal_sources:
+            if name in raws:
+                self.known_raw[name] = raws[name]
+        readings = []
+        for point in self.points:
+            regs = raw_by_point.get(point.name)
+            if regs is None:
+                continue
+            value, good = self._value(point, raws.get(point.name))
+            readings.append(
+                Reading(
+                    device=self.device,
+                    point=point.name,
+                    value=value,
+                    unit=point.unit,
+                    raw=tuple(regs),
+                    wall_time=wall,
+                    mono_time=mono,
+                    quality=quality[point.name] if good else QUALITY_INVALID,
+                    kind=point.kind,
+                )
+            )
+        return readings
+
+    def _value(
+        self, point: ModbusPoint, raw: int | float | str | None
+    ) -> tuple[int | float | str | None, bool]:
+        if raw is None:
+            return None, False
+        if isinstance(raw, str):
+            return raw, True
+        if point.enum:
+            name = point.enum.get(str(int(raw)))
+            return (name, True) if name is not None else (int(raw), False)
+        if point.type.startswith("bits"):
+            return int(raw), True
+        if isinstance(raw, float) and not math.isfinite(raw):
+            return None, False
+        decimals = None
+        if point.decimals_from:
+            source = self.known_raw.get(point.decimals_from)
+            if not isinstance(source, int) or not 0 <= source <= 9:
+                return None, False
+            decimals = source
+        if point.scale == 1.0 and point.offset == 0.0 and decimals is None:
+            return raw, True
+        return registers.scaled(raw, point.scale, point.offset, decimals), True
+
+
+def decode_dlt645(
+    device: str, point: Dlt645Point, data: bytes, wall: float, mono: float
+) -> Reading:
+    """One DL/T 645 value: BCD bytes, low byte first, with the point's decimals and sign."""
+    try:
+        value: float | None = dlt645.decode_bcd(data, point.decimals, point.signed)
+        quality = QUALITY_GOOD
+    except ValueError:
+        value, quality = None, QUALITY_INVALID
+    return Reading(
+        device=device,
+        point=point.name,
+        value=value,
+        unit=point.unit,
+        raw=tuple(data),
+        wall_time=wall,
+        mono_time=mono,
+        quality=quality,
+        kind=point.kind,
+    )

@@ -1,0 +1,93 @@
+"""The gateway process: acquisition plus periodic health snapshots, until a signal or a deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from gateway.acquisition.service import Acquisition
+from gateway.config import GatewayConfig
+from gateway.readings import ReadingSink
+
+log = logging.getLogger(__name__)
+
+HEALTH_FILE = "health.json"
+
+
+def runtime_dir(config: GatewayConfig) -> Path:
+    """Where the running gateway leaves its health snapshot (tmpfs under systemd: no flash wear)."""
+    return Path(config.gateway.runtime_dir)
+
+
+def write_json_atomically(path: Path, data: dict) -> None:
+    """Replace `path` with `data` so a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    with os.fdopen(fd, "w") as handle:
+        json.dump(data, handle)
+    os.replace(tmp, path)
+
+
+def read_health(config: GatewayConfig) -> dict | None:
+    """The last snapshot a running gateway wrote, or None."""
+    path = runtime_dir(config) / HEALTH_FILE
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+
+
+async def run_gateway(
+    config: GatewayConfig,
+    sink: ReadingSink,
+    ports: dict[str, str] | None = None,
+    seconds: float | None = None,
+    tick: Callable[[Acquisition], None] | None = None,
+    tick_every: float = 1.0,
+    health_every: float = 5.0,
+    write_health: bool = True,
+) -> Acquisition:
+    """Poll every bus until SIGTERM/SIGINT or `seconds` have passed; returns the stopped service."""
+    acquisition = Acquisition(config, sink, ports)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, acquisition.stop)
+    polling = asyncio.create_task(acquisition.run())
+    health_path = runtime_dir(config) / HEALTH_FILE
+    deadline = None if seconds is None else time.monotonic() + seconds
+    next_health = 0.0
+    try:
+        while not polling.done():
+            await asyncio.wait({polling}, timeout=tick_every)
+            now = time.monotonic()
+            if tick is not None:
+                tick(acquisition)
+            if write_health and now >= next_health:
+                next_health = now + health_every
+                try:
+                    write_json_atomically(health_path, acquisition.board.snapshot())
+                except OSError as exc:
+                    log.warning("cannot write health snapshot %s: %s", health_path, exc)
+            if deadline is not None and now >= deadline:
+                acquisition.stop()
+        polling.result()
+    finally:
+        acquisition.stop()
+        with contextlib.suppress(asyncio.CancelledError):
+            await polling
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(signum)
+        if write_health:
+            with contextlib.suppress(OSError):
+                write_json_atomically(health_path, acquisition.board.snapshot())
+    return acquisition

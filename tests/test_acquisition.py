@@ -1,0 +1,225 @@
+"""Acquisition against the simulated well on virtual serial lines: values, faults, offline."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from pathlib import Path
+
+import pytest
+
+from gateway.acquisition import diagnostics as dx
+from gateway.acquisition.service import Acquisition
+from gateway.config import load_config
+from gateway.readings import MemorySink
+from gateway.simulator import SimulatedWell
+
+CONFIG = """
+[well]
+id = "test-well"
+[gateway]
+runtime_dir = "{runtime}"
+[acquisition]
+offline_after = 3
+backoff_initial = {backoff}
+backoff_max = {backoff_max}
+
+[[buses]]
+name = "rs485-1"
+type = "rtu"
+port = "sim://rtu"
+baud = 9600
+timeout = 0.1
+retries = 1
+
+[[buses]]
+name = "meter-645"
+type = "dlt645"
+port = "sim://dlt645"
+baud = 2400
+parity = "E"
+timeout = 0.3
+
+[[devices]]
+name = "flow-meter"
+bus = "rs485-1"
+model = "tuf-2000m"
+slave_id = 1
+poll_interval = {interval}
+{flow_points}
+
+[[devices]]
+name = "pump-energy"
+bus = "rs485-1"
+model = "chint-dtsu666"
+slave_id = 2
+poll_interval = {interval}
+{energy_points}
+
+[[devices]]
+name = "well-level"
+bus = "rs485-1"
+model = "qdy30a"
+slave_id = 3
+poll_interval = {interval}
+
+[[devices]]
+name = "emf-meter"
+bus = "rs485-1"
+model = "xintai-emf"
+slave_id = 4
+poll_interval = {interval}
+
+[[devices]]
+name = "grid-meter"
+bus = "meter-645"
+model = "dlt645-generic"
+address = "000000000001"
+poll_interval = 2.0
+"""
+
+
+def make_config(tmp_path: Path, interval: float = 0.5, backoff: float = 0.5,
+                backoff_max: float = 1.0, light: bool = False):
+    """The test well; `light` reads only the accounting points of the flow and energy meters, so
+    the 9600-baud bus runs at about half its capacity at a 0.5 s interval."""
+    path = tmp_path / "gateway.toml"
+    subsets = dict(flow_points="", energy_points="")
+    if light:
+        subsets = dict(flow_points='points = ["flow_rate", "forward_total"]',
+                       energy_points='points = ["active_power", "import_energy"]')
+    path.write_text(CONFIG.format(runtime=tmp_path / "run", interval=interval, backoff=backoff,
+                                  backoff_max=backoff_max, **subsets))
+    return load_config(path)
+
+
+class Running:
+    """The simulated well and the gateway running side by side in one event loop."""
+
+    def __init__(self, config, byte_time: bool, time_scale: float = 0.0) -> None:
+        self.config = config
+        self.well = SimulatedWell.from_config(config, seed=7, time_scale=time_scale,
+                                              emulate_byte_time=byte_time)
+        self.sink = MemorySink(history=100_000)
+
+    async def __aenter__(self) -> Running:
+        await self.well.start()
+        self.acquisition = Acquisition(self.config, self.sink, self.well.ports())
+        self.task = asyncio.create_task(self.acquisition.run())
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        self.acquisition.stop()
+        await asyncio.wait_for(self.task, 5)
+        await self.well.stop()
+
+    def health(self, device: str) -> dx.DeviceHealth:
+        return self.acquisition.board.devices[device]
+
+    def polls(self) -> dict[str, int]:
+        return {name: h.polls for name, h in self.acquisition.board.devices.items()}
+
+
+def same_value(decoded, served) -> bool:
+    if isinstance(served, float) or isinstance(decoded, float):
+        return math.isclose(decoded, served, rel_tol=1e-6, abs_tol=1e-9)
+    return decoded == served
+
+
+async def test_every_device_polled_and_values_equal_the_simulators(tmp_path):
+    config = make_config(tmp_path)
+    async with Running(config, byte_time=False, time_scale=0.0) as run:
+        await asyncio.sleep(2.5)
+    for device in config.devices:
+        health = run.health(device.name)
+        assert health.state == dx.STATE_ONLINE, (device.name, health)
+        assert health.timeouts == health.crc_errors == health.malformed == 0, health
+        served = run.well.served_values(device.name)
+        profile = config.device_profile(device)
+        decoded = {p: r for (d, p), r in run.sink.latest.items() if d == device.name}
+        assert set(decoded) == {p.name for p in profile.points}, device.name
+        for point, reading in decoded.items():
+            assert same_value(reading.value, served[point]), (device.name, point, reading, served)
+            assert reading.unit == next(p.unit for p in profile.points if p.name == point)
+
+
+async def test_a_dead_and_a_garbling_slave_leave_the_others_poll_rate_within_10_percent(tmp_path):
+    interval, window = 0.5, 10.0
+    config = make_config(tmp_path, interval, backoff=5.0, backoff_max=60.0, light=True)
+    others = ["well-level", "emf-meter"]
+    async with Running(config, byte_time=True) as run:
+        await asyncio.sleep(1.0)  # settle
+        before = run.polls()
+        await asyncio.sleep(window)
+        healthy = run.polls()
+        run.well.inject("flow-meter", "dead")
+        # about one reply in six garbled: the meter stays online, its retries cost bus time
+        run.well.inject("pump-energy", "garble", probability=0.02)
+        await asyncio.sleep(window)
+        faulty = run.polls()
+    for name in others:
+        normal = healthy[name] - before[name]
+        with_faults = faulty[name] - healthy[name]
+        assert normal >= 0.9 * window / interval, (name, normal)  # the bus keeps up at all
+        assert abs(with_faults - normal) <= 0.1 * normal, (name, normal, with_faults)
+        assert run.health(name).failed_polls == 0
+    assert run.health("flow-meter").state == dx.STATE_OFFLINE
+    garbled = run.health("pump-energy")
+    assert garbled.crc_errors + garbled.malformed > 0, garbled
+
+
+async def test_offline_after_n_failed_polls_then_back_by_itself(tmp_path):
+    config = make_config(tmp_path, interval=0.3)
+    async with Running(config, byte_time=False) as run:
+        await asyncio.sleep(1.0)
+        flow = run.health("flow-meter")
+        assert flow.state == dx.STATE_ONLINE
+        polls_before = flow.polls
+        run.well.inject("flow-meter", "dead")
+        await asyncio.sleep(3.0)
+        assert flow.state == dx.STATE_OFFLINE
+        change = [c for c in run.acquisition.board.changes if c.device == "flow-meter"][-1]
+        assert change.state == dx.STATE_OFFLINE and "3 polls" in change.reason
+        # While offline it is only probed with back-off (0.5 s, then 1.0 s): one block, asked once.
+        requests_offline = flow.requests
+        await asyncio.sleep(3.0)
+        probes = flow.requests - requests_offline
+        assert 2 <= probes <= 4, probes
+        assert flow.polls - polls_before < 3 + 5 + 4  # not polled at its 0.3 s interval
+        run.well.clear("flow-meter")
+        await asyncio.sleep(1.5)
+        assert flow.state == dx.STATE_ONLINE
+        assert [c.state for c in run.acquisition.board.changes if c.device == "flow-meter"] == [
+            dx.STATE_ONLINE, dx.STATE_OFFLINE, dx.STATE_ONLINE]
+        others = [run.health(n) for n in ("pump-energy", "well-level", "emf-meter")]
+        assert all(h.state == dx.STATE_ONLINE and h.timeouts == 0 for h in others)
+
+
+@pytest.mark.parametrize("fault,params,counter", [
+    ("crc", {}, "crc_errors"),
+    ("exception", {"code": 2}, "exception_replies"),
+    ("no_answer", {}, "timeouts"),
+])
+async def test_each_bus_fault_is_counted_where_it_belongs(tmp_path, fault, params, counter):
+    config = make_config(tmp_path, interval=0.3)
+    async with Running(config, byte_time=False) as run:
+        await asyncio.sleep(0.6)
+        run.well.inject("emf-meter", fault, count=1, **params)
+        await asyncio.sleep(1.0)
+    health = run.health("emf-meter")
+    assert getattr(health, counter) == 1, health
+    assert health.state == dx.STATE_ONLINE
+    for other in ("flow-meter", "pump-energy", "well-level"):
+        h = run.health(other)
+        assert h.timeouts == h.crc_errors == h.exception_replies == h.malformed == 0, h
+
+
+async def test_stray_bytes_around_a_reply_are_survived(tmp_path):
+    config = make_config(tmp_path, interval=0.3)
+    async with Running(config, byte_time=False) as run:
+        await asyncio.sleep(0.5)
+        run.well.inject("well-level", "stray", before=b"\x00\xff", count=3)
+        await asyncio.sleep(1.5)
+    health = run.health("well-level")
+    assert health.state == dx.STATE_ONLINE
+    assert health.good_replies > 3
