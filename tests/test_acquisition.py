@@ -223,3 +223,29 @@ async def test_stray_bytes_around_a_reply_are_survived(tmp_path):
     health = run.health("well-level")
     assert health.state == dx.STATE_ONLINE
     assert health.good_replies > 3
+
+
+async def test_a_garbled_reply_ends_the_attempt_at_end_of_frame_not_at_the_timeout(tmp_path):
+    """pymodbus drops a bad-CRC frame and would wait out its timeout; the transport ends the
+    attempt once the line has been quiet for a few character times (pymodbus internals it uses:
+    ctx.comm_params.timeout_connect and ctx.response_future, pinned with pymodbus)."""
+    from gateway.acquisition.service import make_transport
+    from gateway.acquisition.transport import TransactionFailed
+
+    config = make_config(tmp_path)
+    well = SimulatedWell.from_config(config, seed=1, time_scale=0.0)
+    await well.start()
+    try:
+        bus = config.bus("rs485-1").model_copy(update={"timeout": 2.0})
+        transport = make_transport(bus, well.port("rs485-1"))
+        assert await transport.open()
+        well.inject("emf-meter", "crc", count=1)
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(TransactionFailed) as failure:
+            await transport.read(4, 3, 1, 2)
+        assert failure.value.outcome == dx.CRC_ERROR
+        assert asyncio.get_running_loop().time() - started < 0.3
+        assert len(await transport.read(4, 3, 1, 2)) == 2  # the next attempt is clean
+        await transport.close()
+    finally:
+        await well.stop()

@@ -50,13 +50,10 @@ class _Pacer:
 class ModbusTransport:
     """Modbus reads over a pymodbus async client (RTU on a serial port, or TCP).
 
-    pymodbus sends, frames and decodes; this class owns the deadline of each attempt (the reply
-    timeout plus the reply's own time on the wire) and ends an attempt early when the line has
-    gone quiet after bytes that pymodbus could not take as a reply (bad CRC, wrong length), so a
+    pymodbus sends, frames and decodes; this class sets each attempt's deadline (the reply
+    timeout plus both frames' time on the wire) and ends an attempt early when the line has gone
+    quiet after bytes that pymodbus could not take as a reply (bad CRC, wrong length), so a
     garbling meter costs a few character times, not a whole timeout."""
-
-    # pymodbus's own timeout only backs ours up.
-    _BACKSTOP_TIMEOUT = 30.0
 
     def __init__(self, client: AsyncModbusSerialClient | AsyncModbusTcpClient, reply_timeout: float,
                  baud: int | None, gap: float) -> None:
@@ -67,7 +64,7 @@ class ModbusTransport:
         # End of frame: 3.5 characters of silence, with room for USB adapters' latency timers.
         self.quiet = max(2 * gap, 0.03)
         self._rx = b""
-        self._pending: asyncio.Future | None = None
+        self._pending = False  # a read is waiting for its reply
         self._quiet_timer: asyncio.TimerHandle | None = None
         self._reads = {
             1: client.read_coils,
@@ -83,7 +80,7 @@ class ModbusTransport:
         self = cls.__new__(cls)
         client = AsyncModbusSerialClient(
             port, baudrate=baud, parity=parity, stopbits=stop_bits, bytesize=bytesize,
-            timeout=cls._BACKSTOP_TIMEOUT, retries=0, trace_packet=self._trace,
+            timeout=timeout, retries=0, trace_packet=self._trace,
         )
         cls.__init__(self, client, timeout, baud, gap)
         return self
@@ -92,7 +89,7 @@ class ModbusTransport:
     def tcp(cls, host: str, port: int, timeout: float) -> ModbusTransport:
         """A Modbus TCP transport."""
         self = cls.__new__(cls)
-        client = AsyncModbusTcpClient(host, port=port, timeout=cls._BACKSTOP_TIMEOUT, retries=0,
+        client = AsyncModbusTcpClient(host, port=port, timeout=timeout, retries=0,
                                       trace_packet=self._trace)
         cls.__init__(self, client, timeout, None, 0.0)
         return self
@@ -104,7 +101,7 @@ class ModbusTransport:
             self._rx = b""
         else:
             self._rx = data
-            if self.baud is not None and self._pending is not None:
+            if self.baud is not None and self._pending:
                 if self._quiet_timer is not None:
                     self._quiet_timer.cancel()
                 self._quiet_timer = asyncio.get_running_loop().call_later(
@@ -112,8 +109,11 @@ class ModbusTransport:
         return data
 
     def _line_quiet(self) -> None:
-        if self._pending is not None and not self._pending.done():
-            self._pending.set_result(None)
+        # The line went quiet after bytes pymodbus did not take as a reply: end this attempt now,
+        # as pymodbus's own timeout would, instead of waiting out the deadline.
+        pending = self.client.ctx.response_future
+        if self._pending and not pending.done():
+            pending.set_exception(TimeoutError())
 
     async def open(self) -> bool:
         return bool(await self.client.connect())
@@ -132,25 +132,17 @@ class ModbusTransport:
         """Registers (FC 3/4) or bits (FC 1/2); raises TransactionFailed."""
         await self.pacer.wait()
         self._rx = b""
-        loop = asyncio.get_running_loop()
-        self._pending = quiet = loop.create_future()
-        call = asyncio.ensure_future(self._reads[function](address, count=count, device_id=slave))
+        # pymodbus's timeout is one attempt's deadline (pinned pymodbus: comm_params is stable).
+        self.client.ctx.comm_params.timeout_connect = self.deadline(function, count)
+        self._pending = True
         try:
-            await asyncio.wait((call, quiet), timeout=self.deadline(function, count),
-                               return_when=asyncio.FIRST_COMPLETED)
-            if not call.done():
-                call.cancel()
-                with contextlib.suppress(asyncio.CancelledError, ModbusException):
-                    await call
-                raise self._classify_silence(slave, function, count)
-            try:
-                reply = call.result()
-            except ConnectionException as exc:
-                raise TransactionFailed(dx.CONNECT_ERROR, str(exc)) from None
-            except ModbusException:
-                raise self._classify_silence(slave, function, count) from None
+            reply = await self._reads[function](address, count=count, device_id=slave)
+        except ConnectionException as exc:
+            raise TransactionFailed(dx.CONNECT_ERROR, str(exc)) from None
+        except ModbusException:
+            raise self._classify_silence(slave, function, count) from None
         finally:
-            self._pending = None
+            self._pending = False
             if self._quiet_timer is not None:
                 self._quiet_timer.cancel()
                 self._quiet_timer = None
