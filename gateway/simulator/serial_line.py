@@ -4,6 +4,20 @@ Requests are split out of the byte stream by the line's protocol and answered on
 byte-time emulation a transaction holds the bus for (request + reply) × 11 / baud plus two
 3.5-character gaps and the turnaround, as shared/domain/protocols.md gives, and later requests
 queue behind it.
+
+Baud rate: a pty carries bytes, not bits, so it would deliver a request at any speed. The line
+therefore reads the speed the master last set on the pty (termios.tcgetattr on the master fd,
+input and output speed) and answers only when both equal the line's baud. At another speed a
+real slave's UART sees framing errors and bytes that fail the checksum, so it stays silent: the
+simulated line drops such requests (counted in `wrong_speed_bytes`) and sends nothing. A reply
+whose master has changed speed meanwhile is dropped too (`wrong_speed_replies`): at the wrong
+rate it would be noise. Speeds without a termios constant, and emulate_baud=False, answer at
+any speed.
+
+Parity cannot be emulated: Linux ptys clear PARENB, and some kernels refuse a termios change
+that only sets parity (EINVAL, raised as termios.error), while accepting it together with a
+speed change (and still dropping PARENB). A master's parity setting is invisible here, so a
+simulated meter answers at every parity; only hardware tests can check parity.
 """
 
 from __future__ import annotations
@@ -12,6 +26,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import termios
 import time
 import tty
 from typing import Protocol
@@ -42,6 +57,11 @@ class LineProtocol(Protocol):
         """Frames dropped for a bad checksum or garbage, so far."""
 
 
+def termios_speed(baud: int) -> int | None:
+    """The termios speed constant of a baud rate (termios.B9600 for 9600), None if none exists."""
+    return getattr(termios, f"B{baud}", None)
+
+
 class PtyPair:
     """os.openpty() in raw mode; the slave fd stays open so the master never sees a hang-up."""
 
@@ -50,6 +70,14 @@ class PtyPair:
         tty.setraw(self.slave)
         os.set_blocking(self.master, False)
         self.path = os.ttyname(self.slave)
+
+    def speeds(self) -> tuple[int, int] | None:
+        """(input, output) termios speed constants the slave side last set, None if unreadable."""
+        try:
+            attributes = termios.tcgetattr(self.master)
+        except (termios.error, OSError):
+            return None
+        return attributes[4], attributes[5]
 
     def write(self, data: bytes) -> int:
         """Write what the pty takes now (a full buffer drops the rest, like a bus nobody reads)."""
@@ -83,12 +111,14 @@ class SerialLine:
         baud: int,
         emulate_byte_time: bool = False,
         turnaround: float = 0.0,
+        emulate_baud: bool = True,
     ) -> None:
         self.name = name
         self.protocol = protocol
         self.baud = baud
         self.emulate_byte_time = emulate_byte_time
         self.turnaround = turnaround
+        self.speed = termios_speed(baud) if emulate_baud else None
         self.char_time = modbus_rtu.char_time(baud)
         self.gap = modbus_rtu.silent_interval(baud)
         self.pty: PtyPair | None = None
@@ -98,6 +128,8 @@ class SerialLine:
             "unanswered": 0,
             "bytes_in": 0,
             "bytes_out": 0,
+            "wrong_speed_bytes": 0,
+            "wrong_speed_replies": 0,
         }
         self._buffer = bytearray()
         self._queue: asyncio.Queue[tuple[bytes, float]] = asyncio.Queue()
@@ -143,6 +175,11 @@ class SerialLine:
             return
         now = time.monotonic()
         self.counters["bytes_in"] += len(chunk)
+        if not self.speed_matches():
+            # Garbage to a slave at another rate; what came before it is cut short.
+            self.counters["wrong_speed_bytes"] += len(chunk)
+            self._buffer.clear()
+            return
         self._buffer += chunk
         for frame in self.protocol.extract(self._buffer):
             self._queue.put_nowait((frame, now))
@@ -152,6 +189,12 @@ class SerialLine:
         if self._buffer:
             silence = max(MIN_DISCARD_SILENCE, self.gap)
             self._discard = asyncio.get_running_loop().call_later(silence, self._on_silence)
+
+    def speed_matches(self) -> bool:
+        """Whether the master's pty speed is the line's baud (always, without baud emulation)."""
+        if self.speed is None or self.pty is None:
+            return True
+        return self.pty.speeds() in (None, (self.speed, self.speed))
 
     def _on_silence(self) -> None:
         """The line went quiet: what is left is a whole frame (if the protocol says so) or noise."""
@@ -198,6 +241,9 @@ class SerialLine:
 
     def _send(self, data: bytes) -> None:
         assert self.pty is not None
+        if not self.speed_matches():
+            self.counters["wrong_speed_replies"] += 1
+            return
         self.counters["replies"] += 1
         self.counters["bytes_out"] += self.pty.write(data)
 

@@ -28,6 +28,7 @@ class _Line:
     emulate_byte_time: bool
     turnaround: float
     meters: dict[Any, Meter]  # by slave id (rtu, tcp) or address (dlt645)
+    emulate_baud: bool = True
     serial: SerialLine | None = None
     tcp: TcpLine | None = None
 
@@ -99,8 +100,13 @@ class SimulatedWell:
         baud: int = 9600,
         emulate_byte_time: bool = False,
         turnaround: float = 0.0,
+        emulate_baud: bool = True,
     ) -> None:
-        """Declare a bus: "rtu" or "dlt645" (a pty pair each) or "tcp" (served by serve_tcp)."""
+        """Declare a bus: "rtu" or "dlt645" (a pty pair each) or "tcp" (served by serve_tcp).
+
+        A serial line answers only a master whose pty speed is `baud` (emulate_baud=False: any
+        speed); see serial_line.py for what can and cannot be emulated on a pty.
+        """
         if name in self._lines:
             raise ValueError(f"line {name!r} already exists")
         if kind not in LINE_KINDS:
@@ -109,7 +115,7 @@ class SimulatedWell:
             raise ValueError(
                 f"line {name!r}: baud must be > 0 and turnaround >= 0, got {baud}, {turnaround}"
             )
-        self._lines[name] = _Line(name, kind, baud, emulate_byte_time, turnaround, {})
+        self._lines[name] = _Line(name, kind, baud, emulate_byte_time, turnaround, {}, emulate_baud)
 
     def add_device(self, line: str, device: SimDevice) -> Meter:
         """Put a meter on a line; its profile's protocol must fit the line, its id be free."""
@@ -188,7 +194,12 @@ class SimulatedWell:
             else:
                 protocol = Dlt645Protocol(entry.meters, self.snapshot)
             entry.serial = SerialLine(
-                entry.name, protocol, entry.baud, entry.emulate_byte_time, entry.turnaround
+                entry.name,
+                protocol,
+                entry.baud,
+                entry.emulate_byte_time,
+                entry.turnaround,
+                entry.emulate_baud,
             )
             await entry.serial.start()
         self.started = True
