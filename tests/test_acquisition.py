@@ -30,7 +30,7 @@ type = "rtu"
 port = "sim://rtu"
 baud = 9600
 timeout = 0.1
-retries = 1
+retries = {retries}
 
 [[buses]]
 name = "meter-645"
@@ -80,7 +80,7 @@ poll_interval = 2.0
 
 
 def make_config(tmp_path: Path, interval: float = 0.5, backoff: float = 0.5,
-                backoff_max: float = 1.0, light: bool = False):
+                backoff_max: float = 1.0, light: bool = False, retries: int = 1):
     """The test well; `light` reads only the accounting points of the flow and energy meters, so
     the 9600-baud bus runs at about half its capacity at a 0.5 s interval."""
     path = tmp_path / "gateway.toml"
@@ -89,7 +89,7 @@ def make_config(tmp_path: Path, interval: float = 0.5, backoff: float = 0.5,
         subsets = dict(flow_points='points = ["flow_rate", "forward_total"]',
                        energy_points='points = ["active_power", "import_energy"]')
     path.write_text(CONFIG.format(runtime=tmp_path / "run", interval=interval, backoff=backoff,
-                                  backoff_max=backoff_max, **subsets))
+                                  backoff_max=backoff_max, retries=retries, **subsets))
     return load_config(path)
 
 
@@ -249,3 +249,24 @@ async def test_a_garbled_reply_ends_the_attempt_at_end_of_frame_not_at_the_timeo
         await transport.close()
     finally:
         await well.stop()
+
+
+async def test_a_slow_meter_costs_only_its_own_timeouts(tmp_path):
+    """A reply that comes after the deadline lands while the gateway waits for another device:
+    pymodbus skips the frame from the wrong slave, the transport does not take it for a garbled
+    reply of the device it is waiting for, and that device's own reply is still taken."""
+    # no retries, a busy bus, and the slow meter never offline: its late replies keep landing
+    # in other devices' transactions
+    config = make_config(tmp_path, interval=0.1, retries=0, light=True)
+    config = config.model_copy(update={"acquisition": config.acquisition.model_copy(
+        update={"offline_after": 1000})})
+    async with Running(config, byte_time=True) as run:
+        await asyncio.sleep(0.6)
+        run.well.inject("emf-meter", "late", delay=0.15)  # timeout 0.1 s + wire time
+        await asyncio.sleep(3.0)
+    slow = run.health("emf-meter")
+    assert slow.timeouts > 5, slow
+    for other in ("flow-meter", "pump-energy", "well-level"):
+        h = run.health(other)
+        assert h.state == dx.STATE_ONLINE
+        assert h.timeouts == h.crc_errors == h.malformed == 0, h

@@ -64,7 +64,8 @@ class ModbusTransport:
         # End of frame: 3.5 characters of silence, with room for USB adapters' latency timers.
         self.quiet = max(2 * gap, 0.03)
         self._rx = b""
-        self._pending = False  # a read is waiting for its reply
+        # The reply heads a waiting read accepts: (slave, function) and (slave, function | 0x80).
+        self._pending: tuple[bytes, bytes] | None = None
         self._quiet_timer: asyncio.TimerHandle | None = None
         self._reads = {
             1: client.read_coils,
@@ -101,7 +102,7 @@ class ModbusTransport:
             self._rx = b""
         else:
             self._rx = data
-            if self.baud is not None and self._pending:
+            if self.baud is not None and self._pending is not None:
                 if self._quiet_timer is not None:
                     self._quiet_timer.cancel()
                 self._quiet_timer = asyncio.get_running_loop().call_later(
@@ -109,10 +110,15 @@ class ModbusTransport:
         return data
 
     def _line_quiet(self) -> None:
-        # The line went quiet after bytes pymodbus did not take as a reply: end this attempt now,
-        # as pymodbus's own timeout would, instead of waiting out the deadline.
+        # The line went quiet after bytes pymodbus did not take as a reply. If they look like our
+        # slave's reply (its id and our function), it was garbled: end this attempt now, as
+        # pymodbus's own timeout would. Anything else (another slave's late reply, noise) may
+        # still be followed by ours, so the attempt waits on.
         pending = self.client.ctx.response_future
-        if self._pending and not pending.done():
+        if self._pending is None or pending.done():
+            return
+        normal, exception = self._pending
+        if normal in self._rx or exception in self._rx:
             pending.set_exception(TimeoutError())
 
     async def open(self) -> bool:
@@ -134,7 +140,7 @@ class ModbusTransport:
         self._rx = b""
         # pymodbus's timeout is one attempt's deadline (pinned pymodbus: comm_params is stable).
         self.client.ctx.comm_params.timeout_connect = self.deadline(function, count)
-        self._pending = True
+        self._pending = (bytes((slave, function)), bytes((slave, function | 0x80)))
         try:
             reply = await self._reads[function](address, count=count, device_id=slave)
         except ConnectionException as exc:
@@ -142,7 +148,7 @@ class ModbusTransport:
         except ModbusException:
             raise self._classify_silence(slave, function, count) from None
         finally:
-            self._pending = False
+            self._pending = None
             if self._quiet_timer is not None:
                 self._quiet_timer.cancel()
                 self._quiet_timer = None
