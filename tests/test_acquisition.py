@@ -270,3 +270,57 @@ async def test_a_slow_meter_costs_only_its_own_timeouts(tmp_path):
         h = run.health(other)
         assert h.state == dx.STATE_ONLINE
         assert h.timeouts == h.crc_errors == h.malformed == 0, h
+
+
+async def test_modbus_tcp_bus_values_equal_the_simulators_and_a_dead_unit_goes_offline(tmp_path):
+    """The same acquisition over Modbus TCP (an RS-485-to-Ethernet gateway in front of meters)."""
+    path = tmp_path / "tcp.toml"
+    path.write_text(f"""
+[well]
+id = "tcp-well"
+[gateway]
+runtime_dir = "{tmp_path / 'run'}"
+[acquisition]
+offline_after = 2
+[[buses]]
+name = "pumphouse-tcp"
+type = "tcp"
+host = "127.0.0.1"
+timeout = 0.3
+[[devices]]
+name = "pump-energy"
+bus = "pumphouse-tcp"
+model = "chint-dtsu666"
+slave_id = 1
+poll_interval = 0.2
+[[devices]]
+name = "flow-meter"
+bus = "pumphouse-tcp"
+model = "tuf-2000m"
+slave_id = 2
+poll_interval = 0.2
+""")
+    config = load_config(path)
+    well = SimulatedWell.from_config(config, seed=5, time_scale=0.0)
+    port = await well.serve_tcp("pumphouse-tcp")
+    sink = MemorySink()
+    acquisition = Acquisition(config, sink, {"pumphouse-tcp": f"127.0.0.1:{port}"})
+    task = asyncio.create_task(acquisition.run())
+    try:
+        await asyncio.sleep(1.0)
+        for device in ("pump-energy", "flow-meter"):
+            served = well.served_values(device)
+            decoded = {p: r for (d, p), r in sink.latest.items() if d == device}
+            assert decoded and set(decoded) == set(served), device
+            for point, reading in decoded.items():
+                assert same_value(reading.value, served[point]), (device, point)
+        well.inject("flow-meter", "dead")
+        await asyncio.sleep(1.5)
+        board = acquisition.board.devices
+        assert board["flow-meter"].state == dx.STATE_OFFLINE
+        assert board["pump-energy"].state == dx.STATE_ONLINE
+        assert board["pump-energy"].timeouts == 0
+    finally:
+        acquisition.stop()
+        await asyncio.wait_for(task, 5)
+        await well.stop()
