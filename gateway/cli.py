@@ -129,7 +129,7 @@ def probe(config_file: str, device: str, port: str | None, as_json: bool) -> Non
 @click.option("--parities", default="N,E", show_default=True)
 @click.option("--ids", default="1-247", show_default=True, help="Modbus ids, e.g. 1-10,20.")
 @click.option("--timeout", type=float, default=None,
-              help="Seconds to wait per id (default: 50 character times, at least 60 ms).")
+              help="Seconds to wait per id (default: 0.1 s plus 30 character times).")
 @click.option("--dlt645/--no-dlt645", default=True, show_default=True,
               help="Also try DL/T 645 read-address at each baud (8E1).")
 @click.option("--json", "as_json", is_flag=True)
@@ -141,14 +141,16 @@ def scan(port: str, bauds: str, parities: str, ids: str, timeout: float | None, 
     Example:
       wellgate scan --port /dev/ttyUSB0 --bauds 9600 --ids 1-10
     """
-    from gateway.scan import parse_ids, run_scan
+    from gateway.scan import parse_bauds, parse_ids, parse_parities, run_scan
 
-    try:
-        id_list = parse_ids(ids)
-        baud_list = [int(b) for b in bauds.split(",") if b]
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-    parity_list = [p.strip().upper() for p in parities.split(",") if p.strip()]
+    parsed = {}
+    for name, parse, text in (("--ids", parse_ids, ids), ("--bauds", parse_bauds, bauds),
+                              ("--parities", parse_parities, parities)):
+        try:
+            parsed[name] = parse(text)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint=name) from None
+    id_list, baud_list, parity_list = parsed["--ids"], parsed["--bauds"], parsed["--parities"]
     sys.exit(asyncio.run(run_scan(port, baud_list, parity_list, id_list, timeout, dlt645,
                                   as_json)))
 

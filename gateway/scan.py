@@ -37,6 +37,7 @@ import sys
 import termios
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from typing import get_args
 
 import click
 
@@ -45,7 +46,14 @@ from gateway.acquisition.decode import ModbusDecoder
 from gateway.acquisition.plan import ReadBlock, plan_reads
 from gateway.acquisition.transport import Dlt645Transport, ModbusTransport, TransactionFailed
 from gateway.display import table
-from gateway.profiles import ModbusPoint, Profile, available_profiles, load_profile_file
+from gateway.profiles import (
+    STANDARD_BAUDS,
+    ModbusPoint,
+    Parity,
+    Profile,
+    available_profiles,
+    load_profile_file,
+)
 from gateway.readings import QUALITY_INVALID, Reading
 
 # Unit factors to the unit each range below is given in.
@@ -90,6 +98,7 @@ _INTEGER_BOUNDS: dict[str, tuple[int, int]] = {
 FLOAT_CRUMB = 1e-6  # a non-zero float smaller than this is another type's bits
 FLOAT_HUGE = 1e9
 PLAUSIBLE, NEUTRAL, IMPLAUSIBLE = "plausible", "neutral", "implausible"
+PARITIES: tuple[str, ...] = get_args(get_args(Parity)[0])  # ("N", "E", "O")
 
 
 @dataclass
@@ -145,6 +154,30 @@ def parse_ids(text: str) -> list[int]:
     if not ids:
         raise ValueError(f"no ids in {text!r}")
     return ids
+
+
+def parse_bauds(text: str) -> list[int]:
+    """'9600,2400' -> [9600, 2400]; each a standard rate (STANDARD_BAUDS)."""
+    bauds = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        if not part.isdigit() or int(part) not in STANDARD_BAUDS:
+            raise ValueError(f"bauds are standard rates ({', '.join(map(str, STANDARD_BAUDS))}), "
+                             f"got {part!r}")
+        bauds.append(int(part))
+    if not bauds:
+        raise ValueError(f"no baud rates in {text!r}")
+    return bauds
+
+
+def parse_parities(text: str) -> list[str]:
+    """'n,E' -> ['N', 'E']; each N, E or O."""
+    parities = [p.strip().upper() for p in text.split(",") if p.strip()]
+    wrong = [p for p in parities if p not in PARITIES]
+    if wrong or not parities:
+        raise ValueError(f"parities are {', '.join(PARITIES)} (none, even, odd), got {text!r}")
+    return parities
 
 
 def default_timeout(baud: int) -> float:

@@ -20,7 +20,9 @@ from gateway.scan import (
     best_matches,
     judge,
     modbus_profiles,
+    parse_bauds,
     parse_ids,
+    parse_parities,
     run_scan,
 )
 from gateway.simulator import SimDevice, SimulatedWell, ThreadRunner
@@ -225,3 +227,22 @@ def test_parse_ids(text, ids):
 def test_parse_ids_says_what_is_wrong(text, message):
     with pytest.raises(ValueError, match=message):
         parse_ids(text)
+
+
+def test_parse_bauds_and_parities():
+    assert parse_bauds("9600, 2400,") == [9600, 2400]
+    assert parse_parities("n,E") == ["N", "E"]
+    with pytest.raises(ValueError, match=r"standard rates .* got '9601'"):
+        parse_bauds("9600,9601")
+    with pytest.raises(ValueError, match=r"N, E, O .* got 'N,X'"):
+        parse_parities("N,X")
+
+
+@pytest.mark.parametrize("option, value", [("--parities", "X"), ("--bauds", "fast"),
+                                           ("--ids", "0-3")])
+def test_wellgate_scan_rejects_bad_options_with_exit_2(option, value):
+    command = [sys.executable, "-m", "gateway", "scan", "--port", "/dev/ttyUSB9", option, value]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2
+    assert f"Invalid value for {option}" in done.stderr and repr(value) in done.stderr
+    assert "Traceback" not in done.stderr
