@@ -324,3 +324,21 @@ poll_interval = 0.2
         acquisition.stop()
         await asyncio.wait_for(task, 5)
         await well.stop()
+
+
+async def test_a_parity_bus_on_a_pseudo_terminal_opens_every_time(tmp_path):
+    """Linux ptys have no parity bit and may refuse parity E: the simulated DL/T 645 line (2400 8E1)
+    is opened without parity, again and again (a restarted gateway, a second probe)."""
+    from gateway.acquisition.service import make_transport
+
+    config = make_config(tmp_path)
+    well = SimulatedWell.from_config(config, seed=1, time_scale=0.0)
+    await well.start()
+    try:
+        for _ in range(3):
+            transport = make_transport(config.bus("meter-645"), well.port("meter-645"))
+            assert await transport.open()
+            assert len(await transport.read("000000000001", "00010000")) == 4
+            await transport.close()
+    finally:
+        await well.stop()

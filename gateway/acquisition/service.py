@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 
 from gateway.acquisition import diagnostics as dx
 from gateway.acquisition.decode import ModbusDecoder
@@ -46,8 +47,13 @@ def make_transport(bus: Bus, port: str | None = None) -> ModbusTransport | Dlt64
     if bus.type == "tcp":
         host, _, tcp_port = (port or f"{bus.host}:{bus.tcp_port}").rpartition(":")
         return ModbusTransport.tcp(host, int(tcp_port), bus.timeout)
-    serial_args = (port or bus.port, bus.baud, bus.parity, bus.stop_bits, bus.bytesize,
-                   bus.timeout, gap)
+    path = port or bus.port
+    parity = bus.parity
+    if parity != "N" and os.path.realpath(path).startswith("/dev/pts/"):
+        # A pseudo-terminal (the simulated well) has no parity bit; Linux refuses to set one.
+        log.info("bus %s: %s is a pseudo-terminal, opened without parity", bus.name, path)
+        parity = "N"
+    serial_args = (path, bus.baud, parity, bus.stop_bits, bus.bytesize, bus.timeout, gap)
     if bus.type == "dlt645":
         return Dlt645Transport(*serial_args)
     return ModbusTransport.serial(*serial_args)

@@ -122,7 +122,12 @@ class ModbusTransport:
             pending.set_exception(TimeoutError())
 
     async def open(self) -> bool:
-        return bool(await self.client.connect())
+        try:
+            return bool(await self.client.connect())
+        except (serial.SerialException, OSError, termios.error) as exc:
+            # pyserial raises termios.error (not an OSError) for settings the port refuses
+            log.warning("cannot open the bus port: %s", exc)
+            return False
 
     async def close(self) -> None:
         self.client.close()
