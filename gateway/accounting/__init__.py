@@ -1,0 +1,1 @@
+"""Water accounting, pure core: totaliser intervals, 以电折水, calibration, totals, health."""

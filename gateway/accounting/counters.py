@@ -1,0 +1,252 @@
+"""Interval quantities from successive totaliser readings: rollover, reset, replacement, spikes."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from gateway.readings import QUALITY_INVALID
+
+CLEAN = "clean"  # counted: the total rose by no more than the pump could deliver
+ROLLOVER = "rollover"  # counted: the total wrapped at wrap_value (a clean rollover, no flag)
+RESET = "reset"  # the total went down without a clean rollover
+REPLACEMENT = "replacement"  # an installer recorded a new meter, or its first reading
+SPIKE = "spike"  # a rise beyond the pump's capacity: held, not counted
+DUPLICATE = "duplicate"  # same seq, or same time: ignored
+OUT_OF_ORDER = "out_of_order"  # older than the last accepted reading: ignored
+INVALID = "invalid"  # quality invalid or no number: skipped
+FIRST = "first"  # the first reading: a baseline, no delta
+KINDS = (CLEAN, ROLLOVER, RESET, REPLACEMENT, SPIKE, DUPLICATE, OUT_OF_ORDER, INVALID, FIRST)
+STATE_VERSION = 1
+
+
+def wrap_for_register_bits(bits: int, scale: float = 1.0) -> float:
+    """The wrap value of an unsigned register of `bits` bits, in the point's unit after scale."""
+    if bits <= 0:
+        raise ValueError(f"register width must be > 0 bits, got {bits}")
+    return float(2**bits) * scale
+
+
+def wrap_for_display_maximum(maximum: float, resolution: float) -> float:
+    """The wrap value of a meter whose largest shown value is `maximum` (e.g. 99,999,999)."""
+    if maximum <= 0 or resolution <= 0:
+        raise ValueError(f"maximum and resolution must be > 0, got {maximum} and {resolution}")
+    return maximum + resolution
+
+
+@dataclass(frozen=True)
+class CounterParams:
+    """How one totaliser point counts: where it wraps and how fast the pump can move it."""
+
+    max_rate_per_h: float  # pump capacity in the point's unit per hour (m³/h; kW for a kWh total)
+    wrap_value: float | None = None  # where the total returns to 0, point's unit; None = never
+    spike_margin: float = 1.5  # a rise above max_rate_per_h × elapsed × this is a spike
+    count_resolution: float = 0.0  # one count of the total (point's unit), added to the allowance
+    near_wrap_fraction: float = 0.01  # "near the wrap point": old value within this × wrap_value
+
+    def __post_init__(self) -> None:
+        if not self.max_rate_per_h > 0:
+            raise ValueError(f"max_rate_per_h must be > 0, got {self.max_rate_per_h}")
+        if self.wrap_value is not None and not self.wrap_value > 0:
+            raise ValueError(f"wrap_value must be > 0 or None, got {self.wrap_value}")
+        if not self.spike_margin >= 1:
+            raise ValueError(f"spike_margin must be >= 1, got {self.spike_margin}")
+        if not self.count_resolution >= 0:
+            raise ValueError(f"count_resolution must be >= 0, got {self.count_resolution}")
+        if not 0 < self.near_wrap_fraction < 0.5:
+            raise ValueError(
+                f"near_wrap_fraction must be in (0, 0.5), got {self.near_wrap_fraction}"
+            )
+
+    def allowance(self, elapsed_s: float) -> float:
+        """The most the total can rise in elapsed_s: capacity × time × margin + one count."""
+        return self.max_rate_per_h * max(elapsed_s, 0.0) / 3600.0 * self.spike_margin + (
+            self.count_resolution
+        )
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One totaliser reading as the store holds it."""
+
+    value: float | None
+    wall_time: float  # time.time() of the reading
+    mono_time: float | None  # time.monotonic(): comparable only within one boot
+    boot: str | None  # boot id of the gateway that took it
+    seq: int | None  # the store's record number: never reused
+    quality: str = "good"
+
+
+@dataclass(frozen=True)
+class Interval:
+    """What one reading means for the totals: counted, held for a person, or ignored."""
+
+    kind: str
+    delta: float  # counted into totals, >= 0
+    held: float  # the amount in question, not counted, for a person to confirm; >= 0
+    start_wall: float | None  # wall time of the reading the delta is measured from
+    end_wall: float  # wall time of this reading
+    value: float | None
+    flag: str | None = None  # what a person must confirm; None when nothing needs them
+    seq: int | None = None
+
+
+class TotaliserTracker:
+    """Classifies successive readings of one (device, point) totaliser; state fits in a dict."""
+
+    def __init__(self, params: CounterParams, state: dict[str, Any] | None = None) -> None:
+        self.params = params
+        self._base: Sample | None = None  # the last accepted reading (or the installer's start)
+        self._spike: Sample | None = None  # a held spike the next reading may continue from
+        self._replaced = False  # the base is an installer's start reading for a new meter
+        if state is not None:
+            self._load(state)
+
+    # -- persistence ------------------------------------------------------------------------------
+    def to_state(self) -> dict[str, Any]:
+        """The tracker's state as plain JSON-able values."""
+        return {
+            "version": STATE_VERSION,
+            "base": asdict(self._base) if self._base else None,
+            "spike": asdict(self._spike) if self._spike else None,
+            "replaced": self._replaced,
+        }
+
+    def _load(self, state: dict[str, Any]) -> None:
+        if state.get("version") != STATE_VERSION:
+            version = state.get("version")
+            raise ValueError(f"tracker state version {version!r}, expected {STATE_VERSION}")
+        self._base = Sample(**state["base"]) if state["base"] else None
+        self._spike = Sample(**state["spike"]) if state["spike"] else None
+        self._replaced = bool(state["replaced"])
+
+    # -- installer command ------------------------------------------------------------------------
+    def replace(self, new_start: float, at_time: float, old_final: float | None = None) -> Interval:
+        """Record a meter replacement: counting restarts from the new meter's start reading."""
+        if not (math.isfinite(new_start) and new_start >= 0):
+            raise ValueError(f"new meter's start reading must be a number >= 0, got {new_start}")
+        base = self._base
+        if base is not None and at_time < base.wall_time:
+            raise ValueError(
+                f"replacement time {at_time} is before the last reading at {base.wall_time}"
+            )
+        delta, held, gap = 0.0, 0.0, "volume between the last reading and removal is unknown"
+        if base is not None and old_final is not None:
+            step = old_final - base.value  # type: ignore[operator]
+            final = _num(old_final)
+            if 0 <= step <= self.params.allowance(at_time - base.wall_time):
+                delta, gap = step, f"counted {_num(step)} up to the old meter's final {final}"
+            else:
+                held, gap = abs(step), f"old meter's final reading {final} is implausible, held"
+        last = f"last reading {_num(base.value)}" if base else "no earlier reading"
+        self._base = Sample(new_start, at_time, None, None, None)
+        self._spike, self._replaced = None, True
+        flag = f"meter replaced ({last}); new meter starts at {_num(new_start)}; {gap}"
+        return Interval(REPLACEMENT, delta, held, base.wall_time if base else None, at_time,
+                        new_start, flag)
+
+    # -- readings ---------------------------------------------------------------------------------
+    def update(self, sample: Sample) -> Interval:
+        """Classify one reading and advance the baseline where it is accepted."""
+        value, base = sample.value, self._base
+        if sample.quality == QUALITY_INVALID or value is None or not math.isfinite(value):
+            return self._result(INVALID, sample, None,
+                                flag=f"reading skipped: quality {sample.quality}, value {value!r}")
+        if base is None:
+            self._base = sample
+            return self._result(FIRST, sample, None)
+        elapsed = _elapsed(base, sample)
+        if elapsed < 0:
+            return self._result(OUT_OF_ORDER, sample, base, flag=(
+                f"reading {_num(value)} is {_num(-elapsed)} s older than the last accepted one; "
+                "ignored"))
+        if (sample.seq is not None and sample.seq == base.seq) or elapsed == 0:
+            if value == base.value:
+                return self._result(DUPLICATE, sample, base)
+            return self._result(DUPLICATE, sample, base, flag=(
+                f"second reading {_num(value)} for the same seq/time as {_num(base.value)}; "
+                "ignored"))
+        if self._replaced:
+            return self._after_replacement(sample, base, elapsed)
+        return self._classify(sample, base, elapsed)
+
+    def _classify(self, sample: Sample, base: Sample, elapsed: float) -> Interval:
+        value, old = sample.value, base.value
+        assert value is not None and old is not None
+        allowance = self.params.allowance(elapsed)
+        rise = value - old
+        spike = self._spike
+        if spike is not None and spike.value is not None and value >= spike.value and (
+            value - spike.value <= self.params.allowance(_elapsed(spike, sample))
+        ):  # the jump was real: it stays held, counting continues from the spiked value
+            return self._accept(CLEAN, sample, spike, value - spike.value)
+        if 0 <= rise <= allowance:  # (after a held spike: it was a glitch, back on the line)
+            return self._accept(CLEAN, sample, base, rise)
+        if rise > allowance:
+            self._spike = sample
+            return self._result(SPIKE, sample, base, held=rise, flag=(
+                f"rise {_num(rise)} in {_num(elapsed)} s is more than the pump's "
+                f"{_num(allowance)}; held, not counted"))
+        return self._decrease(sample, base, allowance)
+
+    def _decrease(self, sample: Sample, base: Sample, allowance: float) -> Interval:
+        value, old, wrap = sample.value, base.value, self.params.wrap_value
+        assert value is not None and old is not None
+        if wrap is not None:
+            to_wrap = wrap - old
+            near_wrap = to_wrap <= self.params.near_wrap_fraction * wrap
+            if near_wrap and to_wrap + value <= allowance:
+                return self._accept(ROLLOVER, sample, base, to_wrap + value)
+        fell = f"total fell from {_num(old)} to {_num(value)}"
+        if value <= allowance:
+            maybe = wrap is not None and wrap - old + value <= allowance
+            held = wrap - old if maybe and wrap is not None else 0.0
+            alt = f"; if it was a rollover, {_num(held)} more was pumped" if maybe else ""
+            return self._accept(RESET, sample, base, value, held=held, flag=(
+                f"{fell}: meter reset? counted {_num(value)} since the reset{alt}; confirm"))
+        return self._accept(RESET, sample, base, 0.0, held=value, flag=(
+            f"{fell}, not near zero nor a rollover (reset, unrecorded replacement or tampering); "
+            f"held {_num(value)}, counting continues from {_num(value)}"))
+
+    def _after_replacement(self, sample: Sample, base: Sample, elapsed: float) -> Interval:
+        value, start = sample.value, base.value
+        assert value is not None and start is not None
+        rise, allowance = value - start, self.params.allowance(elapsed)
+        if 0 <= rise <= allowance:
+            flag = f"new meter's first reading: counted {_num(rise)} from its start {_num(start)}"
+            return self._accept(REPLACEMENT, sample, base, rise, flag=flag)
+        if rise < 0:
+            flag = (f"new meter reads {_num(value)}, below its recorded start {_num(start)}: "
+                    f"start reading wrong? nothing counted, counting continues from {_num(value)}")
+            return self._accept(REPLACEMENT, sample, base, 0.0, flag=flag)
+        flag = (f"new meter reads {_num(value)}, {_num(rise)} above its start {_num(start)}, "
+                f"more than the pump's {_num(allowance)}: held")
+        return self._accept(REPLACEMENT, sample, base, 0.0, held=rise, flag=flag)
+
+    # -- helpers ----------------------------------------------------------------------------------
+    def _accept(self, kind: str, sample: Sample, base: Sample, delta: float, held: float = 0.0,
+                flag: str | None = None) -> Interval:
+        self._base, self._spike, self._replaced = sample, None, False
+        return self._result(kind, sample, base, delta=delta, held=held, flag=flag)
+
+    @staticmethod
+    def _result(kind: str, sample: Sample, base: Sample | None, delta: float = 0.0,
+                held: float = 0.0, flag: str | None = None) -> Interval:
+        start = base.wall_time if base is not None else None
+        return Interval(kind, max(delta, 0.0), max(held, 0.0), start, sample.wall_time,
+                        sample.value, flag, sample.seq)
+
+
+def _elapsed(earlier: Sample, later: Sample) -> float:
+    """Seconds between two readings: monotonic within one boot, wall clock across boots."""
+    if earlier.boot is not None and earlier.boot == later.boot and (
+        earlier.mono_time is not None and later.mono_time is not None
+    ):
+        return later.mono_time - earlier.mono_time
+    return later.wall_time - earlier.wall_time
+
+
+def _num(x: float | None) -> str:
+    """A number for a person: up to 10 significant digits, never exponent form for meter totals."""
+    return "none" if x is None else f"{x:.10g}"
