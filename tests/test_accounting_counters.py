@@ -39,82 +39,144 @@ DISPLAY_8_DIGITS = CounterParams(
 # ("replace", new_start, at_time, old_final) an installer's record.
 # Each expectation: (kind, counted delta, held, whether a person is flagged).
 CASES = [
-    ("clean rise", PUMP,
-     [("r", 100.0, 0), ("r", 110.0, 600)],
-     # 110 − 100 = 10 ≤ 15 allowed in 600 s
-     [(FIRST, 0, 0, False), (CLEAN, 10.0, 0, False)]),
-    ("rollover at 2^16 m³", U16_M3,
-     [("r", 65530, 0), ("r", 4, 600)],
-     # wrap 65536: 65536 − 65530 = 6 ≤ 1 % of 65536 (655.36) → near the wrap; 6 + 4 = 10 ≤ 15 + 1
-     [(FIRST, 0, 0, False), (ROLLOVER, 10.0, 0, False)]),
-    ("rollover at 2^32 × 0.01 m³", U32_CM3,
-     [("r", 42_949_670.00, 0), ("r", 3.04, 600)],
-     # wrap 4294967296 × 0.01 = 42949672.96: (42949672.96 − 42949670.00) + 3.04 = 2.96 + 3.04 = 6.00
-     [(FIRST, 0, 0, False), (ROLLOVER, 6.00, 0, False)]),
-    ("rollover at DL/T 645 maximum 999999.99 kWh", DLT645_KWH,
-     [("r", 999_995.50, 0), ("r", 2.30, 3600)],
-     # wrap 999999.99 + 0.01 = 1000000.00: 4.50 + 2.30 = 6.80 kWh ≤ 7.5 × 1 h × 1.5 + 0.01 = 11.26
-     [(FIRST, 0, 0, False), (ROLLOVER, 6.80, 0, False)]),
-    ("rollover at display maximum 99,999,999 m³", DISPLAY_8_DIGITS,
-     [("r", 99_999_990, 0), ("r", 5, 1800)],
-     # wrap 100000000: 10 + 5 = 15 ≤ 60 × 0.5 h × 1.5 + 1 = 46
-     [(FIRST, 0, 0, False), (ROLLOVER, 15.0, 0, False)]),
-    ("reset to near zero", U32_CM3,
-     [("r", 5000.00, 0), ("r", 3.00, 600), ("r", 9.00, 1200)],
-     # 5000 is far from the wrap 42949672.96 → a reset; 3.00 ≤ 15.01 is plausible since the reset:
-     # counted 3.00, flagged; then 9 − 3 = 6 clean
-     [(FIRST, 0, 0, False), (RESET, 3.00, 0, True), (CLEAN, 6.00, 0, False)]),
-    ("decrease to a mid value", PUMP,
-     [("r", 5000.0, 0), ("r", 2000.0, 600), ("r", 2010.0, 1200)],
-     # 2000 > 15: neither near zero nor a rollover → nothing counted, 2000 held; 2010 − 2000 = 10
-     [(FIRST, 0, 0, False), (RESET, 0, 2000.0, True), (CLEAN, 10.0, 0, False)]),
-    ("near the wrap but too far past it", U16_M3,
-     [("r", 65530, 0), ("r", 30, 600)],
-     # rollover would be 6 + 30 = 36 > 16, and 30 > 16 is not near zero → held 30
-     [(FIRST, 0, 0, False), (RESET, 0, 30.0, True)]),
-    ("wrap or reset during a two-day gap", U16_M3,
-     [("r", 64000, 0), ("r", 100, 172_800)],
-     # allowance 60 × 48 h × 1.5 + 1 = 4321; 65536 − 64000 = 1536 > 655.36: not near the wrap →
-     # a reset: counted 100 (≤ 4321); a rollover would add 1536 more: held for a person
-     [(FIRST, 0, 0, False), (RESET, 100.0, 1536.0, True)]),
-    ("replacement recorded by an installer", PUMP,
-     [("r", 5000.0, 0), ("replace", 12.0, 600, None), ("r", 20.0, 1200), ("r", 25.0, 1800)],
-     # old meter: nothing after 5000 is known; new meter from 12: 20 − 12 = 8, then 25 − 20 = 5
-     [(FIRST, 0, 0, False), (REPLACEMENT, 0, 0, True), (REPLACEMENT, 8.0, 0, True),
-      (CLEAN, 5.0, 0, False)]),
-    ("replacement with the old meter's final reading", PUMP,
-     [("r", 5000.0, 0), ("replace", 12.0, 600, 5004.0), ("r", 20.0, 1200)],
-     # 5004 − 5000 = 4 ≤ 15 (installer's reading of the old meter), then 20 − 12 = 8
-     [(FIRST, 0, 0, False), (REPLACEMENT, 4.0, 0, True), (REPLACEMENT, 8.0, 0, True)]),
-    ("new meter below its recorded start", PUMP,
-     [("r", 5000.0, 0), ("replace", 12.0, 600, None), ("r", 2.0, 1200), ("r", 7.0, 1800)],
-     # 2 < 12: the start reading was wrong, nothing counted; 7 − 2 = 5
-     [(FIRST, 0, 0, False), (REPLACEMENT, 0, 0, True), (REPLACEMENT, 0, 0, True),
-      (CLEAN, 5.0, 0, False)]),
-    ("spike that was a glitch", PUMP,
-     [("r", 1000.0, 0), ("r", 1100.0, 600), ("r", 1005.0, 1200)],
-     # 100 > 15 in 600 s: held; next is 1005 − 1000 = 5 ≤ 30 from the last accepted reading
-     [(FIRST, 0, 0, False), (SPIKE, 0, 100.0, True), (CLEAN, 5.0, 0, False)]),
-    ("spike that the meter keeps", PUMP,
-     [("r", 1000.0, 0), ("r", 1100.0, 600), ("r", 1108.0, 1200)],
-     # the 100 stays held; 1108 − 1100 = 8 ≤ 15 continues from the spiked value
-     [(FIRST, 0, 0, False), (SPIKE, 0, 100.0, True), (CLEAN, 8.0, 0, False)]),
-    ("spike, then another", PUMP,
-     [("r", 1000.0, 0), ("r", 1100.0, 600), ("r", 1300.0, 1200)],
-     # 1300 − 1100 = 200 > 15 does not continue the first; 1300 − 1000 = 300 > 30: held again
-     [(FIRST, 0, 0, False), (SPIKE, 0, 100.0, True), (SPIKE, 0, 300.0, True)]),
-    ("out-of-order reading", PUMP,
-     [("r", 100.0, 600), ("r", 95.0, 300), ("r", 110.0, 1200)],
-     # 300 < 600: ignored; 110 − 100 = 10 from the last accepted reading
-     [(FIRST, 0, 0, False), (OUT_OF_ORDER, 0, 0, True), (CLEAN, 10.0, 0, False)]),
-    ("conflicting readings at one instant", PUMP,
-     [("r", 100.0, 600), ("r", 101.0, 600), ("r", 104.0, 1200)],
-     # same time, other value: ignored and flagged; 104 − 100 = 4
-     [(FIRST, 0, 0, False), (DUPLICATE, 0, 0, True), (CLEAN, 4.0, 0, False)]),
-    ("invalid reading skipped", PUMP,
-     [("r", 100.0, 0), ("r", None, 300, "invalid"), ("r", 110.0, 600)],
-     # skipping loses time resolution, not volume: 110 − 100 = 10 over 600 s
-     [(FIRST, 0, 0, False), (INVALID, 0, 0, True), (CLEAN, 10.0, 0, False)]),
+    (
+        "clean rise",
+        PUMP,
+        [("r", 100.0, 0), ("r", 110.0, 600)],
+        # 110 − 100 = 10 ≤ 15 allowed in 600 s
+        [(FIRST, 0, 0, False), (CLEAN, 10.0, 0, False)],
+    ),
+    (
+        "rollover at 2^16 m³",
+        U16_M3,
+        [("r", 65530, 0), ("r", 4, 600)],
+        # wrap 65536: 65536 − 65530 = 6 ≤ 1 % of 65536 = 655.36: near the wrap; 6 + 4 = 10 ≤ 15 + 1
+        [(FIRST, 0, 0, False), (ROLLOVER, 10.0, 0, False)],
+    ),
+    (
+        "rollover at 2^32 × 0.01 m³",
+        U32_CM3,
+        [("r", 42_949_670.00, 0), ("r", 3.04, 600)],
+        # wrap 4294967296 × 0.01 = 42949672.96: (42949672.96 − 42949670.00) + 3.04 = 2.96 + 3.04
+        [(FIRST, 0, 0, False), (ROLLOVER, 6.00, 0, False)],
+    ),
+    (
+        "rollover at DL/T 645 maximum 999999.99 kWh",
+        DLT645_KWH,
+        [("r", 999_995.50, 0), ("r", 2.30, 3600)],
+        # wrap 999999.99 + 0.01 = 1000000.00: 4.50 + 2.30 = 6.80 kWh ≤ 7.5 × 1 h × 1.5 + 0.01
+        [(FIRST, 0, 0, False), (ROLLOVER, 6.80, 0, False)],
+    ),
+    (
+        "rollover at display maximum 99,999,999 m³",
+        DISPLAY_8_DIGITS,
+        [("r", 99_999_990, 0), ("r", 5, 1800)],
+        # wrap 100000000: 10 + 5 = 15 ≤ 60 × 0.5 h × 1.5 + 1 = 46
+        [(FIRST, 0, 0, False), (ROLLOVER, 15.0, 0, False)],
+    ),
+    (
+        "reset to near zero",
+        U32_CM3,
+        [("r", 5000.00, 0), ("r", 3.00, 600), ("r", 9.00, 1200)],
+        # 5000 is far from the wrap 42949672.96: a reset; 3.00 ≤ 15.01 is plausible since the reset:
+        # counted 3.00, flagged; then 9 − 3 = 6 clean
+        [(FIRST, 0, 0, False), (RESET, 3.00, 0, True), (CLEAN, 6.00, 0, False)],
+    ),
+    (
+        "decrease to a mid value",
+        PUMP,
+        [("r", 5000.0, 0), ("r", 2000.0, 600), ("r", 2010.0, 1200)],
+        # 2000 > 15: neither near zero nor a rollover → nothing counted, 2000 held; 2010 − 2000 = 10
+        [(FIRST, 0, 0, False), (RESET, 0, 2000.0, True), (CLEAN, 10.0, 0, False)],
+    ),
+    (
+        "near the wrap but too far past it",
+        U16_M3,
+        [("r", 65530, 0), ("r", 30, 600)],
+        # rollover would be 6 + 30 = 36 > 16, and 30 > 16 is not near zero → held 30
+        [(FIRST, 0, 0, False), (RESET, 0, 30.0, True)],
+    ),
+    (
+        "wrap or reset during a two-day gap",
+        U16_M3,
+        [("r", 64000, 0), ("r", 100, 172_800)],
+        # allowance 60 × 48 h × 1.5 + 1 = 4321; 65536 − 64000 = 1536 > 655.36: not near the wrap →
+        # a reset: counted 100 (≤ 4321); a rollover would add 1536 more: held for a person
+        [(FIRST, 0, 0, False), (RESET, 100.0, 1536.0, True)],
+    ),
+    (
+        "replacement recorded by an installer",
+        PUMP,
+        [("r", 5000.0, 0), ("replace", 12.0, 600, None), ("r", 20.0, 1200), ("r", 25.0, 1800)],
+        # old meter: nothing after 5000 is known; new meter from 12: 20 − 12 = 8, then 25 − 20 = 5
+        [
+            (FIRST, 0, 0, False),
+            (REPLACEMENT, 0, 0, True),
+            (REPLACEMENT, 8.0, 0, True),
+            (CLEAN, 5.0, 0, False),
+        ],
+    ),
+    (
+        "replacement with the old meter's final reading",
+        PUMP,
+        [("r", 5000.0, 0), ("replace", 12.0, 600, 5004.0), ("r", 20.0, 1200)],
+        # 5004 − 5000 = 4 ≤ 15 (installer's reading of the old meter), then 20 − 12 = 8
+        [(FIRST, 0, 0, False), (REPLACEMENT, 4.0, 0, True), (REPLACEMENT, 8.0, 0, True)],
+    ),
+    (
+        "new meter below its recorded start",
+        PUMP,
+        [("r", 5000.0, 0), ("replace", 12.0, 600, None), ("r", 2.0, 1200), ("r", 7.0, 1800)],
+        # 2 < 12: the start reading was wrong, nothing counted; 7 − 2 = 5
+        [
+            (FIRST, 0, 0, False),
+            (REPLACEMENT, 0, 0, True),
+            (REPLACEMENT, 0, 0, True),
+            (CLEAN, 5.0, 0, False),
+        ],
+    ),
+    (
+        "spike that was a glitch",
+        PUMP,
+        [("r", 1000.0, 0), ("r", 1100.0, 600), ("r", 1005.0, 1200)],
+        # 100 > 15 in 600 s: held; next is 1005 − 1000 = 5 ≤ 30 from the last accepted reading
+        [(FIRST, 0, 0, False), (SPIKE, 0, 100.0, True), (CLEAN, 5.0, 0, False)],
+    ),
+    (
+        "spike that the meter keeps",
+        PUMP,
+        [("r", 1000.0, 0), ("r", 1100.0, 600), ("r", 1108.0, 1200)],
+        # the 100 stays held; 1108 − 1100 = 8 ≤ 15 continues from the spiked value
+        [(FIRST, 0, 0, False), (SPIKE, 0, 100.0, True), (CLEAN, 8.0, 0, False)],
+    ),
+    (
+        "spike, then another",
+        PUMP,
+        [("r", 1000.0, 0), ("r", 1100.0, 600), ("r", 1300.0, 1200)],
+        # 1300 − 1100 = 200 > 15 does not continue the first; 1300 − 1000 = 300 > 30: held again
+        [(FIRST, 0, 0, False), (SPIKE, 0, 100.0, True), (SPIKE, 0, 300.0, True)],
+    ),
+    (
+        "out-of-order reading",
+        PUMP,
+        [("r", 100.0, 600), ("r", 95.0, 300), ("r", 110.0, 1200)],
+        # 300 < 600: ignored; 110 − 100 = 10 from the last accepted reading
+        [(FIRST, 0, 0, False), (OUT_OF_ORDER, 0, 0, True), (CLEAN, 10.0, 0, False)],
+    ),
+    (
+        "conflicting readings at one instant",
+        PUMP,
+        [("r", 100.0, 600), ("r", 101.0, 600), ("r", 104.0, 1200)],
+        # same time, other value: ignored and flagged; 104 − 100 = 4
+        [(FIRST, 0, 0, False), (DUPLICATE, 0, 0, True), (CLEAN, 4.0, 0, False)],
+    ),
+    (
+        "invalid reading skipped",
+        PUMP,
+        [("r", 100.0, 0), ("r", None, 300, "invalid"), ("r", 110.0, 600)],
+        # skipping loses time resolution, not volume: 110 − 100 = 10 over 600 s
+        [(FIRST, 0, 0, False), (INVALID, 0, 0, True), (CLEAN, 10.0, 0, False)],
+    ),
 ]
 
 

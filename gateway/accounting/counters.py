@@ -143,30 +143,29 @@ class TotaliserTracker:
         self._base = Sample(new_start, at_time, None, None, None)
         self._spike, self._replaced = None, True
         flag = f"meter replaced ({last}); new meter starts at {_num(new_start)}; {gap}"
-        return Interval(REPLACEMENT, delta, held, base.wall_time if base else None, at_time,
-                        new_start, flag)
+        return Interval(
+            REPLACEMENT, delta, held, base.wall_time if base else None, at_time, new_start, flag
+        )
 
     # -- readings ---------------------------------------------------------------------------------
     def update(self, sample: Sample) -> Interval:
         """Classify one reading and advance the baseline where it is accepted."""
         value, base = sample.value, self._base
         if sample.quality == QUALITY_INVALID or value is None or not math.isfinite(value):
-            return self._result(INVALID, sample, None,
-                                flag=f"reading skipped: quality {sample.quality}, value {value!r}")
+            flag = f"reading skipped: quality {sample.quality}, value {value!r}"
+            return self._result(INVALID, sample, None, flag=flag)
         if base is None:
             self._base = sample
             return self._result(FIRST, sample, None)
         elapsed = _elapsed(base, sample)
         if elapsed < 0:
-            return self._result(OUT_OF_ORDER, sample, base, flag=(
-                f"reading {_num(value)} is {_num(-elapsed)} s older than the last accepted one; "
-                "ignored"))
+            flag = f"reading {_num(value)} is {_num(-elapsed)} s older than the last one; ignored"
+            return self._result(OUT_OF_ORDER, sample, base, flag=flag)
         if (sample.seq is not None and sample.seq == base.seq) or elapsed == 0:
             if value == base.value:
                 return self._result(DUPLICATE, sample, base)
-            return self._result(DUPLICATE, sample, base, flag=(
-                f"second reading {_num(value)} for the same seq/time as {_num(base.value)}; "
-                "ignored"))
+            flag = f"reading {_num(value)} for the seq/time of {_num(base.value)}; ignored"
+            return self._result(DUPLICATE, sample, base, flag=flag)
         if self._replaced:
             return self._after_replacement(sample, base, elapsed)
         return self._classify(sample, base, elapsed)
@@ -177,17 +176,20 @@ class TotaliserTracker:
         allowance = self.params.allowance(elapsed)
         rise = value - old
         spike = self._spike
-        if spike is not None and spike.value is not None and value >= spike.value and (
-            value - spike.value <= self.params.allowance(_elapsed(spike, sample))
+        if (
+            spike is not None
+            and spike.value is not None
+            and value >= spike.value
+            and (value - spike.value <= self.params.allowance(_elapsed(spike, sample)))
         ):  # the jump was real: it stays held, counting continues from the spiked value
             return self._accept(CLEAN, sample, spike, value - spike.value)
         if 0 <= rise <= allowance:  # (after a held spike: it was a glitch, back on the line)
             return self._accept(CLEAN, sample, base, rise)
         if rise > allowance:
             self._spike = sample
-            return self._result(SPIKE, sample, base, held=rise, flag=(
-                f"rise {_num(rise)} in {_num(elapsed)} s is more than the pump's "
-                f"{_num(allowance)}; held, not counted"))
+            flag = (f"rise {_num(rise)} in {_num(elapsed)} s is more than the pump's "
+                    f"{_num(allowance)}; held, not counted")
+            return self._result(SPIKE, sample, base, held=rise, flag=flag)
         return self._decrease(sample, base, allowance)
 
     def _decrease(self, sample: Sample, base: Sample, allowance: float) -> Interval:
@@ -203,11 +205,11 @@ class TotaliserTracker:
             maybe = wrap is not None and wrap - old + value <= allowance
             held = wrap - old if maybe and wrap is not None else 0.0
             alt = f"; if it was a rollover, {_num(held)} more was pumped" if maybe else ""
-            return self._accept(RESET, sample, base, value, held=held, flag=(
-                f"{fell}: meter reset? counted {_num(value)} since the reset{alt}; confirm"))
-        return self._accept(RESET, sample, base, 0.0, held=value, flag=(
-            f"{fell}, not near zero nor a rollover (reset, unrecorded replacement or tampering); "
-            f"held {_num(value)}, counting continues from {_num(value)}"))
+            flag = f"{fell}: meter reset? counted {_num(value)} since the reset{alt}; confirm"
+            return self._accept(RESET, sample, base, value, held=held, flag=flag)
+        flag = (f"{fell}, neither near zero nor a rollover (reset, unrecorded replacement or "
+                f"tampering?); held {_num(value)}, counting continues from {_num(value)}")
+        return self._accept(RESET, sample, base, 0.0, held=value, flag=flag)
 
     def _after_replacement(self, sample: Sample, base: Sample, elapsed: float) -> Interval:
         value, start = sample.value, base.value
@@ -217,16 +219,21 @@ class TotaliserTracker:
             flag = f"new meter's first reading: counted {_num(rise)} from its start {_num(start)}"
             return self._accept(REPLACEMENT, sample, base, rise, flag=flag)
         if rise < 0:
-            flag = (f"new meter reads {_num(value)}, below its recorded start {_num(start)}: "
-                    f"start reading wrong? nothing counted, counting continues from {_num(value)}")
+            flag = (
+                f"new meter reads {_num(value)}, below its recorded start {_num(start)}: "
+                f"start reading wrong? nothing counted, counting continues from {_num(value)}"
+            )
             return self._accept(REPLACEMENT, sample, base, 0.0, flag=flag)
-        flag = (f"new meter reads {_num(value)}, {_num(rise)} above its start {_num(start)}, "
-                f"more than the pump's {_num(allowance)}: held")
+        flag = (
+            f"new meter reads {_num(value)}, {_num(rise)} above its start {_num(start)}, "
+            f"more than the pump's {_num(allowance)}: held"
+        )
         return self._accept(REPLACEMENT, sample, base, 0.0, held=rise, flag=flag)
 
     # -- helpers ----------------------------------------------------------------------------------
-    def _accept(self, kind: str, sample: Sample, base: Sample, delta: float, held: float = 0.0,
-                flag: str | None = None) -> Interval:
+    def _accept(self, kind: str, sample: Sample, base: Sample, delta: float,
+                held: float = 0.0, flag: str | None = None) -> Interval:
+        """Move the baseline to this reading."""
         self._base, self._spike, self._replaced = sample, None, False
         return self._result(kind, sample, base, delta=delta, held=held, flag=flag)
 
@@ -240,9 +247,8 @@ class TotaliserTracker:
 
 def _elapsed(earlier: Sample, later: Sample) -> float:
     """Seconds between two readings: monotonic within one boot, wall clock across boots."""
-    if earlier.boot is not None and earlier.boot == later.boot and (
-        earlier.mono_time is not None and later.mono_time is not None
-    ):
+    same_boot = earlier.boot is not None and earlier.boot == later.boot
+    if same_boot and earlier.mono_time is not None and later.mono_time is not None:
         return later.mono_time - earlier.mono_time
     return later.wall_time - earlier.wall_time
 
