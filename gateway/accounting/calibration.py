@@ -22,6 +22,8 @@ from itertools import pairwise
 
 from gateway.accounting.coefficient import HYDRAULIC_CONSTANT, Coefficient, CoefficientBook
 
+Part = tuple[int, int, float, float]  # first and last sample index, ΔV m³, ΔE kWh
+
 
 @dataclass(frozen=True)
 class CalibrationParams:
@@ -101,7 +103,7 @@ def evaluate_run(
     samples: Sequence[CalibrationSample], params: CalibrationParams
 ) -> CalibrationResult:
     """k = ΣV/ΣE of one run with its uncertainty, or CalibrationRefused with every reason."""
-    _check_series(samples, params)
+    _check_series(samples)
     first, last = samples[0], samples[-1]
     duration = last.time_s - first.time_s
     volume = last.reference_volume_m3 - first.reference_volume_m3
@@ -128,9 +130,11 @@ def evaluate_run(
     part_k = [dv / de for _, _, dv, de in parts]
     spread = (max(part_k) - min(part_k)) / k
     if spread > params.max_relative_spread:
-        why = (f"unstable: k of the {len(parts)} parts spans {spread:.1%} of k, at most "
-               f"{params.max_relative_spread:.1%} allowed (pumping not steady yet, or a meter's "
-               "resolution too coarse for parts this short)")
+        why = (
+            f"unstable: k of the {len(parts)} parts spans {spread:.1%} of k, at most "
+            f"{params.max_relative_spread:.1%} allowed (pumping not steady yet, or a meter's "
+            "resolution too coarse for parts this short)"
+        )
         raise CalibrationRefused([why])
     u_stat = statistics.stdev(part_k) / math.sqrt(len(part_k)) / k
     head = _harmonic_head(samples, parts)
@@ -150,12 +154,11 @@ def combine_runs(runs: Sequence[CalibrationResult], params: CalibrationParams) -
     spread = (max(ks) - min(ks)) / k
     if spread > params.max_spread_between_runs:
         listed = ", ".join(f"{x:.4f}" for x in ks)
-        raise CalibrationRefused(
-            [
-                f"runs disagree: k = {listed} m³/kWh spans {spread:.1%}, at most "
-                f"{params.max_spread_between_runs:.1%} allowed"
-            ]
+        why = (
+            f"runs disagree: k = {listed} m³/kWh spans {spread:.1%}, at most "
+            f"{params.max_spread_between_runs:.1%} allowed"
         )
+        raise CalibrationRefused([why])
     within = (
         math.sqrt(sum((r.energy_kwh * r.relative_uncertainties["statistical"]) ** 2 for r in runs))
         / energy
@@ -193,22 +196,13 @@ def _result(
     if head is not None:
         eta = k * head / HYDRAULIC_CONSTANT
         eta_u = params.coverage_factor * eta * math.hypot(u_c, params.head_uncertainty_m / head)
+    expanded = params.coverage_factor * u_c * k
     return CalibrationResult(
-        k,
-        params.coverage_factor * u_c * k,
-        volume,
-        energy,
-        duration,
-        runs,
-        spread,
-        relative,
-        head,
-        eta,
-        eta_u,
+        k, expanded, volume, energy, duration, runs, spread, relative, head, eta, eta_u
     )
 
 
-def _check_series(samples: Sequence[CalibrationSample], params: CalibrationParams) -> None:
+def _check_series(samples: Sequence[CalibrationSample]) -> None:
     """Refuse samples that are not one forward-moving run."""
     if len(samples) < 2:
         raise CalibrationRefused([f"{len(samples)} sample(s): a run needs a start and an end"])
@@ -227,9 +221,7 @@ def _check_series(samples: Sequence[CalibrationSample], params: CalibrationParam
         raise CalibrationRefused(reasons[:5])
 
 
-def _parts(
-    samples: Sequence[CalibrationSample], n: int
-) -> list[tuple[int, int, float, float]] | None:
+def _parts(samples: Sequence[CalibrationSample], n: int) -> list[Part] | None:
     """(first index, last index, ΔV, ΔE) of n equal-time parts; None if samples are too sparse."""
     t0, t1 = samples[0].time_s, samples[-1].time_s
     bounds, i = [0], 0
@@ -254,7 +246,7 @@ def _parts(
 
 def _stopped(
     samples: Sequence[CalibrationSample],
-    parts: list[tuple[int, int, float, float]],
+    parts: list[Part],
     params: CalibrationParams,
 ) -> list[str]:
     """Reasons to believe the pump did not run throughout."""
@@ -287,9 +279,7 @@ def _stopped(
     return reasons
 
 
-def _harmonic_head(
-    samples: Sequence[CalibrationSample], parts: list[tuple[int, int, float, float]]
-) -> float | None:
+def _harmonic_head(samples: Sequence[CalibrationSample], parts: list[Part]) -> float | None:
     """H_cal = ΣE / Σ(E_j / H_j): the head at which 367.1·η/H equals ΣV/ΣE (None: no head)."""
     if any(s.head_m is None or s.head_m <= 0 for s in samples):
         return None

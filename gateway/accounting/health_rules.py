@@ -214,10 +214,10 @@ class LevelThresholds:
 
     control_depth_m: float  # fault when the water is deeper than this (per well, from the plan)
     hysteresis_m: float = 0.5  # clear only when this much shallower again
-    window_s: float = 1800.0  # the mean over this window is compared
+    window_s: float = 86_400.0  # a daily mean: whole pump cycles, so drawdown does not swing it
     min_samples: int = 3
-    raise_after_s: float = 600.0
-    clear_after_s: float = 600.0
+    raise_after_s: float = 3600.0
+    clear_after_s: float = 3600.0
 
 
 def level_below_control(depth_m: Series, now: float, th: LevelThresholds) -> Verdict:
