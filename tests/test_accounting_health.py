@@ -233,8 +233,11 @@ def test_level_below_control_with_hysteresis():
     th = {"window_s": 2 * HOUR, "control_depth_m": 35.0}  # a window of whole pump cycles
     decisions = _evaluate(rows, _only("level_below_control", **th))
     assert [d.action for d in decisions] == ["raise", "clear"]
-    assert 6 * HOUR < decisions[0].at_time < 8 * HOUR
-    assert 14 * HOUR < decisions[1].at_time < 16 * HOUR
+    # Mean depth over 2 h = 33.1 + 4 × (share of the window that is 4 m deeper). Above 35 m once
+    # that share passes 0.475 (6 h + 57 min), raised 1 h later: about 7.95 h. Below 34.5 m once it
+    # falls under 0.35 (14 h + 78 min), cleared 1 h later: about 16.3 h.
+    assert 7.75 * HOUR < decisions[0].at_time < 8.25 * HOUR
+    assert 16.0 * HOUR < decisions[1].at_time < 16.6 * HOUR
 
 
 def test_latch_needs_the_verdict_to_persist_and_hold_resets_the_wait():
