@@ -99,6 +99,11 @@ class GatewaySection(_Section):
         default="/run/wellgate", min_length=1,
         description='a folder for the health snapshot (tmpfs under systemd), e.g. "/run/wellgate"',
     )
+    state_dir: str = Field(
+        default="/var/lib/wellgate", min_length=1,
+        description='a folder on persistent storage for the signed store (wellgate.db) and the '
+        'gateway key (gateway.key, made by `wellgate init`), e.g. "/var/lib/wellgate"',
+    )
 
 
 class WellSection(_Section):
@@ -122,6 +127,45 @@ class AcquisitionSection(_Section):
     )
     backoff_max: float = Field(
         default=300.0, gt=0, le=86400, description="seconds, more than 0 and at most 86400"
+    )
+
+
+class StoreSection(_Section):
+    """How readings are committed to the signed store, kept, and thinned when the disk fills.
+
+    One commit is one fsync'd SQLite transaction plus one signature: committing every 5 s (one poll
+    cycle at the usual 5 s interval) writes a few flash pages per cycle instead of a few per
+    reading, and a power cut costs at most those 5 s of samples (never volume: totals are
+    cumulative)."""
+
+    commit_interval: float = Field(
+        default=5.0, gt=0, le=3600,
+        description="seconds the oldest waiting reading may wait for its commit, "
+        "more than 0 and at most 3600",
+    )
+    commit_max: int = Field(
+        default=1000, ge=1, le=10_000,
+        description="readings that make a commit without waiting for commit_interval, 1..10000",
+    )
+    buffer_max: int = Field(
+        default=100_000, ge=10_000, le=10_000_000,
+        description="readings held in memory while the disk cannot be written (the oldest are "
+        "dropped, counted and logged beyond this), 10000..10000000",
+    )
+    retention_days: float = Field(
+        default=90.0, gt=0, le=36_500,
+        description="days a reading delivered to every uplink is kept before it is pruned, "
+        "more than 0 and at most 36500 (undelivered readings are never pruned by age)",
+    )
+    free_space_floor_mb: float = Field(
+        default=100.0, ge=1, le=1_000_000,
+        description="megabytes of free disk below which the store thins undelivered history "
+        "and raises the store_low_space alarm, 1..1000000",
+    )
+    thin_keep_interval: float = Field(
+        default=900.0, ge=1, le=86_400,
+        description="seconds between the totaliser readings kept when history is thinned, "
+        "1..86400",
     )
 
 
@@ -195,12 +239,17 @@ class GatewayConfig(_Section):
         "$WELLGATE_PROFILE_PATH and the built-in profiles",
     )
     gateway: GatewaySection = Field(
-        default=GatewaySection(), description="a [gateway] table (runtime_dir)"
+        default=GatewaySection(), description="a [gateway] table (runtime_dir, state_dir)"
     )
     well: WellSection = Field(description='a [well] table with at least id = "..."')
     acquisition: AcquisitionSection = Field(
         default=AcquisitionSection(),
         description="an [acquisition] table (offline_after, backoff_initial, backoff_max)",
+    )
+    store: StoreSection = Field(
+        default=StoreSection(),
+        description="a [store] table (commit_interval, commit_max, buffer_max, retention_days, "
+        "free_space_floor_mb, thin_keep_interval)",
     )
     buses: list[Bus] = Field(min_length=1, description="a list of at least one [[buses]] table")
     devices: list[Device] = Field(
