@@ -1,0 +1,123 @@
+"""The gateway's Ed25519 key: created once by `wellgate init`, private part never printed or logged.
+
+Files in the state directory: gateway.key (PKCS8 PEM, unencrypted, mode 0600, created with
+os.open(..., O_CREAT | O_EXCL, 0o600) so it is never readable by others, not even briefly) and
+gateway.pub (SubjectPublicKeyInfo PEM, for registration with the platform and for verify).
+Fingerprint: "SHA256:" + hex of sha256(the raw 32-byte public key).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from gateway.store.errors import StoreError
+
+KEY_FILE = "gateway.key"
+PUBLIC_KEY_FILE = "gateway.pub"
+KEY_MODE = 0o600
+STATE_DIR_MODE = 0o700
+
+
+class KeyExists(StoreError):
+    """`init` found a key already: replacing it would orphan every signature made with it."""
+
+
+class NoKey(StoreError):
+    """There is no gateway key where one was expected."""
+
+
+def create_key(state_dir: Path) -> Ed25519PublicKey:
+    """Make state_dir (0700) and a new key pair in it; KeyExists if a private key is there."""
+    state_dir = Path(state_dir)
+    key_path = state_dir / KEY_FILE
+    if key_path.exists():
+        raise KeyExists(f"{key_path} already exists; a new key would orphan every signature made "
+                        "with it (remove it yourself only if this gateway has never uploaded)")
+    state_dir.mkdir(mode=STATE_DIR_MODE, parents=True, exist_ok=True)
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())
+    try:
+        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, KEY_MODE)
+    except FileExistsError:
+        raise KeyExists(f"{key_path} already exists (created meanwhile)") from None
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(pem)
+        handle.flush()
+        os.fsync(handle.fileno())
+    public = key.public_key()
+    (state_dir / PUBLIC_KEY_FILE).write_bytes(public_pem(public))
+    _fsync_dir(state_dir)
+    return public
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def load_private_key(state_dir: Path) -> Ed25519PrivateKey:
+    """The gateway's private key from state_dir; NoKey if absent, StoreError if unusable."""
+    key_path = Path(state_dir) / KEY_FILE
+    try:
+        pem = key_path.read_bytes()
+    except FileNotFoundError:
+        raise NoKey(f"no gateway key in {state_dir}") from None
+    except OSError as exc:
+        raise StoreError(f"cannot read the gateway key {key_path}: {exc.strerror}") from None
+    try:
+        key = serialization.load_pem_private_key(pem, password=None)
+    except (ValueError, TypeError):
+        # The message says nothing about the content: the file is secret.
+        raise StoreError(f"{key_path} is not an unencrypted PEM private key") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise StoreError(f"{key_path} holds a {type(key).__name__}; expected an Ed25519 key")
+    return key
+
+
+def load_public_key(path: Path) -> Ed25519PublicKey:
+    """A public key from a PEM file (gateway.pub); StoreError naming the file if unusable."""
+    try:
+        pem = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise NoKey(f"no public key file {path}") from None
+    except OSError as exc:
+        raise StoreError(f"cannot read the public key {path}: {exc.strerror}") from None
+    try:
+        key = serialization.load_pem_public_key(pem)
+    except (ValueError, TypeError):
+        raise StoreError(f"{path} is not a PEM public key") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise StoreError(f"{path} holds a {type(key).__name__}; expected an Ed25519 public key")
+    return key
+
+
+def public_pem(key: Ed25519PublicKey) -> bytes:
+    return key.public_bytes(serialization.Encoding.PEM,
+                            serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def raw_public_key(key: Ed25519PublicKey) -> bytes:
+    """The 32-byte raw public key."""
+    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def fingerprint(key: Ed25519PublicKey) -> str:
+    """"SHA256:" + 64 hex digits of sha256(raw public key)."""
+    return "SHA256:" + hashlib.sha256(raw_public_key(key)).hexdigest()
+
+
+def grouped(fingerprint_text: str, size: int = 4, per_line: int = 8) -> str:
+    """A fingerprint's hex digits in groups of 4, 8 groups a line (indented), to read aloud."""
+    digits = fingerprint_text.removeprefix("SHA256:")
+    groups = [digits[i:i + size] for i in range(0, len(digits), size)]
+    lines = [" ".join(groups[i:i + per_line]) for i in range(0, len(groups), per_line)]
+    return "  " + "\n  ".join(lines)

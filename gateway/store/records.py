@@ -1,0 +1,181 @@
+"""Records as the store keeps them: from readings, to and from rows, with raw packed compactly.
+
+raw is stored as one BLOB: a width tag byte (1, 2, 4 or 8: bytes per value, the smallest that
+holds every value) followed by the values big-endian. Modbus registers (u16) take 2 bytes each,
+DL/T 645 data bytes 1 each; an empty raw is NULL. The canonical form always uses the list of ints,
+so the packing is a storage detail only.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.readings import Reading
+from gateway.store import chain
+
+KIND_READING = "reading"
+KIND_STORE_EVENT = "store_event"
+KIND_ALARM = "alarm"
+STORE_DEVICE = "store"  # the device name of the store's own records
+
+_WIDTH_FORMATS = {1: "B", 2: "H", 4: "I", 8: "Q"}
+_PACKERS: dict[tuple[int, int], struct.Struct] = {}  # (width, count) -> tag + values
+_INT64 = (-(2**63), 2**63 - 1)
+_DATA_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, sort_keys=True,
+                                 allow_nan=False)
+
+
+def pack_raw(raw: Sequence[int]) -> bytes | None:
+    """Width tag + big-endian values; None for no values."""
+    if not raw:
+        return None
+    low, high = min(raw), max(raw)
+    if low < 0:
+        raise ValueError(f"raw values are unsigned register or byte values; got {low}")
+    width = 1 if high < 0x100 else 2 if high < 0x10000 else 4 if high < 1 << 32 else 8
+    if high >= 1 << 64:
+        raise ValueError(f"raw values fit in 64 bits; got {high}")
+    packer = _PACKERS.get((width, len(raw)))
+    if packer is None:
+        packer = _PACKERS[(width, len(raw))] = struct.Struct(f">B{len(raw)}{_WIDTH_FORMATS[width]}")
+    return packer.pack(width, *raw)
+
+
+def unpack_raw(blob: bytes | None) -> list[int]:
+    """The list of ints pack_raw() packed."""
+    if blob is None or len(blob) == 0:
+        return []
+    width = blob[0]
+    fmt = _WIDTH_FORMATS.get(width)
+    if fmt is None or (len(blob) - 1) % width:
+        raise ValueError(f"raw blob with width tag {width} and {len(blob) - 1} value bytes; "
+                         f"expected a tag of 1, 2, 4 or 8 and a whole number of values")
+    return list(struct.unpack(f">{(len(blob) - 1) // width}{fmt}", blob[1:]))
+
+
+def normal_value(value: Any) -> int | float | str | None:
+    """A value as SQLite keeps it and JSON writes it: bool -> int, NaN/inf -> None, an int beyond
+    64 bits -> its decimal text (SQLite integers are 64-bit)."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value if _INT64[0] <= value <= _INT64[1] else str(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    raise TypeError(f"a record value is an int, float, str or None; got {type(value).__name__}")
+
+
+def normal_data(data: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """data as it will read back from its JSON text (tuples become lists, and so on)."""
+    if data is None:
+        return None
+    return json.loads(_DATA_ENCODER.encode(dict(data)))
+
+
+@dataclass(frozen=True, slots=True)
+class NewRecord:
+    """A record waiting for its seq and boot (given at commit)."""
+
+    kind: str
+    device: str
+    point: str
+    value: int | float | str | None
+    unit: str
+    quality: str
+    raw: tuple[int, ...]
+    wall_time: float
+    mono_time: float
+    data: dict[str, Any] | None
+    data_text: str | None  # data as stored (compact JSON), computed once
+
+    @classmethod
+    def make(cls, kind: str, device: str, point: str, value: Any = None, unit: str = "",
+             quality: str = "good", raw: Sequence[int] = (), wall_time: float = 0.0,
+             mono_time: float = 0.0, data: Mapping[str, Any] | None = None) -> NewRecord:
+        """A record with its value and data normalised (what reads back is what was hashed)."""
+        normal = normal_data(data)
+        text = None if normal is None else _DATA_ENCODER.encode(normal)
+        return cls(kind, device, point, normal_value(value), unit, quality,
+                   tuple(int(x) for x in raw), float(wall_time), float(mono_time), normal, text)
+
+    def fields(self, seq: int, boot: int) -> tuple[Any, ...]:
+        """The 12 canonical fields, in chain.FIELDS order."""
+        return (seq, self.kind, self.device, self.point, self.value, self.unit, self.quality,
+                list(self.raw), self.wall_time, self.mono_time, boot, self.data)
+
+    def row(self, seq: int, boot: int, leaf_prefix: bytes) -> tuple[Any, ...]:
+        """The records-table row (tombstone column `leaf` NULL)."""
+        return (seq, self.kind, self.device, self.point, self.value, self.unit, self.quality,
+                pack_raw(self.raw), self.wall_time, self.mono_time, boot, self.data_text,
+                leaf_prefix, None)
+
+
+# A reading's data: its point kind. One shared dict and text per kind, as most records are these.
+_READING_DATA = {kind: ({"kind": kind}, _DATA_ENCODER.encode({"kind": kind}))
+                 for kind in ("instant", "total", "status")}
+
+
+def from_reading(reading: Reading) -> NewRecord:
+    """The record of one acquired reading (its point kind goes into data)."""
+    data, text = _READING_DATA.get(reading.kind) or (
+        {"kind": reading.kind}, _DATA_ENCODER.encode({"kind": reading.kind}))
+    return NewRecord(KIND_READING, reading.device, reading.point, normal_value(reading.value),
+                     reading.unit, reading.quality, reading.raw, float(reading.wall_time),
+                     float(reading.mono_time), data, text)
+
+
+ROW_COLUMNS = ("seq, kind, device, point, value, unit, quality, raw, wall_time, mono_time, boot, "
+               "data, leaf_prefix, leaf")
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A stored record as read back (a tombstone has only seq and leaf)."""
+
+    seq: int
+    kind: str | None
+    device: str | None
+    point: str | None
+    value: int | float | str | None
+    unit: str | None
+    quality: str | None
+    raw: list[int]
+    wall_time: float | None
+    mono_time: float | None
+    boot: int | None
+    data: Any
+    leaf_prefix: bytes | None
+    leaf: bytes | None  # set only for a tombstone
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> Record:
+        """A record from a row selected as ROW_COLUMNS."""
+        (seq, kind, device, point, value, unit, quality, raw, wall, mono, boot, data, prefix,
+         leaf) = row
+        return cls(seq, kind, device, point, value, unit, quality, unpack_raw(raw), wall, mono,
+                   boot, None if data is None else json.loads(data), prefix, leaf)
+
+    @property
+    def is_tombstone(self) -> bool:
+        return self.leaf is not None
+
+    def fields(self) -> tuple[Any, ...]:
+        return (self.seq, self.kind, self.device, self.point, self.value, self.unit,
+                self.quality, self.raw, self.wall_time, self.mono_time, self.boot, self.data)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The canonical fields by name (what export writes)."""
+        return dict(zip(chain.FIELDS, self.fields(), strict=True))
+
+    def computed_leaf(self) -> bytes:
+        """The leaf hash of the content as stored (a tombstone: its kept leaf)."""
+        if self.leaf is not None:
+            return self.leaf
+        return chain.leaf_hash(chain.canonical_bytes(self.fields()))
