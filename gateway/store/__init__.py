@@ -1,0 +1,54 @@
+"""The signed, tamper-evident, crash-safe local store of readings (docs/store.md).
+
+    from gateway.store import StoreSink, create_key, open_reader, verify_store
+
+    create_key(state_dir)                       # once: `wellgate init`
+    sink = StoreSink(state_dir, config.store)   # the acquisition's ReadingSink
+    sink.accept(readings); sink.flush(); sink.close()
+    result = verify_store(open_reader(state_dir / "wellgate.db"), load_public_key(pub_file))
+
+Modules: chain (the spec: canonical bytes, hash chain, block signature), keys, schema
+(connections, migrations), records, writer (one transaction per block), sink (buffer and writer
+thread), verify, export, retention (pruning and thinning), ingest (a deterministic writer process
+for crash tests).
+"""
+
+from gateway.store.errors import StoreError
+from gateway.store.keys import (
+    KEY_FILE,
+    PUBLIC_KEY_FILE,
+    KeyExists,
+    NoKey,
+    create_key,
+    fingerprint,
+    load_private_key,
+    load_public_key,
+)
+from gateway.store.records import NewRecord, Record
+from gateway.store.schema import DB_FILE, open_reader
+from gateway.store.sink import StoreSink, StoreStats
+from gateway.store.verify import Verifier, VerifyResult, verify_store
+from gateway.store.writer import Block, StoreWriter
+
+__all__ = [
+    "DB_FILE",
+    "KEY_FILE",
+    "PUBLIC_KEY_FILE",
+    "Block",
+    "KeyExists",
+    "NewRecord",
+    "NoKey",
+    "Record",
+    "StoreError",
+    "StoreSink",
+    "StoreStats",
+    "StoreWriter",
+    "Verifier",
+    "VerifyResult",
+    "create_key",
+    "fingerprint",
+    "load_private_key",
+    "load_public_key",
+    "open_reader",
+    "verify_store",
+]
