@@ -43,7 +43,9 @@ def cli() -> None:
     Examples:
       wellgate demo --seconds 20           run the gateway on the built-in simulated well
       wellgate check-config site.toml      validate a config before starting it
+      wellgate init --config site.toml     create the state directory and signing key
       wellgate run --config site.toml      the gateway itself (what systemd starts)
+      wellgate verify --db /var/lib/wellgate/wellgate.db   check the signed store
     """
 
 
@@ -66,19 +68,31 @@ def check_config(config_file: str) -> None:
               help="The gateway config (TOML).")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 def run(config_file: str, verbose: int) -> None:
-    """Run the gateway: poll every bus until stopped (SIGTERM or Ctrl-C).
+    """Run the gateway: poll every bus into the signed store until stopped (SIGTERM or
+    Ctrl-C). Needs the key made by `wellgate init`.
 
     \b
     Example:
       wellgate run --config /etc/wellgate/wellgate.toml
     """
-    from gateway.daemon import run_gateway
-    from gateway.readings import MemorySink
+    from gateway.daemon import open_store, run_gateway
+    from gateway.store import NoKey, StoreError
 
     _logging(verbose + 1)
     config = _load(config_file)
-    # Until the signed store exists, readings are kept in memory (latest value per point).
-    asyncio.run(run_gateway(config, MemorySink(history=0)))
+    try:
+        store = open_store(config)
+    except NoKey:
+        click.echo(f"no gateway key in {config.gateway.state_dir}: run "
+                   f"`wellgate init --config {config_file}` first", err=True)
+        sys.exit(2)
+    except StoreError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    try:
+        asyncio.run(run_gateway(config, store))
+    finally:
+        store.close()
 
 
 @cli.command()
@@ -164,18 +178,181 @@ def scan(port: str, bauds: str, parities: str, ids: str, timeout: float | None, 
 @click.option("--time-scale", type=float, default=60.0, show_default=True,
               help="Simulated seconds per real second (pump cycles, drawdown).")
 @click.option("--refresh", type=float, default=1.0, show_default=True)
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Keep the demo's store (and its key) here; default: a temporary folder, "
+                   "removed at the end.")
 def demo(seconds: float | None, config_file: str, byte_time: bool, time_scale: float,
-         refresh: float) -> None:
-    """Start the simulated well and the gateway against it; show live readings and health.
+         refresh: float, state_dir: Path | None) -> None:
+    """Start the simulated well and the gateway against it; show live readings and health,
+    and the signed store filling up with its chain verified.
 
     \b
     Example:
       wellgate demo --seconds 30
+      wellgate demo --seconds 30 --state-dir /tmp/demo-store
     """
     from gateway.demo import run_demo
 
     config = _load(config_file)
-    asyncio.run(run_demo(config, seconds, byte_time, time_scale, refresh))
+    asyncio.run(run_demo(config, seconds, byte_time, time_scale, refresh, state_dir))
+
+
+@cli.command()
+@click.option("--config", "config_file", type=click.Path(dir_okay=False),
+              help="The gateway config: the key goes into its [gateway] state_dir.")
+@click.option("--state-dir", type=click.Path(file_okay=False),
+              help="The state directory itself (instead of --config).")
+def init(config_file: str | None, state_dir: str | None) -> None:
+    """Create the state directory and the gateway's signing key; print the public key and its
+    fingerprint, to register this gateway with the platform. Never replaces a key.
+
+    \b
+    Example:
+      wellgate init --config /etc/wellgate/wellgate.toml
+      wellgate init --state-dir /var/lib/wellgate
+    """
+    from gateway.store import KEY_FILE, PUBLIC_KEY_FILE, KeyExists, StoreError, create_key
+    from gateway.store.keys import fingerprint, grouped, public_pem
+
+    if (config_file is None) == (state_dir is None):
+        raise click.UsageError("give either --config FILE or --state-dir DIR")
+    folder = Path(state_dir) if state_dir is not None else Path(
+        _load(config_file).gateway.state_dir)
+    try:
+        public = create_key(folder)
+    except KeyExists as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except (StoreError, OSError) as exc:
+        click.echo(f"error: cannot create the key in {folder}: {exc}", err=True)
+        sys.exit(1)
+    print_fingerprint = fingerprint(public)
+    click.echo(f"created {folder / KEY_FILE} (the private key: mode 0600, never share it)")
+    click.echo(f"and {folder / PUBLIC_KEY_FILE}:\n")
+    click.echo(public_pem(public).decode("ascii"))
+    click.echo(f"fingerprint (register it with the platform):\n  {print_fingerprint}\n"
+               f"read aloud in groups:\n{grouped(print_fingerprint)}")
+
+
+def _open_store_file(db: str):
+    """A read-only connection to a store, or exit 2 saying why not."""
+    import sqlite3
+
+    from gateway.store import open_reader
+    from gateway.store.schema import applied_migrations
+
+    try:
+        conn = open_reader(Path(db))
+        if not applied_migrations(conn):
+            click.echo(f"error: {db} is not a wellgate store (no wellgate schema in it)",
+                       err=True)
+            sys.exit(2)
+    except FileNotFoundError:
+        click.echo(f"error: no store file {db}", err=True)
+        sys.exit(2)
+    except sqlite3.DatabaseError as exc:
+        click.echo(f"error: cannot read {db}: {exc}", err=True)
+        sys.exit(2)
+    return conn
+
+
+class _NoProgress:
+    def __enter__(self) -> _NoProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def update(self, steps: int) -> None:
+        pass
+
+
+PROGRESS_FROM = 20_000  # records: below this a job is over before a bar would help
+
+
+def _progress_bar(length: int, label: str):
+    """A progress bar on stderr, for long jobs on a terminal only."""
+    if length < PROGRESS_FROM or not sys.stderr.isatty():
+        return _NoProgress()
+    return click.progressbar(length=length, label=label, file=sys.stderr, show_eta=True,
+                             show_percent=True)
+
+
+@cli.command()
+@click.option("--db", required=True, type=click.Path(dir_okay=False),
+              help="The store, e.g. /var/lib/wellgate/wellgate.db.")
+@click.option("--pubkey", type=click.Path(dir_okay=False),
+              help="The gateway's public key (PEM). Default: gateway.pub beside the store.")
+def verify(db: str, pubkey: str | None) -> None:
+    """Check every block signature, the hash chain through every record and seq continuity;
+    print OK with counts (exit 0) or the first bad seq and what is wrong there (exit 1).
+    Reads a consistent snapshot while the gateway keeps writing.
+
+    \b
+    Example:
+      wellgate verify --db /var/lib/wellgate/wellgate.db
+      wellgate verify --db copy-of-wellgate.db --pubkey registered-gateway.pub
+    """
+    from gateway.store import PUBLIC_KEY_FILE, StoreError, Verifier, fingerprint, load_public_key
+
+    key_path = Path(pubkey) if pubkey is not None else Path(db).parent / PUBLIC_KEY_FILE
+    try:
+        key = load_public_key(key_path)
+    except StoreError as exc:
+        click.echo(f"error: {exc}; give the gateway's public key with --pubkey FILE", err=True)
+        sys.exit(2)
+    click.echo(f"public key {key_path} ({fingerprint(key)})")
+    conn = _open_store_file(db)
+    low, high = conn.execute("SELECT min(first_seq), max(last_seq) FROM blocks").fetchone()
+    with _progress_bar(0 if low is None else high - low + 1, "verifying") as bar:
+        result = Verifier(key, progress=bar.update).check(conn)
+    conn.close()
+    click.echo(result.summary())
+    sys.exit(0 if result.ok else 1)
+
+
+@cli.command()
+@click.option("--db", required=True, type=click.Path(dir_okay=False),
+              help="The store, e.g. /var/lib/wellgate/wellgate.db.")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl",
+              show_default=True, help="JSON lines (one record per line) or CSV with a header.")
+@click.option("--since", help="From this seq (e.g. 1200) or ISO time "
+                              "(e.g. 2025-06-01T08:00:00+08:00; no offset: local time).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False),
+              help="Write to this file (default: standard output).")
+def export(db: str, fmt: str, since: str | None, output: str | None) -> None:
+    """Write the stored records as JSON lines or CSV, oldest first (thinned records are left
+    out). A progress bar on stderr follows long exports.
+
+    \b
+    Example:
+      wellgate export --db /var/lib/wellgate/wellgate.db --format csv --since 2025-06-01 -o june.csv
+    """
+    from gateway.store.export import export_records, parse_since, seq_span
+
+    try:
+        since_seq, since_wall = parse_since(since) if since is not None else (None, None)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from None
+    conn = _open_store_file(db)
+    span = seq_span(conn, since_seq)
+    out = sys.stdout if output is None else open(output, "w", encoding="utf-8", newline="")  # noqa: SIM115
+    try:
+        with _progress_bar(0 if span is None else span[1] - span[0] + 1, "exporting") as bar:
+            start = span[0] - 1 if span is not None else 0
+            reached = [start]
+
+            def progress(seq: int) -> None:
+                bar.update(seq - reached[0])
+                reached[0] = seq
+
+            written = export_records(conn, out, fmt, since_seq, since_wall, progress)
+    finally:
+        if out is not sys.stdout:
+            out.close()
+        conn.close()
+    if output is not None:
+        click.echo(f"{written} records written to {output}", err=True)
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""The gateway process: acquisition plus periodic health snapshots, until a signal or a deadline."""
+"""The gateway process: acquisition into the signed store, and health snapshots, until a signal."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from pathlib import Path
 from gateway.acquisition.service import Acquisition
 from gateway.config import GatewayConfig
 from gateway.readings import ReadingSink
+from gateway.store import StoreSink
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,25 @@ def write_json_atomically(path: Path, data: dict) -> None:
     with os.fdopen(fd, "w") as handle:
         json.dump(data, handle)
     os.replace(tmp, path)
+
+
+def state_dir(config: GatewayConfig) -> Path:
+    """Where the gateway keeps its signed store and its key (persistent storage)."""
+    return Path(config.gateway.state_dir)
+
+
+def open_store(config: GatewayConfig, **options) -> StoreSink:
+    """The store the gateway writes readings to; raises NoKey when `wellgate init` has not been
+    run, StoreError for a store that cannot be used as it is."""
+    return StoreSink(state_dir(config), config.store, **options)
+
+
+def health_snapshot(acquisition: Acquisition, sink: ReadingSink) -> dict:
+    """The devices' bus health, and the store's counters when the sink is the store."""
+    snapshot = acquisition.board.snapshot()
+    if isinstance(sink, StoreSink):
+        snapshot["store"] = sink.stats.as_dict()
+    return snapshot
 
 
 def read_health(config: GatewayConfig) -> dict | None:
@@ -74,7 +94,7 @@ async def run_gateway(
             if write_health and now >= next_health:
                 next_health = now + health_every
                 try:
-                    write_json_atomically(health_path, acquisition.board.snapshot())
+                    write_json_atomically(health_path, health_snapshot(acquisition, sink))
                 except OSError as exc:
                     log.warning("cannot write health snapshot %s: %s", health_path, exc)
             if deadline is not None and now >= deadline:
@@ -89,5 +109,5 @@ async def run_gateway(
                 loop.remove_signal_handler(signum)
         if write_health:
             with contextlib.suppress(OSError):
-                write_json_atomically(health_path, acquisition.board.snapshot())
+                write_json_atomically(health_path, health_snapshot(acquisition, sink))
     return acquisition

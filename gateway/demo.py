@@ -1,9 +1,15 @@
-"""`wellgate demo`: the simulated well and the gateway against it, with live readings and health."""
+"""`wellgate demo`: the simulated well and the gateway against it, with live readings and health,
+storing every reading in a signed store whose chain is verified as it grows."""
 
 from __future__ import annotations
 
+import shutil
+import sqlite3
 import sys
+import tempfile
 import time
+from collections.abc import Iterable
+from pathlib import Path
 
 import click
 
@@ -11,8 +17,61 @@ from gateway.acquisition.service import Acquisition
 from gateway.config import GatewayConfig
 from gateway.daemon import run_gateway
 from gateway.display import health_table, readings_table
-from gateway.readings import MemorySink
+from gateway.readings import MemorySink, Reading, ReadingSink
 from gateway.simulator import SimulatedWell
+from gateway.store import (
+    DB_FILE,
+    KEY_FILE,
+    StoreSink,
+    Verifier,
+    create_key,
+    fingerprint,
+    open_reader,
+)
+
+
+class TeeSink:
+    """Hands every batch of readings to several sinks (the store and the live view)."""
+
+    def __init__(self, *sinks: ReadingSink) -> None:
+        self.sinks = sinks
+
+    def accept(self, readings: Iterable[Reading]) -> None:
+        batch = list(readings)
+        for sink in self.sinks:
+            sink.accept(batch)
+
+
+class StoreView:
+    """The demo's read-only look at its store: committed records and the chain, verified
+    incrementally (each refresh checks only the blocks committed since the last one)."""
+
+    def __init__(self, path: Path, sink: StoreSink) -> None:
+        self.path = path
+        self.sink = sink
+        self.verifier = Verifier(sink.key.public_key())
+        self._conn: sqlite3.Connection | None = None
+
+    def line(self) -> str:
+        stats = self.sink.stats
+        if self._conn is None and self.path.exists():
+            self._conn = open_reader(self.path)
+        status = "nothing committed yet"
+        if self._conn is not None:
+            result = self.verifier.check(self._conn)
+            if not result.ok:
+                status = result.summary()
+            elif result.blocks:
+                status = (f"chain and signatures verified: {result.records} records in "
+                          f"{result.blocks} blocks, seq {result.first_seq}..{result.last_seq}")
+        waiting = f", {stats.buffered} waiting for the next commit" if stats.buffered else ""
+        failing = f", WRITES FAILING: {stats.last_error}" if stats.write_failing else ""
+        return (f"store {self.path}: {stats.committed_records} records stored this run"
+                f"{waiting}{failing}; {status}")
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
 
 
 def _truth_line(well: SimulatedWell) -> str:
@@ -25,16 +84,26 @@ def _truth_line(well: SimulatedWell) -> str:
             f"{snap.energy_kwh:.2f} kWh")
 
 
+def _demo_state_dir(state_dir: Path | None) -> tuple[Path, bool]:
+    """The demo's state directory (a temporary one unless given) with a key in it; whether it
+    is temporary."""
+    temporary = state_dir is None
+    folder = Path(tempfile.mkdtemp(prefix="wellgate-demo-")) if state_dir is None else state_dir
+    if not (folder / KEY_FILE).exists():
+        create_key(folder)
+    return folder, temporary
+
+
 async def run_demo(config: GatewayConfig, seconds: float | None, byte_time: bool,
-                   time_scale: float, refresh: float) -> None:
+                   time_scale: float, refresh: float, state_dir: Path | None = None) -> None:
     """Run until Ctrl-C or `seconds`; redraw the screen every `refresh` seconds."""
+    folder, temporary = _demo_state_dir(state_dir)
+    store = StoreSink(folder, config.store)
+    view = StoreView(folder / DB_FILE, store)
+    click.echo(f"demo store in {folder} (key {fingerprint(store.key.public_key())})")
     well = SimulatedWell.from_config(config, seed=1, time_scale=time_scale,
                                      emulate_byte_time=byte_time)
-    await well.start()
-    for bus in config.buses:
-        if bus.type == "tcp":
-            await well.serve_tcp(bus.name)
-    sink = MemorySink(history=0)
+    latest = MemorySink(history=0)
     started = time.monotonic()
     interactive = sys.stdout.isatty()
 
@@ -42,12 +111,13 @@ async def run_demo(config: GatewayConfig, seconds: float | None, byte_time: bool
         transactions = sum(p.transactions for p in acquisition.pollers)
         elapsed = time.monotonic() - started
         lines = [
-            f"wellgate demo — {elapsed:.0f} s, {sink.count} readings, {transactions} transactions "
-            f"({transactions / max(elapsed, 1e-9):.1f}/s); ports: "
+            f"wellgate demo — {elapsed:.0f} s, {latest.count} readings, {transactions} "
+            f"transactions ({transactions / max(elapsed, 1e-9):.1f}/s); ports: "
             + ", ".join(f"{name}={port}" for name, port in well.ports().items()),
             _truth_line(well),
+            view.line(),
             "",
-            readings_table(sink.latest.values()),
+            readings_table(latest.latest.values()),
             "",
             health_table(acquisition.board.snapshot()),
         ]
@@ -57,11 +127,25 @@ async def run_demo(config: GatewayConfig, seconds: float | None, byte_time: bool
             click.echo("\n".join(lines) + "\n")
 
     try:
-        acquisition = await run_gateway(config, sink, well.ports(), seconds, tick=show,
-                                        tick_every=refresh, write_health=False)
+        await well.start()
+        for bus in config.buses:
+            if bus.type == "tcp":
+                await well.serve_tcp(bus.name)
+        try:
+            acquisition = await run_gateway(config, TeeSink(store, latest), well.ports(),
+                                            seconds, tick=show, tick_every=refresh,
+                                            write_health=False)
+        finally:
+            await well.stop()
+            store.close()
+        show(acquisition)
+        online = sum(1 for h in acquisition.board.devices.values() if h.state == "online")
+        click.echo(f"\n{online} of {len(acquisition.board.devices)} devices online; "
+                   f"{latest.count} readings decoded.")
+        click.echo(view.line())
     finally:
-        await well.stop()
-    show(acquisition)
-    online = sum(1 for h in acquisition.board.devices.values() if h.state == "online")
-    click.echo(f"\n{online} of {len(acquisition.board.devices)} devices online; "
-               f"{sink.count} readings decoded.")
+        view.close()
+        if temporary:
+            shutil.rmtree(folder, ignore_errors=True)
+        else:
+            click.echo(f"check it yourself: wellgate verify --db {folder / DB_FILE}")

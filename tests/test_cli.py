@@ -25,6 +25,7 @@ CONFIG = textwrap.dedent(
 
     [gateway]
     runtime_dir = "{runtime_dir}"
+    state_dir = "{runtime_dir}/state"
 
     [acquisition]
     offline_after = 2
@@ -147,6 +148,7 @@ def wait_for_health(path, condition, timeout):
 def test_run_reports_health_marks_a_dead_device_offline_and_stops_on_sigterm(site, tmp_path):
     simulator, config = site
     health_file = tmp_path / "health.json"
+    assert wellgate("init", "--config", str(config)).returncode == 0  # run needs the store's key
     gateway = subprocess.Popen([*WELLGATE, "run", "--config", str(config)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
