@@ -1,0 +1,160 @@
+"""Value recipes: how a reading's value follows from its raw registers or bytes, for the wire.
+
+A reading's value is a function of its raw (the profile's decoding), so the wire format sends
+raw and, per channel, the recipe; the receiver recomputes the value. The sender checks every
+record (same type, same float bits) and sends the value itself wherever the recipe does not give
+it exactly, so a recipe can only ever cost bytes, never change a record.
+
+Recipes are given on the wire as JSON arrays (wire format v1, docs/wire-format.md):
+  ["modbus", type, order, scale, offset, decimals, enum]
+      v = drivers.registers.decode(raw, type, order); then, as gateway/acquisition/decode.py:
+      a str stays; with an enum (object raw -> name) the name, or int(v) if unnamed; a bits16/32
+      type int(v); a non-finite float None; scale 1, offset 0 and decimals null: v itself;
+      otherwise drivers.registers.scaled(v, scale, offset, decimals).
+  ["dlt645", decimals, signed]
+      v = drivers.dlt645.decode_bcd(bytes(raw), decimals, signed)
+and the result then as the store keeps it (gateway/store/records.py normal_value: bool -> int,
+NaN/inf -> None).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from drivers import dlt645, registers
+from gateway.config import GatewayConfig
+from gateway.profiles import Dlt645Point, ModbusPoint
+from gateway.store.records import normal_value
+from gateway.uplink.columns import WireError
+
+MODBUS = "modbus"
+DLT645 = "dlt645"
+DECIMALS_TRIED = range(0, 10)  # a decimals_from register holds 0..9 (decode.py checks it)
+# The binary register types as one struct each (registers most significant first): the same
+# result as drivers.registers.decode for orders ABCD and CDAB, only faster (tests compare them).
+_BINARY_STRUCTS = {
+    "u16": (1, ">H", ">H"), "i16": (1, ">H", ">h"), "bits16": (1, ">H", ">H"),
+    "u32": (2, ">HH", ">I"), "i32": (2, ">HH", ">i"), "bits32": (2, ">HH", ">I"),
+    "float32": (2, ">HH", ">f"), "u64": (4, ">HHHH", ">Q"), "i64": (4, ">HHHH", ">q"),
+    "float64": (4, ">HHHH", ">d"),
+}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One channel's value-from-raw function (see the module docstring)."""
+
+    protocol: str
+    type: str = ""
+    order: str = "ABCD"
+    scale: float = 1.0
+    offset: float = 0.0
+    decimals: int | None = None
+    enum: tuple[tuple[str, str], ...] = ()
+    signed: bool = False
+    decimals_from: str | None = None  # sender side only: decimals found per batch from values
+
+    def value(self, raw: list[int]) -> Any:
+        """The value this recipe gives for `raw`; raises ValueError (or another error) if none."""
+        if self.protocol == DLT645:
+            return normal_value(dlt645.decode_bcd(bytes(raw), self.decimals, self.signed))
+        decoded = self._decode(raw)
+        if isinstance(decoded, str):
+            return decoded
+        if self.enum:
+            name = dict(self.enum).get(str(int(decoded)))
+            return name if name is not None else int(decoded)
+        if self.type.startswith("bits"):
+            return int(decoded)
+        if isinstance(decoded, float) and not math.isfinite(decoded):
+            return None
+        if self.scale == 1.0 and self.offset == 0.0 and self.decimals is None:
+            return normal_value(decoded)
+        return normal_value(registers.scaled(decoded, self.scale, self.offset, self.decimals))
+
+    @cached_property
+    def _decode(self) -> Callable[[list[int]], Any]:
+        """drivers.registers.decode for this type and order (a struct of its own where one does)."""
+        fast = _BINARY_STRUCTS.get(self.type)
+        if fast is None or self.order not in ("ABCD", "CDAB"):
+            return lambda raw: registers.decode(raw, self.type, self.order)
+        count, words, value = fast[0], struct.Struct(fast[1]), struct.Struct(fast[2])
+        pack, unpack = words.pack, value.unpack
+        if self.order == "CDAB" and count > 1:
+            return lambda raw: unpack(pack(*raw[::-1]))[0]
+        return lambda raw: unpack(pack(*raw))[0]
+
+    def gives(self, raw: list[int], value: Any) -> bool:
+        """Whether this recipe reproduces `value` exactly (type and float bits) from `raw`."""
+        try:
+            predicted = self.value(raw)
+        except Exception:  # any failure of the decoding just means: send the value itself
+            return False
+        return same_value(predicted, value)
+
+    def with_decimals_for(self, raw: list[int], value: Any) -> Recipe | None:
+        """A decimals_from recipe made concrete: the decimals that give `value`, or None."""
+        for decimals in DECIMALS_TRIED:
+            candidate = Recipe(self.protocol, self.type, self.order, self.scale, self.offset,
+                               decimals, self.enum, self.signed)
+            if candidate.gives(raw, value):
+                return candidate
+        return None
+
+    def to_wire(self) -> list[Any]:
+        if self.protocol == DLT645:
+            return [DLT645, self.decimals, self.signed]
+        return [MODBUS, self.type, self.order, self.scale, self.offset, self.decimals,
+                dict(self.enum) or None]
+
+    @classmethod
+    def from_wire(cls, item: Any) -> Recipe:
+        """A recipe from its JSON array; WireError saying what was expected."""
+        try:
+            if item[0] == DLT645 and len(item) == 3:
+                decimals, signed = item[1], item[2]
+                if isinstance(decimals, int) and isinstance(signed, bool):
+                    return cls(DLT645, decimals=decimals, signed=signed)
+            elif item[0] == MODBUS and len(item) == 7:
+                _, type_, order, scale, offset, decimals, enum = item
+                if (type_ in registers.TYPES and order in registers.ORDERS
+                        and isinstance(scale, int | float) and isinstance(offset, int | float)
+                        and (decimals is None or isinstance(decimals, int))
+                        and (enum is None or isinstance(enum, dict))):
+                    return cls(MODBUS, type_, order, float(scale), float(offset), decimals,
+                               tuple(sorted((enum or {}).items())))
+        except (TypeError, IndexError, KeyError):
+            pass
+        raise WireError(f"recipe {json.dumps(item)[:200]}: expected [\"modbus\", type, order, "
+                        "scale, offset, decimals, enum] or [\"dlt645\", decimals, signed]")
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """Equal as the canonical bytes would write them: same type, and floats with the same bits."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, float):
+        return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
+    return a == b
+
+
+def recipe_for(point: ModbusPoint | Dlt645Point) -> Recipe:
+    if isinstance(point, Dlt645Point):
+        return Recipe(DLT645, decimals=point.decimals, signed=point.signed)
+    return Recipe(MODBUS, point.type, point.order, point.scale, point.offset, None,
+                  tuple(sorted(point.enum.items())), decimals_from=point.decimals_from)
+
+
+def recipes_from_config(config: GatewayConfig) -> dict[tuple[str, str], Recipe]:
+    """The recipe of every point the config reads, by (device, point)."""
+    recipes = {}
+    for device in config.devices:
+        for point in config.effective_points(device):
+            recipes[(device.name, point.name)] = recipe_for(point)
+    return recipes
