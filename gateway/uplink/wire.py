@@ -23,9 +23,9 @@ import json
 import struct
 import zlib
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from itertools import accumulate
 from math import isfinite
-from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -232,7 +232,7 @@ def decode_envelope(envelope: Envelope) -> Batch:
 
 def _is_plain(fields: tuple[Any, ...]) -> bool:
     """Whether the columns carry this record exactly (else it goes verbatim)."""
-    seq, kind, device, point, value, unit, quality, raw, wall, mono, boot, data = fields
+    _, kind, device, point, value, unit, quality, raw, wall, mono, boot, data = fields
     return (type(kind) is str and type(device) is str and type(point) is str
             and type(unit) is str and type(quality) is str and type(wall) is float
             and type(mono) is float and isfinite(wall) and isfinite(mono)
@@ -392,11 +392,14 @@ def encode_payload(blocks: Sequence[BlockSignature], records: Sequence[Record],
     wall_keys = float_keys(walls)
     mono_keys = float_keys(monos)
     predicted = float_keys([mono + (wall - last_wall) for mono, wall, last_wall
-                            in zip([0.0, *monos], walls, [0.0, *walls])])
-    put_bytes(out, uvarints(zigzag(key - last) for key, last in zip(wall_keys, [0, *wall_keys])))
-    put_bytes(out, uvarints(zigzag(key - guess) for key, guess in zip(mono_keys, predicted)))
+                            in zip([0.0, *monos[:-1]], walls, [0.0, *walls[:-1]], strict=True)])
+    put_bytes(out, uvarints(zigzag(key - last) for last, key
+                            in zip([0, *wall_keys[:-1]], wall_keys, strict=True)))
+    put_bytes(out, uvarints(zigzag(key - guess) for key, guess
+                            in zip(mono_keys, predicted, strict=True)))
     boots = [row[10] for row in timed]
-    put_bytes(out, uvarints(zigzag(boot - last) for boot, last in zip(boots, [0, *boots])))
+    put_bytes(out, uvarints(zigzag(boot - last) for last, boot
+                            in zip([0, *boots[:-1]], boots, strict=True)))
     return bytes(out)
 
 
