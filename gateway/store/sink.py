@@ -119,7 +119,7 @@ class StoreSink:
         self._nothing_to_thin_logged = False
         now = time.monotonic()
         self._maintenance_at = now  # a first space check right away
-        self._retention_at = now + 60.0  # the first retention pass a minute after start
+        self._retention_at = now + min(60.0, retention_every)  # not in the start-up rush
 
         self._writer: StoreWriter | None = None
         self._open_writer(raise_permanent=True)
