@@ -21,6 +21,7 @@ from gateway.store import StoreSink
 log = logging.getLogger(__name__)
 
 HEALTH_FILE = "health.json"
+STOP_FLUSH_TIMEOUT = 5.0  # s: on the way out, how long to try committing what waits
 
 
 def runtime_dir(config: GatewayConfig) -> Path:
@@ -107,6 +108,8 @@ async def run_gateway(
         for signum in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(signum)
+        if isinstance(sink, StoreSink):  # commit what waits, so the last snapshot counts it
+            await asyncio.to_thread(sink.flush, STOP_FLUSH_TIMEOUT)
         if write_health:
             with contextlib.suppress(OSError):
                 write_json_atomically(health_path, health_snapshot(acquisition, sink))
