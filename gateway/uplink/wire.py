@@ -127,13 +127,25 @@ def encode_batch(key: Ed25519PrivateKey, gateway: str, nonce: int, sent: float,
     if not blocks:
         raise ValueError("a batch holds at least one block; got none")
     raw_payload = encode_payload(blocks, records, recipes or {})
-    payload = zlib.compress(raw_payload, ZLIB_LEVEL)
+    return seal(key, gateway, nonce, sent, blocks, prev_head, head, compress(raw_payload),
+                len(raw_payload), resume)
+
+
+def compress(raw_payload: bytes) -> bytes:
+    return zlib.compress(raw_payload, ZLIB_LEVEL)
+
+
+def seal(key: Ed25519PrivateKey, gateway: str, nonce: int, sent: float,
+         blocks: Sequence[BlockSignature], prev_head: bytes, head: bytes, payload: bytes,
+         payload_size: int, resume: bool = False) -> bytes:
+    """Header and envelope signature around a compressed payload (a resend is sealed anew with
+    a fresh nonce; the payload is reused)."""
     header = {
         "v": VERSION, "gateway": gateway, "nonce": nonce, "sent": sent,
         "first_seq": blocks[0].first_seq, "last_seq": blocks[-1].last_seq,
         "first_block": blocks[0].block_no, "blocks": len(blocks),
         "prev_head": prev_head.hex(), "head": head.hex(), "resume": resume,
-        "compression": COMPRESSION, "payload_size": len(raw_payload),
+        "compression": COMPRESSION, "payload_size": payload_size,
         "payload_sha256": hashlib.sha256(payload).hexdigest(),
     }
     header_bytes = _JSON.encode(header).encode("utf-8")

@@ -1,0 +1,78 @@
+"""`wellgate platform report`: per gateway, what it delivered: records, gaps, last seen."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class GatewayReport:
+    gateway: str
+    registered: bool
+    records: int = 0
+    first_seq: int | None = None
+    acked_seq: int | None = None
+    thinned: int = 0
+    gaps: list[tuple[int, int]] = field(default_factory=list)
+    rejected: int = 0  # batches refused (see _REFUSALS)
+    verification_failures: int = 0
+    last_seen: float | None = None
+    last_problem: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+_REFUSALS = ("rejected", "replay", "verification_failed", "out_of_order")
+
+
+def gateway_reports(conn: sqlite3.Connection, registered: list[str]) -> list[GatewayReport]:
+    """Every registered gateway and every other gateway the database has heard of."""
+    reports: dict[str, GatewayReport] = {name: GatewayReport(name, True) for name in registered}
+    for gateway, first, acked, records, thinned, last_seen in conn.execute(
+            "SELECT gateway, first_seq, acked_seq, records, thinned, last_seen FROM gateways"):
+        report = reports.setdefault(gateway, GatewayReport(gateway, False))
+        report.first_seq, report.acked_seq, report.records = first, acked, records
+        report.thinned, report.last_seen = thinned, last_seen
+    for gateway, kind, first, last, detail in conn.execute(
+            "SELECT gateway, kind, first_seq, last_seq, detail FROM events ORDER BY id"):
+        if gateway is None:
+            continue
+        report = reports.setdefault(gateway, GatewayReport(gateway, False))
+        if kind == "gap":
+            report.gaps.append((first, last))
+        elif kind in _REFUSALS:
+            report.rejected += 1
+            report.verification_failures += kind == "verification_failed"
+            report.last_problem = detail
+    return sorted(reports.values(), key=lambda r: r.gateway)
+
+
+def format_reports(reports: list[GatewayReport], now: float | None = None) -> str:
+    now = time.time() if now is None else now
+    lines = [f"{'gateway':<20} {'records':>9} {'seq':>17} {'gaps':>5} {'thinned':>8} "
+             f"{'refused':>8}  last seen"]
+    for r in reports:
+        seq = f"{r.first_seq}..{r.acked_seq}" if r.acked_seq is not None else "-"
+        seen = _ago(now - r.last_seen) if r.last_seen is not None else "never"
+        name = r.gateway if r.registered else f"{r.gateway} (unregistered)"
+        lines.append(f"{name:<20} {r.records:>9} {seq:>17} {len(r.gaps):>5} {r.thinned:>8} "
+                     f"{r.rejected:>8}  {seen}")
+        for first, last in r.gaps:
+            lines.append(f"    gap: seq {first}..{last} never received")
+        if r.last_problem:
+            lines.append(f"    last refusal: {r.last_problem}")
+    return "\n".join(lines)
+
+
+def _ago(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s ago"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min ago"
+    if seconds < 172_800:
+        return f"{seconds / 3600:.1f} h ago"
+    return f"{seconds / 86400:.1f} days ago"

@@ -1,0 +1,259 @@
+"""One destination's delivery loop: read after the cursor, batch, send, advance on the ack only.
+
+    cursor = deliveries.acked_seq (the store's table; 0 for a new destination)
+    loop: whole blocks after the cursor, up to batch_max_records / batch_max_kb
+          wait while the batch is not full and its oldest record is younger than batch_max_age
+          seal with a fresh nonce, send, and on the ack:
+            stored / duplicate  -> cursor = acked_seq (at most what the store holds), written
+                                   to deliveries; next batch at once
+            rejected, 409       -> the receiver holds up to acked_seq: continue from there
+                                   (resume, with a gap, if the store no longer has that)
+            rejected, other     -> log it, back off (the operator must act: registry, key)
+          on TransportError       -> back off: delay doubles from backoff_initial to
+                                   backoff_max, each wait drawn from [delay/2, delay]
+Store reads and encoding run in a worker thread (asyncio.to_thread), never on the event loop
+that polls the meters; the next batch is prepared while the current one is in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from gateway.uplink import wire
+from gateway.uplink.nonce import NonceSource
+from gateway.uplink.outbox import Chunk, Outbox, OutboxError, record_delivery
+from gateway.uplink.recipes import Recipe
+from gateway.uplink.transport import AckMessage, Transport, TransportError
+
+log = logging.getLogger(__name__)
+
+IDLE_POLL = 1.0  # seconds between looks at the store when everything is delivered
+FIRST_ESTIMATE = 16  # bytes per record on the wire assumed before the first batch
+
+
+@dataclass
+class Limits:
+    max_records: int = 50_000
+    max_bytes: int = 512 * 1024
+    max_age: float = 60.0
+    backoff_initial: float = 2.0
+    backoff_max: float = 300.0
+
+
+@dataclass
+class UplinkStatus:
+    """What `wellgate status` shows of a running destination (besides the store's backlog)."""
+
+    name: str
+    acked_seq: int = 0
+    state: str = "starting"  # starting | idle | waiting | sending | backing off | stopped
+    last_success: float | None = None  # wall time of the last ack that stored or confirmed
+    last_error: str = ""
+    last_error_wall: float | None = None
+    batches: int = 0
+    records: int = 0
+    bytes_sent: int = 0
+    next_attempt_in: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class _Sealed:
+    chunk: Chunk
+    payload: bytes  # compressed columns, sealed anew (fresh nonce) for every attempt
+    raw_size: int
+    resume: bool
+
+
+class UplinkEngine:
+    def __init__(self, name: str, transport: Transport, outbox: Outbox, db_path: Path,
+                 key: Ed25519PrivateKey, gateway_id: str, nonces: NonceSource,
+                 recipes: dict[tuple[str, str], Recipe] | None = None,
+                 limits: Limits | None = None, clock: Callable[[], float] = time.time,
+                 rng: random.Random | None = None) -> None:
+        self.name = name
+        self.transport = transport
+        self.outbox = outbox
+        self.db_path = Path(db_path)
+        self.key = key
+        self.gateway_id = gateway_id
+        self.nonces = nonces
+        self.recipes = recipes or {}
+        self.limits = limits or Limits()
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.status = UplinkStatus(name)
+        self._stopping = asyncio.Event()
+        self._bytes_per_record = float(FIRST_ESTIMATE)
+        self._delay = 0.0
+        self._resume = False
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        """Deliver until stop(); never raises for a delivery problem (it is logged and shown in
+        status); the transport is closed on the way out."""
+        try:
+            cursor = await asyncio.to_thread(self.outbox.acked_seq, self.name)
+            self.status.acked_seq = cursor
+            next_batch: asyncio.Task[_Sealed | None] | None = None
+            waiting_since: float | None = None
+            while not self._stopping.is_set():
+                try:
+                    if next_batch is None:
+                        next_batch = asyncio.create_task(
+                            asyncio.to_thread(self._prepare, cursor, self._resume))
+                    sealed = await next_batch
+                    next_batch = None
+                except OutboxError as exc:
+                    next_batch = None
+                    self._failed(f"store: {exc}")
+                    await self._back_off()
+                    continue
+                if sealed is None or not self._due(sealed, waiting_since):
+                    if sealed is not None and waiting_since is None:
+                        waiting_since = time.monotonic()
+                    self.status.state = "idle" if sealed is None else "waiting"
+                    await self._sleep(IDLE_POLL)
+                    continue
+                waiting_since = None
+                chunk = sealed.chunk
+                # Prepare the batch after this one while this one travels (assuming its ack).
+                next_batch = asyncio.create_task(asyncio.to_thread(
+                    self._prepare, chunk.last_seq, False))
+                ack = await self._send(sealed)
+                if ack is None:
+                    next_batch = await _cancelled(next_batch)
+                    await self._back_off()
+                    continue
+                new_cursor = self._after_ack(ack, sealed)
+                if new_cursor is None:
+                    next_batch = await _cancelled(next_batch)
+                    await self._back_off()
+                    continue
+                if new_cursor != chunk.last_seq:
+                    next_batch = await _cancelled(next_batch)
+                if new_cursor != cursor:
+                    await asyncio.to_thread(record_delivery, self.db_path, self.name, new_cursor)
+                cursor = self.status.acked_seq = new_cursor
+            if next_batch is not None:
+                await _cancelled(next_batch)
+        finally:
+            self.status.state = "stopped"
+            with contextlib.suppress(Exception):
+                await self.transport.close()
+
+    # --- steps -----------------------------------------------------------------------------------
+
+    def _prepare(self, cursor: int, resume: bool) -> _Sealed | None:
+        """(worker thread) The next batch after `cursor`: read, then encode and compress."""
+        limit = max(1, min(self.limits.max_records,
+                           int(self.limits.max_bytes / self._bytes_per_record)))
+        while True:
+            chunk = self.outbox.read(cursor, limit)
+            if chunk is None:
+                return None
+            if chunk.first_seq > cursor + 1:
+                resume = True  # the store no longer holds what comes after the cursor
+            raw = wire.encode_payload(chunk.blocks, chunk.records, self.recipes)
+            payload = wire.compress(raw)
+            self._bytes_per_record = max(1.0, len(payload) / len(chunk.records))
+            if len(payload) <= self.limits.max_bytes or len(chunk.blocks) == 1:
+                return _Sealed(chunk, payload, len(raw), resume)
+            limit = max(1, len(chunk.records) // 2)
+
+    def _due(self, sealed: _Sealed, waiting_since: float | None) -> bool:
+        """A full batch goes at once; a small one once its oldest record is max_age old (by
+        the age the records had when first seen, then the monotonic clock)."""
+        if len(sealed.chunk.records) >= self.limits.max_records:
+            return True
+        if sealed.resume or self.limits.max_age == 0:
+            return True
+        oldest = sealed.chunk.oldest_wall
+        age = self.clock() - oldest if oldest is not None else self.limits.max_age
+        waited = time.monotonic() - waiting_since if waiting_since is not None else 0.0
+        return max(age, waited) >= self.limits.max_age
+
+    async def _send(self, sealed: _Sealed) -> AckMessage | None:
+        chunk = sealed.chunk
+        nonce = self.nonces.next()
+        data = wire.seal(self.key, self.gateway_id, nonce, self.clock(), chunk.blocks,
+                         chunk.prev_head, chunk.head, sealed.payload, sealed.raw_size,
+                         sealed.resume)
+        self.status.state = "sending"
+        self.status.next_attempt_in = None
+        try:
+            ack = await self.transport.send(data, nonce, (chunk.first_seq, chunk.last_seq))
+        except TransportError as exc:
+            self._failed(str(exc))
+            return None
+        self.status.batches += 1
+        self.status.bytes_sent += len(data)
+        return ack
+
+    def _after_ack(self, ack: AckMessage, sealed: _Sealed) -> int | None:
+        """The new cursor, or None to back off and try the same again."""
+        chunk = sealed.chunk
+        if ack.status in ("stored", "duplicate"):
+            if ack.acked_seq is None or ack.acked_seq < chunk.first_seq - 1:
+                self._failed(f"the receiver acknowledged seq {ack.acked_seq} for a batch of "
+                             f"seq {chunk.first_seq}..{chunk.last_seq}")
+                return None
+            self._delay = 0.0
+            self._resume = False
+            self.status.last_success = self.clock()
+            self.status.records += ack.stored
+            # Never past what was sent: an ack only confirms records this gateway gave it.
+            return min(ack.acked_seq, chunk.last_seq)
+        # Rejected.
+        if ack.last_nonce is not None:
+            self.nonces.skip_past(ack.last_nonce)
+        if ack.code == 409 and ack.acked_seq is not None and ack.acked_seq != chunk.first_seq - 1:
+            log.warning("uplink %s: %s; continuing after seq %d, as the receiver holds",
+                        self.name, ack.reason, ack.acked_seq)
+            self._resume = False
+            return ack.acked_seq
+        self._failed(f"rejected (HTTP {ack.code}): {ack.reason}")
+        return None
+
+    # --- waiting ---------------------------------------------------------------------------------
+
+    def _failed(self, reason: str) -> None:
+        if reason != self.status.last_error:
+            log.warning("uplink %s: %s", self.name, reason)
+        self.status.last_error = reason
+        self.status.last_error_wall = self.clock()
+
+    async def _back_off(self) -> None:
+        limits = self.limits
+        self._delay = min(limits.backoff_max, max(limits.backoff_initial, self._delay * 2))
+        wait = self.rng.uniform(self._delay / 2, self._delay)
+        self.status.state = "backing off"
+        self.status.next_attempt_in = wait
+        await self._sleep(wait)
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
+
+async def _cancelled(task: asyncio.Task | None) -> None:
+    """Drop a prepared batch that is no longer the next one (its thread finishes on its own)."""
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, OutboxError):
+            await task
+    return None

@@ -1,0 +1,41 @@
+"""HTTPS transport: POST the batch to the receiver's URL (httpx), the ack is the response body.
+
+TLS is verified against the configured CA (or the system's CAs); an https:// URL is required, so
+nothing goes in clear. Responses: 2xx and 4xx carry an ack (a 4xx one a rejection with its
+reason); 5xx, timeouts and connection errors are TransportError (send again later).
+"""
+
+from __future__ import annotations
+
+import ssl
+
+import httpx
+
+from gateway.uplink.transport import AckMessage, TransportError
+from gateway.uplink.wire import CONTENT_TYPE
+
+
+class HttpsTransport:
+    def __init__(self, name: str, url: str, context: ssl.SSLContext, timeout: float) -> None:
+        if not url.startswith("https://"):
+            raise ValueError(f"uplink {name}: url {url!r}; expected https://... (nothing is sent "
+                             "in clear)")
+        self.name = name
+        self.url = url
+        self.client = httpx.AsyncClient(verify=context, timeout=httpx.Timeout(timeout),
+                                        headers={"Content-Type": CONTENT_TYPE})
+
+    async def send(self, batch: bytes, nonce: int, seqs: tuple[int, int]) -> AckMessage:
+        try:
+            response = await self.client.post(self.url, content=batch)
+        except httpx.TimeoutException:
+            raise TransportError(f"no answer from {self.url} within "
+                                 f"{self.client.timeout.read:g} s") from None
+        except httpx.HTTPError as exc:
+            raise TransportError(f"{self.url}: {type(exc).__name__}: {exc}") from None
+        if response.status_code >= 500:
+            raise TransportError(f"{self.url} answered HTTP {response.status_code}")
+        return AckMessage.from_json(response.content, response.status_code)
+
+    async def close(self) -> None:
+        await self.client.aclose()

@@ -1,0 +1,152 @@
+"""MQTT transport (paho-mqtt): batches on <prefix>/<gateway>/batch, acks on <prefix>/<gateway>/ack.
+
+QoS 1 both ways and a persistent session (clean_session false, a fixed client id), so the broker
+keeps batches for a receiver that is away and acks for a gateway that is away. A batch the
+broker has taken (PUBACK) is not published again while the connection lasts: the engine's
+resend after an ack timeout then only waits longer, because the broker will hand the batch to
+the receiver when it comes back (the link is paid per megabyte). After a reconnection it is
+published again (the receiver de-duplicates by seq). An ack answers the batch with its nonce,
+or, stored or duplicate, any copy of the same seq range.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import ssl
+import threading
+
+import paho.mqtt.client as mqtt
+
+from gateway.uplink.transport import AckMessage, TransportError
+
+log = logging.getLogger(__name__)
+
+KEEPALIVE = 30
+
+
+def batch_topic(prefix: str, gateway: str) -> str:
+    return f"{prefix}/{gateway}/batch"
+
+
+def ack_topic(prefix: str, gateway: str) -> str:
+    return f"{prefix}/{gateway}/ack"
+
+
+class MqttTransport:
+    def __init__(self, name: str, host: str, port: int, gateway: str, prefix: str,
+                 timeout: float, context: ssl.SSLContext | None = None,
+                 username: str | None = None, password: str | None = None,
+                 client_id: str | None = None) -> None:
+        self.name = name
+        self.timeout = timeout
+        self.batch_topic = batch_topic(prefix, gateway)
+        self.ack_topic = ack_topic(prefix, gateway)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
+        self._waiting: dict[int, tuple[tuple[int, int], asyncio.Future[AckMessage]]] = {}
+        self._published: dict[tuple[int, int], int] = {}  # seqs -> connection it was taken in
+        self._generation = 0
+        self._connected = threading.Event()
+        self.last_disconnect = ""
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
+                                  client_id=client_id or f"wellgate-{gateway}-{name}",
+                                  clean_session=False, protocol=mqtt.MQTTv311)
+        if context is not None:
+            self.client.tls_set_context(context)
+        if username is not None:
+            self.client.username_pw_set(username, password)
+        self.client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self.client.max_queued_messages_set(0)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+        self.client.connect_async(host, port, keepalive=KEEPALIVE)
+        self.client.loop_start()
+
+    # --- paho's thread ---------------------------------------------------------------------------
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            self.last_disconnect = f"broker refused the connection: {reason_code}"
+            return
+        with self._lock:
+            self._generation += 1
+        client.subscribe(self.ack_topic, qos=1)
+        self._connected.set()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        self._connected.clear()
+        self.last_disconnect = f"disconnected from the broker: {reason_code}"
+
+    def _on_message(self, client, userdata, message) -> None:
+        try:
+            ack = AckMessage.from_json(message.payload)
+        except TransportError as exc:
+            log.warning("uplink %s: %s", self.name, exc)
+            return
+        seqs = _seqs_of(message.payload)
+        with self._lock:
+            matched = [future for nonce, (sent, future) in self._waiting.items()
+                       if nonce == ack.nonce or (ack.status != "rejected" and sent == seqs)]
+        loop = self._loop
+        if loop is not None:
+            for future in matched:
+                loop.call_soon_threadsafe(_resolve, future, ack)
+
+    # --- the engine's side -----------------------------------------------------------------------
+
+    async def send(self, batch: bytes, nonce: int, seqs: tuple[int, int]) -> AckMessage:
+        self._loop = asyncio.get_running_loop()
+        future: asyncio.Future[AckMessage] = self._loop.create_future()
+        with self._lock:
+            self._waiting[nonce] = (seqs, future)
+        try:
+            connected = await asyncio.to_thread(self._connected.wait, self.timeout)
+            if not connected:
+                raise TransportError(f"not connected to the broker within {self.timeout:g} s"
+                                     + (f" ({self.last_disconnect})" if self.last_disconnect
+                                        else ""))
+            with self._lock:
+                taken = self._published.get(seqs) == self._generation
+            if not taken:
+                info = self.client.publish(self.batch_topic, batch, qos=1)
+                if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                    raise TransportError(f"publish failed: {mqtt.error_string(info.rc)}")
+                generation = self._generation
+                await asyncio.to_thread(info.wait_for_publish, self.timeout)
+                if not info.is_published():
+                    raise TransportError(f"the broker did not take the batch within "
+                                         f"{self.timeout:g} s")
+                with self._lock:
+                    self._published = {seqs: generation}
+            try:
+                return await asyncio.wait_for(future, self.timeout)
+            except TimeoutError:
+                raise TransportError(f"no ack within {self.timeout:g} s (the broker holds the "
+                                     "batch for the receiver)") from None
+        except (RuntimeError, ValueError) as exc:  # paho: not connected, queue full
+            raise TransportError(f"publish failed: {exc}") from None
+        finally:
+            with self._lock:
+                self._waiting.pop(nonce, None)
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.client.disconnect()
+        await asyncio.to_thread(self.client.loop_stop)
+
+
+def _resolve(future: asyncio.Future[AckMessage], ack: AckMessage) -> None:
+    if not future.done():
+        future.set_result(ack)
+
+
+def _seqs_of(payload: bytes) -> tuple[int, int] | None:
+    try:
+        data = json.loads(payload)
+        return int(data["first_seq"]), int(data["last_seq"])
+    except (ValueError, KeyError, TypeError):
+        return None
