@@ -31,6 +31,7 @@ from gateway.errors import (
     one_of,
     problems_from_validation_error,
     read_toml,
+    rules_error,
 )
 from gateway.profiles import (
     Baud,
@@ -169,6 +170,105 @@ class StoreSection(_Section):
     )
 
 
+UPLINK_TYPES = ("https", "mqtt")
+
+
+class Uplink(_Section):
+    """One destination the gateway delivers its signed store to (docs/wire-format.md).
+
+    Each has its own cursor (the highest seq it acknowledged), so the city and a county centre
+    can each receive every record. A batch is sent when batch_max_records are waiting or the
+    oldest waiting one is batch_max_age seconds old, and is never larger than batch_max_kb on
+    the wire (a store block is never split). Files are relative to the config file."""
+
+    name: Name
+    type: Literal["https", "mqtt"] = Field(description=one_of(UPLINK_TYPES))
+    url: str | None = Field(
+        default=None, pattern=r"^https://[^/\s]+(/\S*)?$",
+        description='the receiver\'s batch URL (https only: nothing is sent in clear), e.g. '
+        '"https://platform.example/v1/batches"',
+    )
+    host: str | None = Field(
+        default=None, min_length=1, description='the MQTT broker host, e.g. "broker.example"'
+    )
+    port: int = Field(default=8883, ge=1, le=65535, description="the broker's TCP port 1..65535")
+    tls: bool = Field(
+        default=True, description="true (MQTT over TLS) or false (only a broker on this host)"
+    )
+    topic_prefix: str = Field(
+        default="wellgate", pattern=r"^[^#+\s]+$",
+        description='an MQTT topic prefix without wildcards: batches go to '
+        '<prefix>/<gateway id>/batch, acks come on <prefix>/<gateway id>/ack',
+    )
+    username: str | None = Field(default=None, min_length=1, description="an MQTT user name")
+    password: str | None = Field(default=None, description="the MQTT password")
+    ca_file: str | None = Field(
+        default=None, min_length=1,
+        description="a PEM file of the CA(s) the server's certificate must chain to "
+        "(default: the system's CAs)",
+    )
+    client_cert: str | None = Field(
+        default=None, min_length=1, description="a PEM client certificate file, with client_key"
+    )
+    client_key: str | None = Field(
+        default=None, min_length=1, description="the client certificate's PEM private key file"
+    )
+    gateway_id: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$",
+        description="this gateway's id in the receiver's registry (default: the well id)",
+    )
+    batch_max_records: int = Field(
+        default=50_000, ge=1, le=1_000_000, description="records per batch, 1..1000000"
+    )
+    batch_max_kb: int = Field(
+        default=512, ge=1, le=65_536, description="kilobytes a batch may take, 1..65536"
+    )
+    batch_max_age: float = Field(
+        default=60.0, ge=0, le=86_400,
+        description="seconds the oldest waiting record may wait for a fuller batch, 0..86400",
+    )
+    timeout: float = Field(
+        default=30.0, gt=0, le=3600,
+        description="seconds to wait for the receiver's acknowledgement, more than 0 and at "
+        "most 3600",
+    )
+    backoff_initial: float = Field(
+        default=2.0, gt=0, le=3600, description="seconds, more than 0 and at most 3600"
+    )
+    backoff_max: float = Field(
+        default=300.0, gt=0, le=86_400, description="seconds, more than 0 and at most 86400"
+    )
+
+    @model_validator(mode="after")
+    def _fits_type(self) -> Uplink:
+        problems = []
+        given = self.model_fields_set
+        if self.type == "https":
+            if self.url is None:
+                problems.append(Problem(("url",), 'the receiver\'s https:// URL, e.g. '
+                                        '"https://platform.example/v1/batches"'))
+            for key in ("host", "port", "tls", "topic_prefix", "username", "password"):
+                if key in given:
+                    problems.append(Problem((key,), f"no {key} on an https uplink (it is for "
+                                            "type = \"mqtt\")", getattr(self, key)))
+        else:
+            if self.host is None:
+                problems.append(Problem(("host",), 'the broker host, e.g. "broker.example"'))
+            if "url" in given:
+                problems.append(Problem(("url",), "no url on an mqtt uplink (give host and "
+                                        "port)", self.url))
+        if (self.client_cert is None) != (self.client_key is None):
+            missing = "client_key" if self.client_key is None else "client_cert"
+            problems.append(Problem((missing,), "client_cert and client_key together"))
+        if self.backoff_max < self.backoff_initial:
+            problems.append(Problem(("backoff_max",),
+                                    f"at least backoff_initial ({self.backoff_initial})",
+                                    self.backoff_max))
+        if problems:
+            raise rules_error(problems)
+        return self
+
+
 class Bus(_Section):
     """One RS-485 line (Modbus RTU or DL/T 645) or one Modbus TCP endpoint."""
 
@@ -255,6 +355,10 @@ class GatewayConfig(_Section):
     devices: list[Device] = Field(
         min_length=1, description="a list of at least one [[devices]] table"
     )
+    uplinks: list[Uplink] = Field(
+        default_factory=list,
+        description="a list of [[uplinks]] tables (none: the store keeps everything locally)",
+    )
 
     _source: Path | None = PrivateAttr(default=None)
     _profiles: dict[str, Profile] = PrivateAttr(default_factory=dict)
@@ -270,6 +374,27 @@ class GatewayConfig(_Section):
     @classmethod
     def _relative_to_config(cls, value: list[Path], info: ValidationInfo) -> list[Path]:
         return _resolve_dirs(value, (info.context or {}).get("base_dir"))
+
+    @field_validator("uplinks")
+    @classmethod
+    def _uplink_names_unique(cls, value: list[Uplink]) -> list[Uplink]:
+        first: dict[str, int] = {}
+        problems = []
+        for index, uplink in enumerate(value):
+            if uplink.name in first:
+                problems.append(Problem((index, "name"), f"a name not already used by "
+                                        f"uplinks[{first[uplink.name]}]", uplink.name))
+            first.setdefault(uplink.name, index)
+        if problems:
+            raise rules_error(problems)
+        return value
+
+    def config_path(self, value: str) -> Path:
+        """A file named in the config, relative to the config file's folder."""
+        path = Path(value)
+        if path.is_absolute() or self._source is None:
+            return path
+        return self._source.resolve().parent / path
 
     @property
     def source(self) -> Path | None:
