@@ -60,7 +60,8 @@ class UplinkStatus:
     last_success: float | None = None  # wall time of the last ack that stored or confirmed
     last_error: str = ""
     last_error_wall: float | None = None
-    batches: int = 0
+    batches: int = 0  # answered by the receiver
+    failures: int = 0  # attempts that ended in a transport or store error, or a rejection
     records: int = 0
     bytes_sent: int = 0
     next_attempt_in: float | None = None
@@ -236,6 +237,7 @@ class UplinkEngine:
             log.warning("uplink %s: %s", self.name, reason)
         self.status.last_error = reason
         self.status.last_error_wall = self.clock()
+        self.status.failures += 1
 
     async def _back_off(self) -> None:
         limits = self.limits

@@ -1,0 +1,131 @@
+"""Every configured uplink of a gateway, started and stopped together beside acquisition.
+
+    uplinks = Uplinks.from_config(config)   # loads the gateway key; no uplinks: nothing runs
+    task = asyncio.create_task(uplinks.run())
+    ...
+    uplinks.stop(); await task
+
+While running, uplinks.snapshot() is what `wellgate status` shows of each destination (written
+to <runtime_dir>/uplink.json by the daemon); the backlog itself comes from the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from gateway.config import GatewayConfig, Uplink
+from gateway.store.keys import load_private_key
+from gateway.store.schema import DB_FILE
+from gateway.uplink.engine import Limits, UplinkEngine
+from gateway.uplink.https import HttpsTransport
+from gateway.uplink.mqtt import MqttTransport
+from gateway.uplink.nonce import NonceSource
+from gateway.uplink.outbox import Outbox
+from gateway.uplink.recipes import recipes_from_config
+from gateway.uplink.transport import Transport, tls_context
+
+log = logging.getLogger(__name__)
+
+STATUS_FILE = "uplink.json"
+
+
+def gateway_id(config: GatewayConfig, uplink: Uplink) -> str:
+    return uplink.gateway_id or config.well.id
+
+
+def make_transport(config: GatewayConfig, uplink: Uplink) -> Transport:
+    def file(value: str | None) -> Path | None:
+        return config.config_path(value) if value else None
+
+    if uplink.type == "https":
+        context = tls_context(file(uplink.ca_file), file(uplink.client_cert),
+                              file(uplink.client_key))
+        return HttpsTransport(uplink.name, uplink.url or "", context, uplink.timeout)
+    context = None
+    if uplink.tls:
+        context = tls_context(file(uplink.ca_file), file(uplink.client_cert),
+                              file(uplink.client_key))
+    return MqttTransport(uplink.name, uplink.host or "", uplink.port,
+                         gateway_id(config, uplink), uplink.topic_prefix, uplink.timeout,
+                         context, uplink.username, uplink.password)
+
+
+def limits_of(uplink: Uplink) -> Limits:
+    return Limits(uplink.batch_max_records, uplink.batch_max_kb * 1024, uplink.batch_max_age,
+                  uplink.backoff_initial, uplink.backoff_max)
+
+
+class Uplinks:
+    def __init__(self, engines: list[UplinkEngine], status_path: Path | None = None) -> None:
+        self.engines = engines
+        self.status_path = status_path
+
+    @classmethod
+    def from_config(cls, config: GatewayConfig, state_dir: Path | None = None,
+                    runtime_dir: Path | None = None) -> Uplinks:
+        state = Path(state_dir or config.gateway.state_dir)
+        if not config.uplinks:
+            return cls([])
+        key = load_private_key(state)
+        nonces = NonceSource(state)
+        recipes = recipes_from_config(config)
+        engines = []
+        for uplink in config.uplinks:
+            engines.append(UplinkEngine(
+                uplink.name, make_transport(config, uplink), Outbox(state / DB_FILE),
+                state / DB_FILE, key, gateway_id(config, uplink), nonces, recipes,
+                limits_of(uplink)))
+        runtime = Path(runtime_dir or config.gateway.runtime_dir)
+        return cls(engines, runtime / STATUS_FILE)
+
+    async def run(self, status_every: float = 5.0) -> None:
+        """Run every engine until stop(); writes the status file every status_every seconds."""
+        if not self.engines:
+            return
+        tasks = [asyncio.create_task(engine.run(), name=f"uplink-{engine.name}")
+                 for engine in self.engines]
+        try:
+            while not all(task.done() for task in tasks):
+                await asyncio.wait(tasks, timeout=status_every)
+                self.write_status()
+        finally:
+            for engine in self.engines:
+                engine.stop()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for engine in self.engines:
+                engine.outbox.close()
+            self.write_status()
+
+    def stop(self) -> None:
+        for engine in self.engines:
+            engine.stop()
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"written": time.time(),
+                "uplinks": {engine.name: engine.status.as_dict() for engine in self.engines}}
+
+    def write_status(self) -> None:
+        if self.status_path is None:
+            return
+        try:
+            self.status_path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.status_path.parent, suffix=".tmp")
+            with os.fdopen(fd, "w") as handle:
+                json.dump(self.snapshot(), handle)
+            os.replace(tmp, self.status_path)
+        except OSError as exc:
+            log.warning("cannot write the uplink status %s: %s", self.status_path, exc)
+
+
+def read_status(runtime_dir: Path) -> dict[str, Any] | None:
+    with contextlib.suppress(FileNotFoundError, json.JSONDecodeError):
+        return json.loads((Path(runtime_dir) / STATUS_FILE).read_text())
+    return None

@@ -1,0 +1,78 @@
+"""`wellgate status`: per destination the backlog (records, age of the oldest), last success and
+last error: the backlog from the store (read-only), the rest from the running gateway's
+<runtime_dir>/uplink.json."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from gateway.config import GatewayConfig
+from gateway.store.schema import DB_FILE
+from gateway.uplink.outbox import Outbox, OutboxError
+from gateway.uplink.service import read_status
+
+
+def uplink_status(config: GatewayConfig, now: float | None = None) -> list[dict[str, Any]]:
+    """One dict per configured uplink."""
+    now = time.time() if now is None else now
+    running = read_status(Path(config.gateway.runtime_dir)) or {}
+    live = running.get("uplinks", {})
+    outbox = Outbox(Path(config.gateway.state_dir) / DB_FILE)
+    rows = []
+    try:
+        for uplink in config.uplinks:
+            row: dict[str, Any] = {"name": uplink.name, "type": uplink.type,
+                                   "to": uplink.url or f"{uplink.host}:{uplink.port}"}
+            try:
+                backlog = outbox.backlog(uplink.name)
+                row.update(acked_seq=backlog.acked_seq, last_seq=backlog.last_seq,
+                           backlog_records=backlog.records,
+                           oldest_age_s=None if backlog.oldest_wall is None
+                           else max(0.0, now - backlog.oldest_wall))
+            except OutboxError as exc:
+                row["store_error"] = str(exc)
+            state = live.get(uplink.name)
+            if state is not None:
+                row.update(state=state["state"], last_success=state["last_success"],
+                           last_error=state["last_error"],
+                           last_error_wall=state["last_error_wall"])
+            else:
+                row.update(state="not running", last_success=None, last_error="",
+                           last_error_wall=None)
+            rows.append(row)
+    finally:
+        outbox.close()
+    return rows
+
+
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172_800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"
+
+
+def format_status(rows: list[dict[str, Any]], now: float | None = None) -> str:
+    now = time.time() if now is None else now
+    if not rows:
+        return "no [[uplinks]] configured: everything stays in the local store"
+    lines = [f"{'uplink':<14} {'state':<12} {'acked':>9} {'backlog':>9} {'oldest':>8} "
+             f"{'last success':>13}  last error"]
+    for row in rows:
+        success = row.get("last_success")
+        error = row.get("store_error") or row.get("last_error") or ""
+        when = row.get("last_error_wall")
+        if error and when:
+            error = f"{error} ({_age(now - when)} ago)"
+        lines.append(
+            f"{row['name']:<14} {row.get('state', '-'):<12} {row.get('acked_seq', '-'):>9} "
+            f"{row.get('backlog_records', '-'):>9} {_age(row.get('oldest_age_s')):>8} "
+            f"{(_age(now - success) + ' ago') if success else 'never':>13}  {error}")
+    return "\n".join(lines)
