@@ -2,11 +2,12 @@
 
 QoS 1 both ways and a persistent session (clean_session false, a fixed client id), so the broker
 keeps batches for a receiver that is away and acks for a gateway that is away. A batch the
-broker has taken (PUBACK) is not published again while the connection lasts: the engine's
-resend after an ack timeout then only waits longer, because the broker will hand the batch to
-the receiver when it comes back (the link is paid per megabyte). After a reconnection it is
-published again (the receiver de-duplicates by seq). An ack answers the batch with its nonce,
-or, stored or duplicate, any copy of the same seq range.
+broker has taken (PUBACK) is not published again while the connection lasts (up to
+REPUBLISH_AFTER_TIMEOUTS ack timeouts): the engine's resend after an ack timeout then only waits
+longer, because the broker will hand the batch to the receiver when it comes back (the link is
+paid per megabyte). After a reconnection it is published again (the receiver de-duplicates by
+seq). An ack answers the batch with its nonce or, stored or duplicate, any copy of the same seq
+range, also one that arrives while no send is waiting (it is kept for the next).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import json
 import logging
 import ssl
 import threading
+import time
 
 import paho.mqtt.client as mqtt
 
@@ -25,6 +27,7 @@ from gateway.uplink.transport import AckMessage, TransportError
 log = logging.getLogger(__name__)
 
 KEEPALIVE = 30
+REPUBLISH_AFTER_TIMEOUTS = 10
 
 
 def batch_topic(prefix: str, gateway: str) -> str:
@@ -47,7 +50,9 @@ class MqttTransport:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
         self._waiting: dict[int, tuple[tuple[int, int], asyncio.Future[AckMessage]]] = {}
-        self._published: dict[tuple[int, int], int] = {}  # seqs -> connection it was taken in
+        # seqs -> (connection it was taken in, when): the batch the broker holds for us
+        self._published: dict[tuple[int, int], tuple[int, float]] = {}
+        self._answered: dict[tuple[int, int], AckMessage] = {}  # acks no send was waiting for
         self._generation = 0
         self._connected = threading.Event()
         self.last_disconnect = ""
@@ -91,6 +96,8 @@ class MqttTransport:
         with self._lock:
             matched = [future for nonce, (sent, future) in self._waiting.items()
                        if nonce == ack.nonce or (ack.status != "rejected" and sent == seqs)]
+            if not matched and ack.status != "rejected" and seqs is not None:
+                self._answered = {seqs: ack}
         loop = self._loop
         if loop is not None:
             for future in matched:
@@ -110,8 +117,13 @@ class MqttTransport:
                                      + (f" ({self.last_disconnect})" if self.last_disconnect
                                         else ""))
             with self._lock:
-                taken = self._published.get(seqs) == self._generation
-            if not taken:
+                early = self._answered.pop(seqs, None)
+                taken = self._published.get(seqs)
+                fresh = (taken is not None and taken[0] == self._generation and time.monotonic()
+                         - taken[1] < REPUBLISH_AFTER_TIMEOUTS * self.timeout)
+            if early is not None:
+                return early
+            if not fresh:
                 info = self.client.publish(self.batch_topic, batch, qos=1)
                 if info.rc != mqtt.MQTT_ERR_SUCCESS:
                     raise TransportError(f"publish failed: {mqtt.error_string(info.rc)}")
@@ -121,7 +133,7 @@ class MqttTransport:
                     raise TransportError(f"the broker did not take the batch within "
                                          f"{self.timeout:g} s")
                 with self._lock:
-                    self._published = {seqs: generation}
+                    self._published = {seqs: (generation, time.monotonic())}
             try:
                 return await asyncio.wait_for(future, self.timeout)
             except TimeoutError:
