@@ -291,3 +291,36 @@ def assert_delivered_exactly_once(receiver: Receiver, store: Store) -> None:
     audit = audit_gateway(conn, GATEWAY, store.writer.key.public_key())
     assert audit.ok, audit.problem
     assert audit.records == store.last_seq
+
+
+# --- a gateway uplink as its own process (the SIGKILL test) -----------------------------------
+
+
+def drain_process_main(state_dir: str, url: str, ca_file: str, batch_records: str) -> None:
+    """Deliver the store in state_dir to url until everything is acknowledged, then exit 0."""
+    from gateway.store.schema import DB_FILE
+
+    state = Path(state_dir)
+    db = state / DB_FILE
+    key = load_private_key(state)
+    transport = HttpsTransport("city", url, tls_context(Path(ca_file)), 5.0)
+    limits = Limits(max_records=int(batch_records), max_bytes=1 << 20, max_age=0.0,
+                    backoff_initial=0.05, backoff_max=0.4)
+    engine = UplinkEngine("city", transport, Outbox(db), db, key, GATEWAY, NonceSource(state),
+                          recipes_from_config(backlog_config()), limits)
+
+    async def run() -> None:
+        task = asyncio.create_task(engine.run())
+        last = Outbox(db).backlog("city").last_seq
+        while engine.status.acked_seq < last:
+            await asyncio.sleep(0.01)
+        engine.stop()
+        await task
+
+    asyncio.run(run())
+
+
+if __name__ == "__main__":
+    import sys
+
+    drain_process_main(*sys.argv[1:])
