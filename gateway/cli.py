@@ -355,6 +355,97 @@ def export(db: str, fmt: str, since: str | None, output: str | None) -> None:
         click.echo(f"{written} records written to {output}", err=True)
 
 
+@cli.command()
+@click.option("--config", "config_file", required=True, type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def status(config_file: str, as_json: bool) -> None:
+    """Show each uplink's backlog (records, age of the oldest), last success and last error.
+
+    \b
+    Example:
+      wellgate status --config /etc/wellgate/wellgate.toml
+    """
+    from gateway.uplink.status import format_status, uplink_status
+
+    rows = uplink_status(_load(config_file))
+    click.echo(json.dumps(rows, indent=2) if as_json else format_status(rows))
+
+
+@cli.group()
+def platform() -> None:
+    """The reference receiver a platform runs to take the gateways' uplinks (docs/platform.md).
+
+    \b
+    Examples:
+      wellgate platform serve --config platform.toml
+      wellgate platform report --config platform.toml
+    """
+
+
+def _load_platform(path: str):
+    from gateway.errors import ConfigError
+    from gateway.platform.config import load_platform_config
+
+    try:
+        return load_platform_config(Path(path))
+    except ConfigError as exc:
+        for line in exc.errors:
+            click.echo(f"error: {line}", err=True)
+        click.echo(f"{len(exc.errors)} error(s) in {path}; nothing was started.", err=True)
+        sys.exit(2)
+
+
+@platform.command("serve")
+@click.option("--config", "config_file", required=True, type=click.Path(dir_okay=False),
+              help="The receiver's config (TOML).")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+def platform_serve(config_file: str, verbose: int) -> None:
+    """Receive batches over HTTPS and/or MQTT until stopped (SIGTERM or Ctrl-C).
+
+    \b
+    Example:
+      wellgate platform serve --config /etc/wellgate-platform/platform.toml
+    """
+    from gateway.platform.serve import serve
+
+    _logging(verbose + 1)
+    config = _load_platform(config_file)
+    if config.https is None and config.mqtt is None:
+        click.echo(f"error: {config_file} has neither an [https] nor an [mqtt] table: "
+                   "nothing to receive on", err=True)
+        sys.exit(2)
+    serve(config)
+
+
+@platform.command("report")
+@click.option("--config", "config_file", required=True, type=click.Path(dir_okay=False),
+              help="The receiver's config (TOML).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def platform_report(config_file: str, as_json: bool) -> None:
+    """List what each gateway delivered: record counts, gaps, refusals, last seen.
+
+    \b
+    Example:
+      wellgate platform report --config platform.toml
+    """
+    from gateway.platform.db import open_read_only
+    from gateway.platform.report import format_reports, gateway_reports
+
+    config = _load_platform(config_file)
+    try:
+        conn = open_read_only(config.database)
+    except FileNotFoundError as exc:
+        click.echo(f"error: {exc}: has the receiver run (wellgate platform serve)?", err=True)
+        sys.exit(1)
+    try:
+        reports = gateway_reports(conn, [entry.id for entry in config.gateways])
+    finally:
+        conn.close()
+    if as_json:
+        click.echo(json.dumps([report.as_dict() for report in reports], indent=2))
+    else:
+        click.echo(format_reports(reports))
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="wellgate")
