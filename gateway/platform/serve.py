@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 import ssl
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import uvicorn
@@ -16,6 +19,24 @@ from gateway.platform.receiver import Receiver
 from gateway.uplink.transport import tls_context
 
 log = logging.getLogger(__name__)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, but a SIGTERM or Ctrl-C ends serve() normally (uvicorn re-raises the
+    signal after its shutdown, which would skip closing the database and the MQTT session)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {signum: signal.signal(signum, self.handle_exit)
+                    for signum in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
 
 
 def make_receiver(config: PlatformConfig) -> Receiver:
@@ -40,7 +61,7 @@ def https_server(config: PlatformConfig, receiver: Receiver, port: int | None = 
         ssl_ca_certs=str(client_ca) if client_ca else None,
         ssl_cert_reqs=ssl.CERT_REQUIRED if client_ca else ssl.CERT_NONE,
         log_level="warning", access_log=False, timeout_graceful_shutdown=5)
-    return uvicorn.Server(server_config)
+    return _Server(server_config)
 
 
 def mqtt_receiver(config: PlatformConfig, receiver: Receiver) -> MqttReceiver:
@@ -78,8 +99,6 @@ def serve(config: PlatformConfig) -> None:
 
 
 def _wait_for_signal() -> None:
-    import signal
-
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
