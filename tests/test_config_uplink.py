@@ -1,0 +1,115 @@
+"""Config for the uplinks: [[uplinks]] destinations, their defaults, and errors that name the key,
+the value given and what is allowed."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from gateway.config import GatewayConfig, load_config
+from gateway.errors import ConfigError
+
+BASE = """\
+[well]
+id = "150602-0017"
+
+[[buses]]
+name = "rs485-1"
+type = "rtu"
+port = "/dev/ttyUSB0"
+
+[[devices]]
+name = "flow-meter"
+bus = "rs485-1"
+model = "tuf-2000m"
+slave_id = 1
+"""
+
+
+def _load(tmp_path, extra: str = "") -> GatewayConfig:
+    path = tmp_path / "site.toml"
+    path.write_text(BASE + textwrap.dedent(extra), encoding="utf-8")
+    return load_config(path)
+
+
+def _errors(tmp_path, extra: str) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        _load(tmp_path, extra)
+    return [error.split(": ", 1)[1] for error in caught.value.errors]
+
+
+def test_no_uplinks_by_default(tmp_path):
+    assert _load(tmp_path).uplinks == []
+
+
+def test_https_and_mqtt_destinations_with_defaults(tmp_path):
+    config = _load(tmp_path, """
+        [[uplinks]]
+        name = "city"
+        type = "https"
+        url = "https://platform.example/v1/batches"
+        ca_file = "tls/city-ca.pem"
+
+        [[uplinks]]
+        name = "county"
+        type = "mqtt"
+        host = "broker.example"
+        client_cert = "tls/gw.pem"
+        client_key = "tls/gw.key"
+        batch_max_records = 5000
+        """)
+    city, county = config.uplinks
+    assert (city.type, city.url, city.timeout, city.batch_max_kb) == (
+        "https", "https://platform.example/v1/batches", 30.0, 512)
+    assert (city.batch_max_records, city.batch_max_age, city.backoff_initial,
+            city.backoff_max) == (50_000, 60.0, 2.0, 300.0)
+    assert config.config_path(city.ca_file) == (tmp_path / "tls/city-ca.pem").resolve()
+    assert (county.host, county.port, county.tls, county.topic_prefix) == (
+        "broker.example", 8883, True, "wellgate")
+    assert county.batch_max_records == 5000 and county.gateway_id is None
+
+
+@pytest.mark.parametrize(("extra", "expected"), [
+    ('name = "city"\ntype = "https"\nurl = "http://platform.example/v1/batches"',
+     'uplinks[0].url = "http://platform.example/v1/batches": expected the receiver\'s batch URL '
+     '(https only: nothing is sent in clear)'),
+    ('name = "city"\ntype = "https"',
+     "uplinks[0].url: missing; expected the receiver's https:// URL"),
+    ('name = "county"\ntype = "mqtt"',
+     "uplinks[0].host: missing; expected the broker host"),
+    ('name = "county"\ntype = "mqtt"\nhost = "b"\nurl = "https://x/v1/batches"',
+     'uplinks[0].url = "https://x/v1/batches": expected no url on an mqtt uplink'),
+    ('name = "city"\ntype = "https"\nurl = "https://x/"\nhost = "b"',
+     'uplinks[0].host = "b": expected no host on an https uplink'),
+    ('name = "city"\ntype = "ftp"',
+     'uplinks[0].type = "ftp": expected one of: https, mqtt'),
+    ('name = "city"\ntype = "https"\nurl = "https://x/"\nclient_cert = "a.pem"',
+     "uplinks[0].client_key: missing; expected client_cert and client_key together"),
+    ('name = "city"\ntype = "https"\nurl = "https://x/"\nbackoff_initial = 60\n'
+     'backoff_max = 10', "uplinks[0].backoff_max = 10.0: expected at least backoff_initial"),
+    ('name = "city"\ntype = "https"\nurl = "https://x/"\nbatch_max_records = 0',
+     "uplinks[0].batch_max_records = 0: expected records per batch, 1..1000000"),
+    ('name = "city"\ntype = "https"\nurl = "https://x/"\ntimout = 5',
+     "uplinks[0].timout: unknown key"),
+])
+def test_errors_name_key_value_and_what_is_allowed(tmp_path, extra, expected):
+    errors = _errors(tmp_path, "[[uplinks]]\n" + extra + "\n")
+    assert len(errors) == 1, errors
+    assert errors[0].startswith(expected), errors[0]
+
+
+def test_names_must_be_unique(tmp_path):
+    errors = _errors(tmp_path, """
+        [[uplinks]]
+        name = "city"
+        type = "https"
+        url = "https://a.example/v1/batches"
+
+        [[uplinks]]
+        name = "city"
+        type = "mqtt"
+        host = "b.example"
+        """)
+    assert errors == ['uplinks[1].name = "city": expected a name not already used by '
+                      'uplinks[0]']
