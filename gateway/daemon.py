@@ -17,6 +17,7 @@ from gateway.acquisition.service import Acquisition
 from gateway.config import GatewayConfig
 from gateway.readings import ReadingSink
 from gateway.store import StoreSink
+from gateway.uplink.service import start_uplinks
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ def state_dir(config: GatewayConfig) -> Path:
 def open_store(config: GatewayConfig, **options) -> StoreSink:
     """The store the gateway writes readings to; raises NoKey when `wellgate init` has not been
     run, StoreError for a store that cannot be used as it is."""
+    options.setdefault("destinations", [uplink.name for uplink in config.uplinks])
     return StoreSink(state_dir(config), config.store, **options)
 
 
@@ -83,6 +85,8 @@ async def run_gateway(
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, acquisition.stop)
     polling = asyncio.create_task(acquisition.run())
+    uplinks = (start_uplinks(config, sink.state_dir, runtime_dir(config))
+               if isinstance(sink, StoreSink) else None)
     health_path = runtime_dir(config) / HEALTH_FILE
     deadline = None if seconds is None else time.monotonic() + seconds
     next_health = 0.0
@@ -110,6 +114,8 @@ async def run_gateway(
                 loop.remove_signal_handler(signum)
         if isinstance(sink, StoreSink):  # commit what waits, so the last snapshot counts it
             await asyncio.to_thread(sink.flush, STOP_FLUSH_TIMEOUT)
+        if uplinks is not None:
+            await uplinks.close()
         if write_health:
             with contextlib.suppress(OSError):
                 write_json_atomically(health_path, health_snapshot(acquisition, sink))

@@ -79,10 +79,14 @@ class Uplinks:
         recipes = recipes_from_config(config)
         engines = []
         for uplink in config.uplinks:
+            try:
+                transport = make_transport(config, uplink)
+            except (OSError, ValueError) as exc:  # e.g. a CA file that cannot be read
+                log.error("uplink %s not started: %s", uplink.name, exc)
+                continue
             engines.append(UplinkEngine(
-                uplink.name, make_transport(config, uplink), Outbox(state / DB_FILE),
-                state / DB_FILE, key, gateway_id(config, uplink), nonces, recipes,
-                limits_of(uplink)))
+                uplink.name, transport, Outbox(state / DB_FILE), state / DB_FILE, key,
+                gateway_id(config, uplink), nonces, recipes, limits_of(uplink)))
         runtime = Path(runtime_dir or config.gateway.runtime_dir)
         return cls(engines, runtime / STATUS_FILE)
 
@@ -123,6 +127,27 @@ class Uplinks:
             os.replace(tmp, self.status_path)
         except OSError as exc:
             log.warning("cannot write the uplink status %s: %s", self.status_path, exc)
+
+
+class RunningUplinks:
+    """The uplinks of `wellgate run`, as one task beside acquisition."""
+
+    def __init__(self, uplinks: Uplinks) -> None:
+        self.uplinks = uplinks
+        self.task = asyncio.create_task(uplinks.run(), name="uplinks")
+
+    async def close(self) -> None:
+        self.uplinks.stop()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+
+
+def start_uplinks(config: GatewayConfig, state_dir: Path,
+                  runtime_dir: Path) -> RunningUplinks | None:
+    """Start every configured uplink (None when there are none); call from the running loop."""
+    if not config.uplinks:
+        return None
+    return RunningUplinks(Uplinks.from_config(config, state_dir, runtime_dir))
 
 
 def read_status(runtime_dir: Path) -> dict[str, Any] | None:
