@@ -70,6 +70,20 @@ def test_init_refuses_to_replace_a_key(tmp_path):
     assert (state / "gateway.key").read_bytes() == before
 
 
+def test_init_after_a_crash_in_an_earlier_init_starts_clean(tmp_path):
+    """A crash can leave a temporary key file (never gateway.key half-written) or a public key
+    without its private key; the next init replaces both."""
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / ".gateway.key.0badf00d.tmp").write_bytes(b"-----BEGIN PRIVATE KEY-----\nMC4")
+    (state / "gateway.pub").write_text("a public key whose private key was never linked")
+    done = invoke("init", "--state-dir", state)
+    assert done.exit_code == 0, done.output
+    assert sorted(p.name for p in state.iterdir()) == ["gateway.key", "gateway.pub"]
+    assert (state / "gateway.pub").read_text() in done.output
+    load_private_key(state)
+
+
 def test_init_takes_the_state_dir_from_the_config(tmp_path):
     config = tmp_path / "site.toml"
     config.write_text(textwrap.dedent(f"""

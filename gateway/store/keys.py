@@ -1,7 +1,8 @@
 """The gateway's Ed25519 key: created once by `wellgate init`, private part never printed or logged.
 
 Files in the state directory: gateway.key (PKCS8 PEM, unencrypted, mode 0600, created with
-os.open(..., O_CREAT | O_EXCL, 0o600) so it is never readable by others, not even briefly) and
+os.open(..., O_CREAT | O_EXCL, 0o600) so it is never readable by others, not even briefly, and
+linked into place only once written and synced) and
 gateway.pub (SubjectPublicKeyInfo PEM, for registration with the platform and for verify).
 Fingerprint: "SHA256:" + hex of sha256(the raw 32-byte public key).
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -32,28 +34,49 @@ class NoKey(StoreError):
 
 
 def create_key(state_dir: Path) -> Ed25519PublicKey:
-    """Make state_dir (0700) and a new key pair in it; KeyExists if a private key is there."""
+    """Make state_dir (0700) and a new key pair in it; KeyExists if a private key is there.
+
+    Crash-safe: gateway.pub is replaced atomically first, then the private key is written to a
+    0600 temporary file, synced, and linked into place (a link never replaces an existing key),
+    so a crash leaves either no gateway.key or a whole one."""
     state_dir = Path(state_dir)
     key_path = state_dir / KEY_FILE
     if key_path.exists():
         raise KeyExists(f"{key_path} already exists; a new key would orphan every signature made "
                         "with it (remove it yourself only if this gateway has never uploaded)")
     state_dir.mkdir(mode=STATE_DIR_MODE, parents=True, exist_ok=True)
+    for stale in state_dir.glob(f".{KEY_FILE}.*.tmp"):  # left by a crash during an earlier init
+        stale.unlink(missing_ok=True)
     key = Ed25519PrivateKey.generate()
+    public = key.public_key()
+    _write_new(state_dir / f".{PUBLIC_KEY_FILE}.{secrets.token_hex(4)}.tmp", public_pem(public),
+               0o644, state_dir / PUBLIC_KEY_FILE, replace=True)
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption())
-    try:
-        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, KEY_MODE)
-    except FileExistsError:
-        raise KeyExists(f"{key_path} already exists (created meanwhile)") from None
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(pem)
-        handle.flush()
-        os.fsync(handle.fileno())
-    public = key.public_key()
-    (state_dir / PUBLIC_KEY_FILE).write_bytes(public_pem(public))
+    _write_new(state_dir / f".{KEY_FILE}.{secrets.token_hex(4)}.tmp", pem, KEY_MODE, key_path,
+               replace=False)
     _fsync_dir(state_dir)
     return public
+
+
+def _write_new(tmp: Path, content: bytes, mode: int, target: Path, replace: bool) -> None:
+    """Write `content` to a new file `tmp` created with `mode`, sync it, and move it to
+    `target` (replacing it, or KeyExists if it exists and `replace` is false)."""
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if replace:
+            os.replace(tmp, target)
+        else:
+            try:
+                os.link(tmp, target)
+            except FileExistsError:
+                raise KeyExists(f"{target} already exists (created meanwhile)") from None
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _fsync_dir(path: Path) -> None:
