@@ -22,6 +22,11 @@ from pydantic import (
 )
 
 from drivers.modbus_rtu import silent_interval
+from gateway.accounting.settings import (
+    AccountingSection,
+    PumpControlSection,
+    accounting_problems,
+)
 from gateway.errors import (
     ConfigError,
     Problem,
@@ -114,6 +119,13 @@ class WellSection(_Section):
     name: str = Field(default="", description="a display name")
     timezone: Annotated[str, AfterValidator(_time_zone)] = Field(
         default="Asia/Shanghai", description='an IANA time zone name, e.g. "Asia/Shanghai"'
+    )
+    accounting: AccountingSection | None = Field(
+        default=None, description="a [well.accounting] table (none: readings are stored, "
+        "no volumes are worked out)",
+    )
+    pump_control: PumpControlSection = Field(
+        default=PumpControlSection(), description="a [well.pump_control] table (default: off)"
     )
 
 
@@ -691,6 +703,24 @@ def _partial_view(data: dict[str, Any], context: dict[str, Any]) -> _ConfigView:
     )
 
 
+def _accounting_problems(config: GatewayConfig, view: _ConfigView) -> list[Problem]:
+    """The rules across [well.accounting], [well.pump_control] and the devices."""
+    devices = {device.name: device for device in config.devices}
+
+    def profile(name: str) -> Profile | None:
+        return view.profiles.get(devices[name].model)
+
+    def points_of(name: str) -> list[str] | None:
+        found = profile(name)
+        return None if found is None else (devices[name].points or found.point_names)
+
+    def role_of(name: str) -> str | None:
+        found = profile(name)
+        return devices[name].role or (found.model.role if found is not None else None)
+
+    return list(accounting_problems(config.well, devices, points_of, role_of))
+
+
 def load_config(path: Path | str) -> GatewayConfig:
     """Read and validate a gateway config; ConfigError lists every problem with file and line."""
     path = Path(path)
@@ -712,6 +742,8 @@ def load_config(path: Path | str) -> GatewayConfig:
     else:
         view = _partial_view(data, context)
     problems += [problem for rule in CONFIG_RULES for problem in rule(view)]
+    if config is not None:
+        problems += _accounting_problems(config, view)
     first_per_key = {problem.loc: problem for problem in reversed(problems)}
     problems = [problem for problem in problems if first_per_key[problem.loc] is problem]
     problems.sort(key=lambda problem: find_line(text, problem.loc) or 0)
