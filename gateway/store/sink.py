@@ -100,6 +100,7 @@ class StoreSink:
         self._buffer: deque[tuple[float, NewRecord]] = deque()  # (intake monotonic time, entry)
         self._inflight = 0
         self._own: list[NewRecord] = []  # the store's own alarms and events, never dropped
+        self._groups: list[list[NewRecord]] = []  # append_group(): each commits whole, in order
         self._flush_requested = False
         self._closing = False
         self._close_deadline = float("inf")
@@ -143,6 +144,22 @@ class StoreSink:
         except Exception:
             log.exception("store: could not queue a %s record", entry.kind)
 
+    def append_group(self, entries: Sequence[NewRecord]) -> None:
+        """Queue records that must be committed together, all in one block or none of them
+        (accounting: derived records with the checkpoint that says they were made). Groups are
+        never dropped and commit in the order given; raises ValueError for a record that has no
+        canonical form (nothing of the group is queued then)."""
+        group = list(entries)
+        bad = [entry for entry in group if not _encodable(entry)]
+        if bad:
+            raise ValueError(f"{len(bad)} record(s) of a group of {len(group)} cannot be "
+                             f"encoded (first: {bad[0].kind} {bad[0].device} {bad[0].point})")
+        if not group:
+            return
+        with self._cond:
+            self._groups.append(group)
+            self._cond.notify_all()
+
     def _queue(self, items: list[tuple[float, NewRecord]]) -> None:
         if not items:
             return
@@ -177,7 +194,8 @@ class StoreSink:
             self._flush_requested = True
             self._cond.notify_all()
             return self._cond.wait_for(
-                lambda: not self._buffer and not self._inflight and not self._own, timeout)
+                lambda: not self._buffer and not self._inflight and not self._own
+                and not self._groups, timeout)
 
     def close(self, timeout: float = 10.0) -> None:
         """Commit what waits (trying for up to `timeout` s), stop the thread, close the file."""
@@ -192,6 +210,8 @@ class StoreSink:
             lost = len(self._buffer) + self._inflight
         if lost:
             log.error("store: closed with %d readings not committed (lost)", lost)
+        if self._groups:
+            log.error("store: closed with %d record group(s) not committed", len(self._groups))
         if self._writer is not None:
             self._writer.close()
 
@@ -268,7 +288,7 @@ class StoreSink:
             self._cond.wait(max(0.001, min(wake - now, 60.0)))
 
     def _commit_is_due(self, now: float) -> bool:
-        if self._own or self._dropped_unreported or self._rejected_unreported:
+        if self._own or self._groups or self._dropped_unreported or self._rejected_unreported:
             return True
         if not self._buffer:
             return False
@@ -310,8 +330,10 @@ class StoreSink:
                 batch = [self._buffer.popleft() for _ in range(count)]
                 self._inflight = count
                 own = list(self._own)
+                groups = len(self._groups)
+                grouped = [entry for group in self._groups for entry in group]
                 notes, reported = self._pending_notes()
-            entries = own + notes + [entry for _, entry in batch]
+            entries = own + notes + grouped + [entry for _, entry in batch]
             try:
                 block = self._writer.append(entries)
             except (ValueError, TypeError) as exc:  # a record that cannot be encoded at all
@@ -324,7 +346,7 @@ class StoreSink:
                 self._put_back(batch)
                 self._failed(exc)
                 return False
-            self._committed(block, len(own), reported)
+            self._committed(block, len(own), reported, groups)
             if closing and not self._buffer:
                 return True
 
@@ -369,9 +391,11 @@ class StoreSink:
             self._rejected_unreported += rejected
             self._trim()
 
-    def _committed(self, block: Block, own: int, reported: tuple[int, int]) -> None:
+    def _committed(self, block: Block, own: int, reported: tuple[int, int],
+                   groups: int = 0) -> None:
         with self._cond:
             del self._own[:own]
+            del self._groups[:groups]
             self._inflight = 0
             self._committed_records += block.count
             self._committed_blocks += 1
