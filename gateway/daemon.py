@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from gateway.accounting.service import AccountingRoom, start_accounting
 from gateway.acquisition.service import Acquisition
 from gateway.config import GatewayConfig
 from gateway.readings import ReadingSink
@@ -77,8 +78,12 @@ async def run_gateway(
     tick_every: float = 1.0,
     health_every: float = 5.0,
     write_health: bool = True,
+    accounting: AccountingRoom | None = None,
 ) -> Acquisition:
-    """Poll every bus until SIGTERM/SIGINT or `seconds` have passed; returns the stopped service."""
+    """Poll every bus until SIGTERM/SIGINT or `seconds` have passed; returns the stopped service.
+
+    With [well.accounting] in the config and the store as the sink, the accounting room runs
+    beside acquisition (or pass a started `accounting` room, as the demo does)."""
     acquisition = Acquisition(config, sink, ports)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -87,6 +92,8 @@ async def run_gateway(
     polling = asyncio.create_task(acquisition.run())
     uplinks = (start_uplinks(config, sink.state_dir, runtime_dir(config))
                if isinstance(sink, StoreSink) else None)
+    if accounting is None and isinstance(sink, StoreSink):
+        accounting = start_accounting(config, sink)
     health_path = runtime_dir(config) / HEALTH_FILE
     deadline = None if seconds is None else time.monotonic() + seconds
     next_health = 0.0
@@ -94,6 +101,8 @@ async def run_gateway(
         while not polling.done():
             await asyncio.wait({polling}, timeout=tick_every)
             now = time.monotonic()
+            if accounting is not None:
+                accounting.note_health(acquisition.board)
             if tick is not None:
                 tick(acquisition)
             if write_health and now >= next_health:
@@ -114,6 +123,10 @@ async def run_gateway(
                 loop.remove_signal_handler(signum)
         if isinstance(sink, StoreSink):  # commit what waits, so the last snapshot counts it
             await asyncio.to_thread(sink.flush, STOP_FLUSH_TIMEOUT)
+        if accounting is not None:  # account what was committed, write the interval so far
+            accounting.note_health(acquisition.board)
+            await asyncio.to_thread(accounting.close)
+            await asyncio.to_thread(accounting.sink.flush, STOP_FLUSH_TIMEOUT)
         if uplinks is not None:
             await uplinks.close()
         if write_health:

@@ -1,0 +1,226 @@
+"""What accounting reads and how, resolved once from the config and the device profiles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway.accounting.coefficient import FIXED, CoefficientBook, HeadParameters
+from gateway.accounting.counters import CounterParams
+from gateway.accounting.health_rules import (
+    BackwardsThresholds,
+    DriftThresholds,
+    LevelThresholds,
+    PowerFlowThresholds,
+    StatusThresholds,
+    StuckThresholds,
+)
+from gateway.accounting.periods import METERED, AllocationParams
+from gateway.accounting.settings import AccountingSection, PumpControlSection
+from gateway.profiles import Dlt645Point, ModbusPoint
+from gateway.simulator.units import from_base
+
+VOLUME_POINT = "forward_total"
+ENERGY_POINT = "import_energy"
+LEVEL_POINT = "level"
+# An unsigned or signed integer register wraps at its largest raw value + 1 (times the scale).
+_REGISTER_TOPS = {"u16": 2**16, "u32": 2**32, "u64": 2**64, "i16": 2**15, "i32": 2**31,
+                  "i64": 2**63, "bcd16": 10**4, "bcd32": 10**8, "long_fraction": 2**31}
+
+
+def to_base(value: float, unit: str) -> float:
+    """A value in `unit` in accounting's base units (m³, kWh, kW, m³/h, m): 1500 W → 1.5."""
+    return value / from_base(1.0, unit)
+
+
+def wrap_and_resolution(point: ModbusPoint | Dlt645Point) -> tuple[float | None, float]:
+    """(where the total returns to zero, one count), both in the point's unit.
+
+    A stated `rollover` is the largest value shown, so the wrap is one count above it; an integer
+    register wraps at its width; a float total with no stated rollover has no known wrap (a fall
+    is then flagged as a reset for a person, never counted as a rollover)."""
+    if isinstance(point, Dlt645Point):
+        count = 10.0 ** -point.decimals
+        top = point.rollover + count if point.rollover else 10.0 ** (
+            2 * point.length - point.decimals)
+        return top, count
+    if point.decimals_from:  # decimals from another register: one count is not known here
+        count = 0.0
+    else:
+        count = abs(point.scale) if point.type in _REGISTER_TOPS and (
+            point.type != "long_fraction") else 0.0
+    if point.rollover:
+        return point.rollover + count, count
+    if point.type in _REGISTER_TOPS and not point.decimals_from:
+        return float(_REGISTER_TOPS[point.type]) * abs(point.scale), count
+    return None, count
+
+
+@dataclass(frozen=True)
+class Totaliser:
+    """One totaliser accounting counts: device, point, its unit and how it may move."""
+
+    device: str
+    point: str
+    unit: str
+    params: CounterParams
+
+
+@dataclass(frozen=True)
+class AccountingPlan:
+    """Everything the engine needs, with no reference back to the config."""
+
+    time_zone: str
+    interval_s: int
+    evaluate_every_s: float
+    volume: Totaliser | None  # the flow meter's forward_total (metered source)
+    energy: Totaliser | None  # the pump's import_energy (以电折水 source)
+    flow_device: str | None
+    energy_device: str | None
+    level_device: str | None
+    head: HeadParameters | None
+    head_model: str
+    book: CoefficientBook
+    allocation: AllocationParams | None
+    counting_source: str  # METERED or DERIVED: which counts against the allocation
+    devices: tuple[str, ...]
+    power_flow: PowerFlowThresholds | None
+    backwards: BackwardsThresholds | None
+    stuck: StuckThresholds | None
+    status: StatusThresholds | None
+    drift: DriftThresholds | None
+    level: LevelThresholds | None
+    offline: tuple[float, float] | None  # (raise after, clear after) seconds
+    clock: tuple[float, float] | None
+    clock_check_every_s: float
+    pump_control: PumpControlSection = field(default_factory=PumpControlSection)
+    units: dict[tuple[str, str], str] = field(default_factory=dict)  # (device, point) → unit
+
+    @property
+    def head_max_age_s(self) -> float:
+        """A level reading older than this gives no head for an energy interval."""
+        return max(600.0, 3 * self.evaluate_every_s)
+
+    def window_s(self) -> dict[str, float]:
+        """How far back each series must reach."""
+        pf = self.power_flow.window_s if self.power_flow else 0.0
+        stuck = self.stuck.window_s if self.stuck else 0.0
+        back = self.backwards.window_s if self.backwards else 0.0
+        return {
+            "power": pf,
+            "flow": max(pf, stuck),
+            "volume": max(back, stuck),
+            "energy": back,
+            "depth": max(self.level.window_s if self.level else 0.0, self.head_max_age_s),
+            "pipe": self.status.window_s if self.status else 0.0,
+            "error": self.status.window_s if self.status else 0.0,
+            "metered": self.drift.window_s if self.drift else 0.0,
+            "derived": self.drift.window_s if self.drift else 0.0,
+        }
+
+
+def _first_with(config: Any, role: str, point: str) -> str | None:
+    for device in config.devices:
+        if config.effective_role(device) == role and point in {
+                p.name for p in config.effective_points(device)}:
+            return device.name
+    return None
+
+
+def _point(config: Any, device: str | None, name: str) -> ModbusPoint | Dlt645Point | None:
+    if device is None:
+        return None
+    return next((p for p in config.effective_points(device) if p.name == name), None)
+
+
+def _totaliser(config: Any, device: str | None, name: str, rate_per_h: float,
+               margin: float) -> Totaliser | None:
+    point = _point(config, device, name)
+    if point is None or device is None:
+        return None
+    wrap, count = wrap_and_resolution(point)
+    unit_factor = from_base(1.0, point.unit)  # base-unit rate in the point's unit
+    params = CounterParams(rate_per_h * unit_factor, wrap, margin, count)
+    return Totaliser(device, name, point.unit, params)
+
+
+def build_plan(config: Any, accounting: AccountingSection | None = None) -> AccountingPlan:
+    """The plan of a loaded GatewayConfig (its [well.accounting] table unless one is given)."""
+    acc = accounting or config.well.accounting
+    if acc is None:
+        raise ValueError("the config has no [well.accounting] table")
+    flow = acc.flow_meter or _first_with(config, "flow", VOLUME_POINT)
+    energy = acc.energy_meter or _first_with(config, "energy", ENERGY_POINT)
+    level = acc.level_sensor or _first_with(config, "level", LEVEL_POINT)
+    volume = _totaliser(config, flow, VOLUME_POINT, acc.pump_capacity_m3h, acc.spike_margin)
+    energy_total = _totaliser(config, energy, ENERGY_POINT, acc.rated_power_kw, acc.spike_margin)
+    book = CoefficientBook(entry.coefficient() for entry in acc.coefficients)
+    alarms = acc.alarms
+    head = acc.head.params() if acc.head is not None else None
+    allocation = None
+    if acc.allocation is not None:
+        allocation = AllocationParams(acc.allocation.annual_m3,
+                                      tuple(acc.allocation.thresholds_percent))
+    source = acc.allocation.source if acc.allocation is not None else "auto"
+    counting = (METERED if volume is not None else "derived") if source == "auto" else source
+    has_power = _point(config, energy, "active_power") is not None
+    has_flow = _point(config, flow, "flow_rate") is not None
+    status_points = [n for n in ("pipe_status", "error_code") if _point(config, flow, n)]
+    flags: dict[int, str] = {}
+    error_point = _point(config, flow, "error_code")
+    if isinstance(error_point, ModbusPoint):
+        flags = {int(bit): text for bit, text in error_point.flags.items()}
+    units = {}
+    for device in config.devices:
+        for point in config.effective_points(device):
+            units[(device.name, point.name)] = point.unit
+    level_on = (alarms.level.control_depth_m is not None and level is not None
+                and head is not None)
+    return AccountingPlan(
+        time_zone=config.well.timezone,
+        interval_s=acc.interval_s,
+        evaluate_every_s=acc.evaluate_every_s,
+        volume=volume,
+        energy=energy_total,
+        flow_device=flow if volume is not None or has_flow else None,
+        energy_device=energy if energy_total is not None or has_power else None,
+        level_device=level,
+        head=head,
+        head_model=head.model if head is not None else FIXED,
+        book=book,
+        allocation=allocation,
+        counting_source=counting,
+        devices=tuple(device.name for device in config.devices),
+        power_flow=(alarms.power_flow.thresholds() if alarms.power_flow.enabled and has_power
+                    and has_flow else None),
+        backwards=(BackwardsThresholds(alarms.totaliser_backwards.tolerance, None, 0.01,
+                                       alarms.totaliser_backwards.window_s,
+                                       alarms.totaliser_backwards.raise_after_s,
+                                       alarms.totaliser_backwards.clear_after_s)
+                   if alarms.totaliser_backwards.enabled else None),
+        stuck=(StuckThresholds(
+            alarms.totaliser_stuck.flowing_m3h, alarms.totaliser_stuck.stuck_fraction,
+            alarms.totaliser_stuck.clear_fraction,
+            max(volume.params.count_resolution, 0.01) if volume else 0.01,
+            alarms.totaliser_stuck.min_expected_counts, alarms.totaliser_stuck.window_s,
+            alarms.totaliser_stuck.raise_after_s, alarms.totaliser_stuck.clear_after_s)
+            if alarms.totaliser_stuck.enabled and volume is not None and has_flow else None),
+        status=(StatusThresholds(tuple(alarms.meter_status.empty_values),
+                                 alarms.meter_status.error_mask, flags,
+                                 alarms.meter_status.window_s, alarms.meter_status.raise_after_s,
+                                 alarms.meter_status.clear_after_s)
+                if alarms.meter_status.enabled and status_points else None),
+        drift=(alarms.drift.thresholds() if alarms.drift.enabled and volume is not None
+               and energy_total is not None else None),
+        level=(LevelThresholds(alarms.level.control_depth_m, alarms.level.hysteresis_m,
+                               alarms.level.window_s, alarms.level.min_samples,
+                               alarms.level.raise_after_s, alarms.level.clear_after_s)
+               if level_on else None),
+        offline=((alarms.offline.raise_after_s, alarms.offline.clear_after_s)
+                 if alarms.offline.enabled else None),
+        clock=((alarms.clock.raise_after_s, alarms.clock.clear_after_s)
+               if alarms.clock.enabled else None),
+        clock_check_every_s=alarms.clock.check_every_s,
+        pump_control=config.well.pump_control,
+        units=units,
+    )

@@ -1,0 +1,218 @@
+"""The accounting room in the gateway process: tails the store, writes derived records back.
+
+The store is the interface: the room reads committed records by seq from its cursor with its own
+read-only connection, and writes through the StoreSink as groups (output + checkpoint, one signed
+block each). On start it finds the newest checkpoint, restores the engine, and replays the records
+its alarm windows need from the store. It also turns what the gateway process itself observes
+(devices going offline, the clock's synchronisation) into `health` records, so that those alarms
+too are judged from the store.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from gateway.accounting.engine import AccountingEngine
+from gateway.accounting.plan import AccountingPlan, build_plan
+from gateway.accounting.records import (
+    CLOCK_POINT,
+    GATEWAY_DEVICE,
+    STATE_POINT,
+    health,
+    latest_checkpoint,
+    record_at,
+    records_after,
+)
+from gateway.store import DB_FILE, open_reader
+from gateway.store.records import NewRecord
+
+log = logging.getLogger(__name__)
+
+BATCH = 2000  # records read per query
+TIME_ERROR = 5  # adjtimex(2): the clock is not synchronised
+
+
+def clock_synchronised() -> tuple[int | None, str]:
+    """(1 synchronised, 0 not, None unknown) and how it was found, from the kernel (adjtimex)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        timex = ctypes.create_string_buffer(512)  # struct timex, modes = 0: read only
+        state = libc.adjtimex(timex)
+    except (OSError, AttributeError) as error:
+        return None, f"adjtimex not available ({error})"
+    if state < 0:
+        return None, f"adjtimex failed (errno {ctypes.get_errno()})"
+    if state == TIME_ERROR:
+        return 0, "kernel reports the clock unsynchronised (adjtimex TIME_ERROR)"
+    return 1, f"kernel reports the clock synchronised (adjtimex state {state})"
+
+
+class AccountingRoom:
+    """Runs the engine over the store: `start()`, `step()` (or the thread), `close()`."""
+
+    def __init__(self, plan: AccountingPlan, sink: Any, state_dir: Path,
+                 clock_probe: Callable[[], tuple[int | None, str]] = clock_synchronised,
+                 poll_s: float = 1.0) -> None:
+        self.plan = plan
+        self.sink = sink  # a StoreSink: append_group, append_record, flush
+        self.path = Path(state_dir) / DB_FILE
+        self.clock_probe = clock_probe
+        self.poll_s = poll_s
+        self.engine: AccountingEngine | None = None
+        self._conn: sqlite3.Connection | None = None
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._seen_changes: Any = None
+        self._clock_next = 0.0
+        self._clock_last: int | str | None = "unset"
+        self.groups_written = 0
+
+    @classmethod
+    def from_config(cls, config: Any, sink: Any, **options: Any) -> AccountingRoom:
+        return cls(build_plan(config), sink, Path(config.gateway.state_dir), **options)
+
+    # -- the store side ---------------------------------------------------------------------------
+    def _reader(self) -> sqlite3.Connection | None:
+        if self._conn is None and self.path.exists():
+            self._conn = open_reader(self.path)
+        return self._conn
+
+    def start(self) -> AccountingEngine:
+        """Restore from the newest checkpoint and replay the alarm windows' records."""
+        conn = self._reader()
+        lookup = self._lookup
+        checkpoint = latest_checkpoint(conn) if conn is not None else None
+        if checkpoint is None:
+            self.engine = AccountingEngine(self.plan, lookup=lookup)
+            log.info("accounting: no checkpoint; starting from the first record")
+            return self.engine
+        state = checkpoint.data
+        engine = AccountingEngine(self.plan, state, lookup=lookup)
+        cursor, replayed = engine.cursor, 0
+        position = int(state.get("replay_from", cursor + 1)) - 1
+        while conn is not None and position < cursor:
+            batch = records_after(conn, position, BATCH, through=cursor)
+            if not batch:
+                break
+            for record in batch:
+                engine.replay(record)
+            replayed += len(batch)
+            position = batch[-1].seq
+        log.info("accounting: resumed at seq %d (checkpoint %d), %d records replayed for the "
+                 "alarm windows", cursor, checkpoint.seq, replayed)
+        self.engine = engine
+        return engine
+
+    def _lookup(self, seq: int):
+        conn = self._reader()
+        return None if conn is None else record_at(conn, seq)
+
+    def step(self, limit: int | None = None) -> int:
+        """Account every record committed since the cursor (at most `limit`); returns how many."""
+        with self._lock:
+            if self.engine is None:
+                self.start()
+            engine, conn = self.engine, self._reader()
+            assert engine is not None
+            if conn is None:
+                return 0
+            done = 0
+            while limit is None or done < limit:
+                batch = records_after(conn, engine.cursor, min(BATCH, limit - done)
+                                      if limit is not None else BATCH)
+                if not batch:
+                    break
+                for record in batch:
+                    engine.process(record)
+                    self._write(engine.take_group())
+                done += len(batch)
+            return done
+
+    def _write(self, group: list[NewRecord]) -> None:
+        if group:
+            self.sink.append_group(group)
+            self.groups_written += 1
+
+    # -- what the gateway process observes -------------------------------------------------------
+    def note_health(self, board: Any, now: float | None = None) -> None:
+        """Record devices' state changes from the acquisition's health board (call from the
+        acquisition's own loop), and the clock's state when it changed or is due."""
+        changes = list(board.changes)
+        start = 0
+        if self._seen_changes is not None:
+            start = next((i + 1 for i in range(len(changes) - 1, -1, -1)
+                          if changes[i] is self._seen_changes), 0)
+        for change in changes[start:]:
+            self.sink.append_record(health(change.device, STATE_POINT, change.state,
+                                           change.reason))
+        if changes:
+            self._seen_changes = changes[-1]
+        now = time.monotonic() if now is None else now
+        if self.plan.clock is not None and now >= self._clock_next:
+            self._clock_next = now + self.plan.clock_check_every_s
+            value, how = self.clock_probe()
+            if value != self._clock_last:
+                self._clock_last = value
+                self.sink.append_record(health(GATEWAY_DEVICE, CLOCK_POINT, value, how))
+        self._wake.set()
+
+    # -- the thread -------------------------------------------------------------------------------
+    def run_in_thread(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="accounting", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.step()
+            except Exception:  # the room must outlive a bug; the store keeps the readings
+                log.exception("accounting: step failed; trying again")
+                self._reset_reader()
+                self._stop.wait(5.0)
+            self._wake.wait(self.poll_s)
+            self._wake.clear()
+
+    def _reset_reader(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+            self._conn, self.engine = None, None
+
+    def close(self, final: bool = True) -> None:
+        """Stop the thread; with `final`, account what is committed and write the interval so
+        far (call after the store's last flush, then flush again)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(10.0)
+        if final:
+            try:
+                self.step()
+                with self._lock:
+                    if self.engine is not None:
+                        self.engine.close_partial()
+                        self._write(self.engine.take_group())
+            except Exception:
+                log.exception("accounting: final step failed")
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def start_accounting(config: Any, sink: Any, **options: Any) -> AccountingRoom | None:
+    """The accounting room of a config with [well.accounting] (None without one), running."""
+    if config.well.accounting is None:
+        return None
+    room = AccountingRoom.from_config(config, sink, **options)
+    room.run_in_thread()
+    return room
