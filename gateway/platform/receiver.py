@@ -33,8 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from gateway.platform.db import open_database
 from gateway.store import chain
-from gateway.store.records import pack_raw
-from gateway.uplink.columns import WireError
+from gateway.uplink.columns import WireError, pack_raw_fast
 from gateway.uplink.wire import Batch, Tombstone, decode_envelope, open_envelope
 
 log = logging.getLogger(__name__)
@@ -263,7 +262,7 @@ class Receiver:
                 text = texts.get(id(data))
                 if text is None:
                     text = texts[id(data)] = _JSON.encode(data)
-            rows.append((gateway, *record[:7], pack_raw(record[7]), record[8], record[9],
+            rows.append((gateway, *record[:7], pack_raw_fast(record[7]), record[8], record[9],
                          record[10], text, None))
         block_rows = []
         prev = batch.prev_head

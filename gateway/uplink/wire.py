@@ -24,7 +24,7 @@ import struct
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import accumulate
+from itertools import accumulate, islice
 from math import isfinite
 from typing import Any
 
@@ -504,11 +504,21 @@ def decode_payload(raw: bytes, first_seq: int,
             previous: list[int] = []
             last_int = last_float = 0
             for offset in offsets:
-                raw = []
-                for position in range(lengths[row]):
-                    before = previous[position] if position < len(previous) else 0
-                    delta = next(source)
-                    raw.append((before + delta) & mask if width < 8 else before + unzigzag(delta))
+                size = lengths[row]
+                deltas = list(islice(source, size))
+                if len(deltas) != size:
+                    raise WireError(f"seq {first_seq + offset}: the raw column of width {width} "
+                                    "ends early")
+                if width == 8:
+                    deltas = [unzigzag(delta) for delta in deltas]
+                    mask = -1  # no wrapping: the values are exact
+                if len(previous) == size:
+                    raw = [(before + delta) & mask
+                           for before, delta in zip(previous, deltas, strict=True)]
+                else:
+                    padded = previous[:size] + [0] * (size - len(previous))
+                    raw = [(before + delta) & mask
+                           for before, delta in zip(padded, deltas, strict=True)]
                 previous = raw
                 mode = modes[row]
                 if mode == BY_RECIPE:
