@@ -371,6 +371,78 @@ def status(config_file: str, as_json: bool) -> None:
     click.echo(json.dumps(rows, indent=2) if as_json else format_status(rows))
 
 
+def _accounting_view(config_file: str):
+    """(config, view of the newest accounting checkpoint) or exit: 2 without [well.accounting]
+    or a store, 1 when nothing is accounted yet."""
+    from gateway.accounting.report import load_view
+    from gateway.store import DB_FILE
+
+    config = _load(config_file)
+    if config.well.accounting is None:
+        click.echo(f"error: {config_file} has no [well.accounting] table: nothing is "
+                   "accounted", err=True)
+        sys.exit(2)
+    conn = _open_store_file(str(Path(config.gateway.state_dir) / DB_FILE))
+    try:
+        view = load_view(conn, config.well.timezone)
+    finally:
+        conn.close()
+    if view is None:
+        click.echo("nothing accounted yet: is the gateway running (wellgate run)?", err=True)
+        sys.exit(1)
+    return config, view
+
+
+@cli.command()
+@click.option("--config", "config_file", required=True, type=click.Path(dir_okay=False))
+@click.option("--date", "day", help="A local date, YYYY-MM-DD (default: the last day "
+                                    "accounted).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def totals(config_file: str, day: str | None, as_json: bool) -> None:
+    """Show the water used on a day, in its month and its year (the well's local time), metered
+    (flow meter) and derived (以电折水), and the year against the well's allocation. Reads the
+    store read-only; the gateway keeps running.
+
+    \b
+    Example:
+      wellgate totals --config /etc/wellgate/wellgate.toml
+      wellgate totals --config site.toml --date 2025-12-31 --json
+    """
+    from datetime import date
+
+    from gateway.accounting.plan import build_plan
+    from gateway.accounting.report import format_totals, totals_data
+
+    config, view = _accounting_view(config_file)
+    try:
+        when = date.fromisoformat(day) if day else view.ledger.local_date(
+            view.accounted_to or 0.0)
+    except ValueError:
+        raise click.BadParameter(f"{day!r} is not a date; expected YYYY-MM-DD",
+                                 param_hint="--date") from None
+    plan = build_plan(config)
+    data = totals_data(view, when, plan.allocation, plan.counting_source, config.well.timezone)
+    click.echo(json.dumps(data, indent=2) if as_json else format_totals(data, config.well.id))
+
+
+@cli.command()
+@click.option("--config", "config_file", required=True, type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def alarms(config_file: str, as_json: bool) -> None:
+    """Show the meter-health alarms raised now (since when, and why) and the recent ones with
+    their raise and clear times. Reads the store read-only.
+
+    \b
+    Example:
+      wellgate alarms --config /etc/wellgate/wellgate.toml
+    """
+    from gateway.accounting.report import alarms_data, format_alarms
+
+    config, view = _accounting_view(config_file)
+    data = alarms_data(view, config.well.timezone)
+    click.echo(json.dumps(data, indent=2) if as_json else format_alarms(data, config.well.id))
+
+
 @cli.group()
 def platform() -> None:
     """The reference receiver a platform runs to take the gateways' uplinks (docs/platform.md).

@@ -1,0 +1,137 @@
+"""What `wellgate totals` and `wellgate alarms` print, read from the newest accounting checkpoint.
+
+The checkpoint holds the day/month/year totals, the allocation's state and every alarm's state,
+so both commands read one record near the end of the store (read-only, never blocking the
+gateway) instead of scanning its history.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from gateway.accounting.ledger import Ledger
+from gateway.accounting.periods import DERIVED, METERED, local_zone
+from gateway.accounting.records import latest_checkpoint
+
+SOURCES = (METERED, DERIVED, "energy")
+
+
+@dataclass(frozen=True)
+class AccountingView:
+    """The newest checkpoint, ready to print."""
+
+    seq: int  # the checkpoint record's seq
+    cursor: int  # the store's records are accounted through this seq
+    accounted_to: float | None  # the newest record time accounted
+    ledger: Ledger
+    allocation: dict[str, Any] | None
+    alarms: dict[str, Any]
+    coefficients: list[dict[str, Any]]
+
+
+def load_view(conn: sqlite3.Connection, time_zone: str) -> AccountingView | None:
+    """The view of the newest checkpoint in the store (None: nothing accounted yet)."""
+    record = latest_checkpoint(conn)
+    if record is None:
+        return None
+    state = record.data
+    return AccountingView(record.seq, state["cursor"], state.get("last_time"),
+                          Ledger(time_zone, state["ledger"]), state.get("allocation"),
+                          state.get("alarms", {}), state.get("coefficients", []))
+
+
+def local_time(at_time: float | None, time_zone: str) -> str:
+    if at_time is None:
+        return "-"
+    return datetime.fromtimestamp(at_time, local_zone(time_zone)).strftime(
+        "%Y-%m-%d %H:%M:%S %z")
+
+
+def _number(value: float | None, digits: int = 3) -> str:
+    return "(folded)" if value is None else f"{value:,.{digits}f}"
+
+
+def totals_data(view: AccountingView, day: date, allocation: Any, counting: str,
+                time_zone: str) -> dict[str, Any]:
+    """The day, month and year of `day` by source, and the year against the allocation."""
+    ledger = view.ledger
+    rows = {
+        f"day {day.isoformat()}": {s: ledger.day(day, s) for s in SOURCES},
+        f"month {day:%Y-%m}": {s: ledger.month(day.year, day.month, s) for s in SOURCES},
+        f"year {day.year}": {s: ledger.year(day.year, s) for s in SOURCES},
+    }
+    data: dict[str, Any] = {"accounted_through_seq": view.cursor,
+                            "accounted_to": local_time(view.accounted_to, time_zone),
+                            "periods": rows, "allocation": None}
+    if allocation is not None:
+        used = ledger.year(day.year, counting)
+        fired = (view.allocation or {}).get("fired", {}).get(str(day.year), [])
+        data["allocation"] = {
+            "year": day.year, "annual_m3": allocation.annual_allocation_m3, "counted": counting,
+            "used_m3": used, "used_percent": 100.0 * used / allocation.annual_allocation_m3,
+            "remaining_m3": allocation.annual_allocation_m3 - used,
+            "thresholds_percent": list(allocation.thresholds_percent),
+            "thresholds_reached": sorted(fired)}
+    return data
+
+
+def format_totals(data: dict[str, Any], well: str) -> str:
+    lines = [f"well {well}: accounted to {data['accounted_to']} (store seq "
+             f"{data['accounted_through_seq']})", "",
+             f"{'period':<18} {'metered m³':>14} {'derived m³':>14} {'derived-metered':>16} "
+             f"{'energy kWh':>12}"]
+    for name, row in data["periods"].items():
+        metered, derived = row[METERED], row[DERIVED]
+        drift = (f"{(derived - metered) / metered:+.1%}" if metered and derived is not None
+                 else "-")
+        lines.append(f"{name:<18} {_number(metered):>14} {_number(derived):>14} {drift:>16} "
+                     f"{_number(row['energy']):>12}")
+    allocation = data["allocation"]
+    lines.append("")
+    if allocation is None:
+        lines.append("no allocation configured ([well.accounting.allocation])")
+    else:
+        reached = ", ".join(f"{t:g} %" for t in allocation["thresholds_reached"]) or "none"
+        lines.append(
+            f"allocation {allocation['year']}: {allocation['annual_m3']:,.0f} m³, counted from "
+            f"{allocation['counted']} volume: used {allocation['used_m3']:,.3f} m³ = "
+            f"{allocation['used_percent']:.1f} %, {allocation['remaining_m3']:,.3f} m³ left; "
+            f"thresholds {', '.join(f'{t:g} %' for t in allocation['thresholds_percent'])}, "
+            f"reached: {reached}")
+    return "\n".join(lines)
+
+
+def alarms_data(view: AccountingView, time_zone: str) -> dict[str, Any]:
+    """Alarms raised now (since when, why) and the recent ones with raise and clear times."""
+    alarms = view.alarms
+    raised_at, reasons = alarms.get("raised_at", {}), alarms.get("reasons", {})
+    active = []
+    for key, latch in sorted(alarms.get("latches", {}).items()):
+        if latch.get("active"):
+            name, device = key.split("@", 1)
+            active.append({"alarm": name, "device": device,
+                           "raised": local_time(raised_at.get(key), time_zone),
+                           "reason": reasons.get(key, "")})
+    recent = [{**entry, "raised": local_time(entry.get("raised"), time_zone),
+               "cleared": local_time(entry.get("cleared"), time_zone)}
+              for entry in reversed(alarms.get("recent", []))]
+    return {"accounted_to": local_time(view.accounted_to, time_zone), "active": active,
+            "recent": recent}
+
+
+def format_alarms(data: dict[str, Any], well: str) -> str:
+    lines = [f"well {well}: alarms as accounted to {data['accounted_to']}", ""]
+    if data["active"]:
+        lines.append(f"ACTIVE ({len(data['active'])}):")
+        lines += [f"  {a['alarm']:<24} {a['device']:<14} since {a['raised']}  {a['reason']}"
+                  for a in data["active"]]
+    else:
+        lines.append("no alarm active")
+    if data["recent"]:
+        lines += ["", "recent (raised → cleared):"]
+        lines += [f"  {a['alarm']:<24} {a['device']:<14} {a['raised']} → {a['cleared']}  "
+                  f"{a['reason']}" for a in data["recent"]]
+    return "\n".join(lines)
