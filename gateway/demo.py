@@ -9,10 +9,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
+from gateway.accounting.plan import build_plan
+from gateway.accounting.service import AccountingRoom
 from gateway.acquisition.service import Acquisition
 from gateway.config import GatewayConfig
 from gateway.daemon import run_gateway
@@ -84,6 +87,56 @@ def _truth_line(well: SimulatedWell) -> str:
             f"{snap.energy_kwh:.2f} kWh")
 
 
+DEMO_INTERVAL_S = 10  # the demo closes an accounting interval every 10 s, so totals move on screen
+
+
+def demo_room(config: GatewayConfig, store: StoreSink, folder: Path, time_scale: float,
+              refresh: float) -> AccountingRoom | None:
+    """The demo's accounting room (None without [well.accounting]), running. The simulated
+    well pumps time_scale times faster than the readings' real clock, so the pump capacity
+    and rated power that bound a plausible rise are scaled by it too."""
+    if config.well.accounting is None:
+        return None
+    plan = build_plan(config)
+    scale = max(time_scale, 1.0)
+
+    def faster(total):
+        if total is None:
+            return None
+        return replace(total, params=replace(total.params,
+                                             max_rate_per_h=total.params.max_rate_per_h * scale))
+
+    plan = replace(plan, volume=faster(plan.volume), energy=faster(plan.energy),
+                   interval_s=DEMO_INTERVAL_S)
+    room = AccountingRoom(plan, store, folder, poll_s=min(refresh, 1.0))
+    room.run_in_thread()
+    return room
+
+
+def accounting_lines(room: AccountingRoom | None) -> list[str]:
+    """Metered vs derived volume today and this year, and the alarms raised now."""
+    if room is None:
+        return ["accounting: off (no [well.accounting] table in the config)"]
+    summary = room.summary()
+    if not summary:
+        return ["accounting: nothing accounted yet"]
+    lines = []
+    for label, row in (("today " + summary["day"], summary["today"]),
+                       ("this year", summary["year"])):
+        metered, derived = row["metered"] or 0.0, row["derived"] or 0.0
+        drift = f"{(derived - metered) / metered:+.1%}" if metered else "-"
+        lines.append(f"water {label}: metered {metered:.3f} m³, derived (以电折水) "
+                     f"{derived:.3f} m³ ({drift} vs metered), energy {row['energy'] or 0:.3f} kWh")
+    active = summary["active"]
+    if not active:
+        lines.append(f"alarms: none active ({len(summary['recent'])} cleared)")
+    for alarm in active:
+        since = time.strftime("%H:%M:%S", time.localtime(alarm["raised"] or 0))
+        lines.append(f"ALARM {alarm['alarm']} on {alarm['device']} since {since}: "
+                     f"{alarm['reason']}")
+    return lines
+
+
 def _demo_state_dir(state_dir: Path | None) -> tuple[Path, bool]:
     """The demo's state directory (a temporary one unless given) with a key in it; whether it
     is temporary."""
@@ -103,6 +156,7 @@ async def run_demo(config: GatewayConfig, seconds: float | None, byte_time: bool
     click.echo(f"demo store in {folder} (key {fingerprint(store.key.public_key())})")
     well = SimulatedWell.from_config(config, seed=1, time_scale=time_scale,
                                      emulate_byte_time=byte_time)
+    room = demo_room(config, store, folder, time_scale, refresh)
     latest = MemorySink(history=0)
     started = time.monotonic()
     interactive = sys.stdout.isatty()
@@ -116,6 +170,7 @@ async def run_demo(config: GatewayConfig, seconds: float | None, byte_time: bool
             + ", ".join(f"{name}={port}" for name, port in well.ports().items()),
             _truth_line(well),
             view.line(),
+            *accounting_lines(room),
             "",
             readings_table(latest.latest.values()),
             "",
@@ -134,7 +189,7 @@ async def run_demo(config: GatewayConfig, seconds: float | None, byte_time: bool
         try:
             acquisition = await run_gateway(config, TeeSink(store, latest), well.ports(),
                                             seconds, tick=show, tick_every=refresh,
-                                            write_health=False)
+                                            write_health=False, accounting=room)
         finally:
             await well.stop()
             store.close()
@@ -143,6 +198,7 @@ async def run_demo(config: GatewayConfig, seconds: float | None, byte_time: bool
         click.echo(f"\n{online} of {len(acquisition.board.devices)} devices online; "
                    f"{latest.count} readings decoded.")
         click.echo(view.line())
+        click.echo("\n".join(accounting_lines(room)))
     finally:
         view.close()
         if temporary:

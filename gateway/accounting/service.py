@@ -143,6 +143,23 @@ class AccountingRoom:
             self.sink.append_group(group)
             self.groups_written += 1
 
+    def summary(self) -> dict[str, Any]:
+        """Today's and this year's totals by source and the alarms raised now (the demo's view;
+        consistent: taken between two records)."""
+        with self._lock:
+            engine = self.engine
+            if engine is None or engine.last_time is None:
+                return {}
+            ledger = engine.ledger
+            today = ledger.local_date(engine.last_time)
+            sources = ("metered", "derived", "energy")
+            return {
+                "day": today.isoformat(), "accounted_to": engine.last_time,
+                "today": {s: ledger.day(today, s) for s in sources},
+                "year": {s: ledger.year(today.year, s) for s in sources},
+                "active": engine.board.active(), "recent": list(engine.board.recent),
+            }
+
     # -- what the gateway process observes -------------------------------------------------------
     def note_health(self, board: Any, now: float | None = None) -> None:
         """Record devices' state changes from the acquisition's health board (call from the
