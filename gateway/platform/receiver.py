@@ -24,7 +24,8 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,8 @@ log = logging.getLogger(__name__)
 STORED, DUPLICATE, REJECTED = "stored", "duplicate", "rejected"
 SIGNATURES_PER_TASK = 256
 _SIGNATURE_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="signature-check")
+_INSERTER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="record-insert")
+INSERT_RECORD = "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, sort_keys=True,
                          allow_nan=False)
 
@@ -155,10 +158,33 @@ class Receiver:
             return Ack(DUPLICATE, gateway, acked, batch.nonce, batch.first_seq, batch.last_seq,
                        reason=f"seq {batch.first_seq}..{batch.last_seq} already stored")
         gap = self._check_continuity(batch, state)
-        heads = self._verify(batch, key)
-        stored = self._store(batch, state, heads, gap)
+        first_new = max(batch.first_seq, acked + 1)
+        rows = _Rows(batch, first_new)
+        conn = self.conn
+        inserts: list[Future] = []
+
+        def insert_verified(low: int, high: int) -> None:
+            """Rows of records batch.records[low:high], whose blocks are hashed: inserted in
+            the open transaction by a worker thread (SQLite works without the GIL) while the
+            next blocks are verified; committed only if everything verifies."""
+            chunk = rows.build(low, high)
+            if chunk:
+                inserts.append(_INSERTER.submit(conn.executemany, INSERT_RECORD, chunk))
+
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            heads = self._verify(batch, key, insert_verified)
+            for insert in inserts:
+                insert.result()
+            self._finish(batch, state, heads, gap, first_new, rows)
+            conn.execute("COMMIT")
+        except BaseException:
+            futures_wait(inserts)  # the connection is free again before the rollback
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
         return Ack(STORED, gateway, batch.last_seq, batch.nonce, batch.first_seq,
-                   batch.last_seq, stored)
+                   batch.last_seq, rows.count)
 
     def _check_continuity(self, batch: Batch, state: _State | None) -> tuple[int, int] | None:
         """The gap this batch starts after (first, last seq missing), if it may start anew."""
@@ -193,7 +219,8 @@ class Receiver:
                            first, batch.last_seq)
         return None
 
-    def _verify(self, batch: Batch, key: Ed25519PublicKey) -> list[bytes]:
+    def _verify(self, batch: Batch, key: Ed25519PublicKey,
+                verified: Callable[[int, int], None] | None = None) -> list[bytes]:
         """Every record's leaf chained from prev_head; every block signature checked. Returns
         each block's head. Signatures are checked in worker threads (the check releases the
         GIL) while the next blocks are hashed."""
@@ -223,9 +250,13 @@ class Receiver:
                             block.signature))
             if len(pending) >= SIGNATURES_PER_TASK:
                 checks.append(_SIGNATURE_POOL.submit(_first_bad_signature, key, pending))
+                if verified is not None:
+                    verified(pending[0][1] - first_seq, pending[-1][2] - first_seq + 1)
                 pending = []
         if pending:
             checks.append(_SIGNATURE_POOL.submit(_first_bad_signature, key, pending))
+            if verified is not None:
+                verified(pending[0][1] - first_seq, pending[-1][2] - first_seq + 1)
         bad = next((found for check in checks if (found := check.result()) is not None), None)
         if bad is not None:
             # The header's head is what the gateway's store holds: if the records still hash to
@@ -243,27 +274,10 @@ class Receiver:
 
     # --- storing ---------------------------------------------------------------------------------
 
-    def _store(self, batch: Batch, state: _State | None, heads: list[bytes],
-               gap: tuple[int, int] | None) -> int:
-        gateway, now = batch.gateway, self.clock()
-        acked = state.acked_seq if state is not None else 0
-        first_new = max(batch.first_seq, acked + 1)
-        rows, thinned = [], []
-        texts: dict[int, str] = {}
-        for record in batch.records[first_new - batch.first_seq:]:
-            if isinstance(record, Tombstone):
-                rows.append((gateway, record.seq, None, None, None, None, None, None, None,
-                             None, None, None, None, record.leaf))
-                thinned.append(record.seq)
-                continue
-            data = record[11]
-            text = None
-            if data is not None:
-                text = texts.get(id(data))
-                if text is None:
-                    text = texts[id(data)] = _JSON.encode(data)
-            rows.append((gateway, *record[:7], pack_raw_fast(record[7]), record[8], record[9],
-                         record[10], text, None))
+    def _finish(self, batch: Batch, state: _State | None, heads: list[bytes],
+                gap: tuple[int, int] | None, first_new: int, rows: _Rows) -> None:
+        """Blocks, the gateway's row and the events, in the open transaction."""
+        gateway, now, conn = batch.gateway, self.clock(), self.conn
         block_rows = []
         prev = batch.prev_head
         for block, head in zip(batch.blocks, heads, strict=True):
@@ -271,37 +285,26 @@ class Receiver:
                 block_rows.append((gateway, block.block_no, block.first_seq, block.last_seq, prev,
                                    head, block.signature))
             prev = head
-        conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            conn.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                             "?)", rows)
-            conn.executemany("INSERT INTO blocks VALUES (?, ?, ?, ?, ?, ?, ?)", block_rows)
-            last_block = batch.blocks[-1].block_no
-            if state is None:
-                conn.execute("INSERT INTO gateways VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                             (gateway, batch.first_seq, batch.last_seq, heads[-1],
-                              last_block + 1, batch.nonce, now, len(rows), len(thinned)))
-            else:
-                conn.execute("UPDATE gateways SET acked_seq = ?, head = ?, next_block = ?, "
-                             "last_nonce = ?, last_seen = ?, records = records + ?, "
-                             "thinned = thinned + ? WHERE gateway = ?",
-                             (batch.last_seq, heads[-1], last_block + 1, batch.nonce, now,
-                              len(rows), len(thinned), gateway))
-            if gap is not None:
-                why = ("before the first batch this receiver got" if state is None else
-                       "the gateway resumed after them: it no longer holds them")
-                self._event(gateway, "gap", gap[0], gap[1],
-                            f"seq {gap[0]}..{gap[1]} never received ({why})")
-            for first, last in _ranges(thinned):
-                self._event(gateway, "thinned", first, last, f"seq {first}..{last} arrived "
-                            "thinned (content removed at the gateway, leaf kept)")
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        return len(rows)
+        conn.executemany("INSERT INTO blocks VALUES (?, ?, ?, ?, ?, ?, ?)", block_rows)
+        last_block = batch.blocks[-1].block_no
+        if state is None:
+            conn.execute("INSERT INTO gateways VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         (gateway, batch.first_seq, batch.last_seq, heads[-1], last_block + 1,
+                          batch.nonce, now, rows.count, len(rows.thinned)))
+        else:
+            conn.execute("UPDATE gateways SET acked_seq = ?, head = ?, next_block = ?, "
+                         "last_nonce = ?, last_seen = ?, records = records + ?, "
+                         "thinned = thinned + ? WHERE gateway = ?",
+                         (batch.last_seq, heads[-1], last_block + 1, batch.nonce, now,
+                          rows.count, len(rows.thinned), gateway))
+        if gap is not None:
+            why = ("before the first batch this receiver got" if state is None else
+                   "the gateway resumed after them: it no longer holds them")
+            self._event(gateway, "gap", gap[0], gap[1],
+                        f"seq {gap[0]}..{gap[1]} never received ({why})")
+        for first, last in _ranges(rows.thinned):
+            self._event(gateway, "thinned", first, last, f"seq {first}..{last} arrived "
+                        "thinned (content removed at the gateway, leaf kept)")
 
     def _seen(self, gateway: str, nonce: int) -> None:
         self.conn.execute("UPDATE gateways SET last_nonce = max(last_nonce, ?), last_seen = ? "
@@ -337,6 +340,38 @@ class Receiver:
         return {"gateway": gateway, "acked_seq": state.acked_seq if state else 0,
                 "first_seq": state.first_seq if state else None,
                 "next_block": state.next_block if state else 0}
+
+
+class _Rows:
+    """The records-table rows of a batch's new records (seq >= first_new), built chunk by
+    chunk."""
+
+    def __init__(self, batch: Batch, first_new: int) -> None:
+        self.batch = batch
+        self.skip = first_new - batch.first_seq  # offsets below this are stored already
+        self.count = 0
+        self.thinned: list[int] = []
+        self._texts: dict[int, str] = {}
+
+    def build(self, low: int, high: int) -> list[tuple[Any, ...]]:
+        gateway, texts = self.batch.gateway, self._texts
+        rows = []
+        for record in self.batch.records[max(low, self.skip):high]:
+            if isinstance(record, Tombstone):
+                rows.append((gateway, record.seq, None, None, None, None, None, None, None,
+                             None, None, None, None, record.leaf))
+                self.thinned.append(record.seq)
+                continue
+            data = record[11]
+            text = None
+            if data is not None:
+                text = texts.get(id(data))
+                if text is None:
+                    text = texts[id(data)] = _JSON.encode(data)
+            rows.append((gateway, *record[:7], pack_raw_fast(record[7]), record[8], record[9],
+                         record[10], text, None))
+        self.count += len(rows)
+        return rows
 
 
 def _first_bad_signature(key: Ed25519PublicKey,

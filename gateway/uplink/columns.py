@@ -17,6 +17,8 @@ import struct
 from array import array
 from collections.abc import Iterable, Sequence
 
+from gateway.store.records import pack_raw, unpack_raw
+
 _MASK63 = (1 << 63) - 1
 _PLANE_FORMATS = {1: "B", 2: "H", 4: "I", 8: "Q"}
 
@@ -106,13 +108,13 @@ _RAW_STRUCTS: dict[tuple[int, int], struct.Struct] = {}
 def _raw_struct(width: int, count: int) -> struct.Struct:
     found = _RAW_STRUCTS.get((width, count))
     if found is None:
-        found = _RAW_STRUCTS[(width, count)] = struct.Struct(f">{count}{_RAW_FORMATS[width]}")
+        found = struct.Struct(f">{count}{_RAW_FORMATS[width]}")
+        if len(_RAW_STRUCTS) < 1024:
+            _RAW_STRUCTS[(width, count)] = found
     return found
 
 
 def pack_raw_fast(raw: Sequence[int]) -> bytes | None:
-    from gateway.store.records import pack_raw
-
     if not raw:
         return None
     low, high = min(raw), max(raw)
@@ -123,8 +125,6 @@ def pack_raw_fast(raw: Sequence[int]) -> bytes | None:
 
 
 def unpack_raw_fast(blob: bytes | None) -> list[int]:
-    from gateway.store.records import unpack_raw
-
     if not blob:
         return []
     width = blob[0]
