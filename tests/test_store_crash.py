@@ -491,7 +491,7 @@ def test_readers_killed_mid_read_leave_the_writer_alone(tmp_path):
         if kind == "verify":
             reader = Child([*WELLGATE, "verify", "--db", db], tmp_path / f"r{number}.txt")
             assert reader.wait_for("public key "), reader.stderr()  # it reads the store next
-            time.sleep(rng.uniform(0.0, 0.25))
+            time.sleep(rng.uniform(0.0, 0.1))
         elif kind == "export":
             reader = Child([*WELLGATE, "export", "--db", db, "--format",
                             rng.choice(["jsonl", "csv"])], tmp_path / f"r{number}.txt")
@@ -509,9 +509,7 @@ def test_readers_killed_mid_read_leave_the_writer_alone(tmp_path):
         running = reader.proc.poll() is None
         reader.kill()
         out = reader.finish()
-        finished = any(line.startswith("OK:") for line in out) if kind == "verify" else (
-            len(out) > model.last_seq)
-        mid_read[kind] += running and not finished
+        mid_read[kind] += running and not any(line.startswith("OK:") for line in out)
     readers_until = time.monotonic()
     assert writer.proc.poll() is None, writer.stderr()
     assert writer.wait_for("committed ", len(writer.lines) + 3)  # still committing afterwards
@@ -555,7 +553,7 @@ def calls_on(state_dir: Path, command: list[str], calls: tuple[str, ...],
     seen: Counter = Counter()
     points = []
     for line in trace.read_text().splitlines():
-        pid, _, rest = line.partition(" ")
+        pid, rest = line.split(None, 1)  # strace pads a short pid with spaces
         call = rest.split("(", 1)[0]
         if call not in calls:
             continue
