@@ -90,6 +90,7 @@ class Meter:
         self._reverse_m3 = round(rng.uniform(0.0, 20.0), 3)
         self._frozen_volume: float | None = None  # set while the pipe is empty
         self._point_offsets: dict[str, float] = {}  # rollover/reset, in the point's unit
+        self._frozen_points: dict[str, Any] = {}  # freeze fault: point -> value held
         self.faults = Faults()
         self.settings = dict(device.settings)
         self._choose_decimals(first)
@@ -163,6 +164,8 @@ class Meter:
         decimals_pending: bool = False,
     ) -> Any:
         name = point.name
+        if name in self._frozen_points:
+            return self._frozen_points[name]
         if name in self.settings:
             return self.settings[name]
         special = _CONFIG_VALUES.get(name)
@@ -214,6 +217,26 @@ class Meter:
         elif not empty and self._frozen_volume is not None:
             self._volume_offset = self._frozen_volume - snap.volume_m3
             self._frozen_volume = None
+
+    def freeze(self, points: list[str], values: dict[str, Any], snap: Snapshot) -> None:
+        """Hold points at their value now (or the given one) until unfreeze()."""
+        unknown = sorted(set(points) - set(self.points))
+        if unknown:
+            raise ValueError(f"device {self.name!r} has no point(s) {unknown}; it has "
+                             f"{sorted(self.points)}")
+        now = self.values(snap)
+        self._frozen_points = {p: values.get(p, now[p]) for p in points}
+
+    def unfreeze(self, snap: Snapshot) -> None:
+        """Let frozen points move again; a totaliser goes on from the value it held (the
+        volume or energy while it was frozen is lost, as with a meter that stood still)."""
+        held, self._frozen_points = self._frozen_points, {}
+        base = self._base_values(snap)
+        for name, value in held.items():
+            point = self.points[name]
+            if self._is_total(point) and isinstance(value, int | float):
+                self._point_offsets[name] = self._point_offsets.get(name, 0.0) + (
+                    float(value) - self._unwrapped(point, base))
 
     # -- Modbus ------------------------------------------------------------------------------------
     def read_registers(self, function: int, address: int, count: int, snap: Snapshot):

@@ -8,7 +8,7 @@ from typing import Any
 
 # Faults that stay until cleared (or until `count` requests have been affected).
 REPLY_FAULTS = ("no_answer", "dead", "late", "crc", "exception", "stray", "garble")
-STATE_FAULTS = ("empty_pipe",)
+STATE_FAULTS = ("empty_pipe", "freeze")
 # One-shot actions on the device's totalisers, applied at once (nothing to clear afterwards).
 ACTIONS = ("rollover", "reset")
 FAULT_KINDS = REPLY_FAULTS + STATE_FAULTS
@@ -23,6 +23,8 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
     "stray": {"before": b"\x00\xff", "after": b""},
     "garble": {"probability": 0.05},
     "empty_pipe": {},
+    # points hold their value (or the one in `values`): a stuck totaliser, a dead power reading
+    "freeze": {"points": None, "values": None},
 }
 
 
@@ -76,6 +78,17 @@ def make_fault(kind: str, count: int | None = None, **params: Any) -> Fault:
         code = merged["code"]
         if not isinstance(code, int) or not 1 <= code <= 255:
             raise ValueError(f"exception: code must be an integer 1..255, got {code!r}")
+    if kind == "freeze":
+        points = merged["points"]
+        points = [points] if isinstance(points, str) else points
+        if not points or not all(isinstance(p, str) for p in points):
+            raise ValueError(f"freeze: points must be a point name or a list of them, got "
+                             f"{merged['points']!r}")
+        values = merged["values"] or {}
+        if not isinstance(values, dict) or set(values) - set(points):
+            raise ValueError(f"freeze: values must map some of {points} to numbers, got "
+                             f"{merged['values']!r}")
+        merged["points"], merged["values"] = list(points), dict(values)
     if kind == "stray":
         merged["before"] = _as_bytes(merged["before"], "stray: before")
         merged["after"] = _as_bytes(merged["after"], "stray: after")

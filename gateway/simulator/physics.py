@@ -174,6 +174,14 @@ class WellPhysics:
             while self.state.time_s + step <= t:
                 self.state = self._integrate(self.state, self.state.time_s + step)
 
+    def change(self, t: float, overrides: dict[str, float]) -> None:
+        """New parameters from time t on (the state so far is integrated with the old ones)."""
+        params = with_overrides(self.params, overrides)
+        with self._lock:
+            self.advance_to(t)
+            self.state = self._integrate(self.state, t)
+            self.params = params
+
     def set_pump(self, on: bool | None, t: float) -> None:
         """Force the pump on/off from time t (None = back to the duty cycle)."""
         with self._lock:

@@ -91,6 +91,8 @@ def run_command(well: SimulatedWell, command: dict[str, Any]) -> Any:
         return well.faults(args["device"])
     if name == "advance":
         return well.advance(float(args["seconds"]))
+    if name == "set_params":
+        return well.set_params(**args)
     if name == "set_pump":
         well.set_pump(args.get("on"))
         return well.snapshot()
@@ -108,7 +110,8 @@ def run_command(well: SimulatedWell, command: dict[str, Any]) -> Any:
     if name == "ports":
         return well.ports()
     known = (
-        "inject, clear, advance, set_pump, time_scale, served, values, stats, snapshot, ports, stop"
+        "inject, clear, advance, set_params, set_pump, time_scale, served, values, stats, "
+        "snapshot, ports, stop"
     )
     raise ValueError(f"unknown command {name!r}; known: {known}")
 

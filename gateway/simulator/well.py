@@ -88,6 +88,12 @@ class SimulatedWell:
         """Every physical quantity now (pump, flow, head, level, totals), in base units."""
         return self.physics.at(self.sim_time())
 
+    def set_params(self, **overrides: float) -> Snapshot:
+        """Change the well from now on (WellParams names): a season's lower water table
+        (static_depth_m), a worn pump (efficiency); returns the snapshot after the change."""
+        self.physics.change(self.sim_time(), overrides)
+        return self.snapshot()
+
     def set_pump(self, on: bool | None) -> None:
         """Force the pump on or off (a relay, a test); None returns it to its duty cycle."""
         self.physics.set_pump(on, self.sim_time())
@@ -245,8 +251,8 @@ class SimulatedWell:
         """Switch a fault on (see faults.py), optionally for the next `count` requests only.
 
         Faults: no_answer, dead, late(delay=s), crc, exception(code=n), stray(before=, after=),
-        garble(probability=p), empty_pipe; actions done at once: rollover(point=None, margin=1.0),
-        reset(point=None).
+        garble(probability=p), empty_pipe, freeze(points=[...], values={point: value}); actions
+        done at once: rollover(point=None, margin=1.0), reset(point=None).
         """
         meter = self.meter(device)
         if fault in ACTIONS:
@@ -257,6 +263,8 @@ class SimulatedWell:
         made = make_fault(fault, count, **params)
         if fault == "empty_pipe":
             meter.set_empty_pipe(True, self.snapshot())
+        if fault == "freeze":
+            meter.freeze(made.params["points"], made.params["values"], self.snapshot())
         meter.faults.set(made)
 
     def clear(self, device: str, fault: str | None = None) -> None:
@@ -264,6 +272,8 @@ class SimulatedWell:
         meter = self.meter(device)
         if fault in (None, "empty_pipe"):
             meter.set_empty_pipe(False, self.snapshot())
+        if fault in (None, "freeze"):
+            meter.unfreeze(self.snapshot())
         meter.faults.clear(fault)
 
     def faults(self, device: str) -> dict[str, dict[str, Any]]:
