@@ -30,7 +30,7 @@ def start_gateway(store, receiver, tls) -> subprocess.Popen:
 
 
 def test_gateway_killed_mid_upload_resumes_from_its_cursor(tmp_path):
-    store = make_store(tmp_path, minutes=240)  # 3840 records, 240 batches of one block
+    store = make_store(tmp_path, minutes=120)  # 1920 records, 120 batches of one block
     tls = make_tls(tmp_path / "tls")
     receiver = HttpsReceiver(tmp_path / "platform.db", {GATEWAY: store.writer.key.public_key()},
                              tls)
@@ -39,7 +39,7 @@ def test_gateway_killed_mid_upload_resumes_from_its_cursor(tmp_path):
     outbox = Outbox(store.db)
     try:
         gateway = start_gateway(store, receiver, tls)
-        wait_until(lambda: outbox.acked_seq("city") >= 800, 30, "part of the upload")
+        wait_until(lambda: outbox.acked_seq("city") >= 320, 30, "part of the upload")
         gateway.send_signal(signal.SIGKILL)
         gateway.wait(10)
         killed_at = outbox.acked_seq("city")

@@ -62,7 +62,7 @@ async def test_receiver_down_for_a_long_outage(setup):
     task = asyncio.create_task(engine.run())
     # Down: every attempt fails, the back-off grows to its maximum, the store keeps growing.
     await async_wait_until(lambda: engine.status.state == "backing off", 10, "a failure")
-    await asyncio.sleep(3)
+    await asyncio.sleep(1.5)
     store.add_minutes(30)
     assert engine.status.acked_seq == 0 and "127.0.0.1" in engine.status.last_error
     receiver.start()
@@ -161,22 +161,23 @@ async def test_nothing_is_sent_in_clear_to_a_plain_tcp_server(setup, tmp_path):
     listener.listen()
     port = listener.getsockname()[1]
     received = bytearray()
+    done = threading.Event()
 
     def accept_and_record() -> None:
-        listener.settimeout(5)
-        try:
-            while True:
+        listener.settimeout(0.2)
+        while not done.is_set():
+            try:
                 connection, _ = listener.accept()
-                with connection:
-                    connection.settimeout(1)
-                    try:
-                        while chunk := connection.recv(65536):
-                            received.extend(chunk)
-                            connection.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}")
-                    except OSError:
-                        pass
-        except OSError:
-            return
+            except OSError:
+                continue
+            with connection:
+                connection.settimeout(0.5)
+                try:
+                    while chunk := connection.recv(65536):
+                        received.extend(chunk)
+                        connection.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}")
+                except OSError:
+                    pass
 
     thread = threading.Thread(target=accept_and_record, daemon=True)
     thread.start()
@@ -186,8 +187,9 @@ async def test_nothing_is_sent_in_clear_to_a_plain_tcp_server(setup, tmp_path):
     await async_wait_until(lambda: engine.status.last_error != "", 10, "a TLS failure")
     engine.stop()
     await task
+    done.set()
+    await asyncio.to_thread(thread.join, 5)
     listener.close()
-    thread.join(6)
     assert received[:1] == b"\x16"  # a TLS handshake record, and nothing else
     assert b"WGB1" not in received and GATEWAY.encode() not in received
     assert engine.status.acked_seq == 0
