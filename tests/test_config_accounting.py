@@ -245,6 +245,11 @@ def test_a_missing_required_key_is_named_with_its_line(tmp_path):
      """, 'well.accounting.head.model = "quadratic": expected one of: fixed, head_ratio, '
          "efficiency"),
     ("""
+     [well.accounting.alarms.level]
+     control_depth_m = 37.0
+     """, "well.accounting.alarms.level.control_depth_m = 37.0: expected a "
+         "[well.accounting.head] table too"),
+    ("""
      [well.accounting.alarms.power_flow]
      stopped_power_kw = 0.6
      """, "well.accounting.alarms.power_flow.stopped_power_kw = 0.6: expected less than "

@@ -57,6 +57,10 @@ log = logging.getLogger(__name__)
 
 STATE_VERSION = 1
 IGNORED = (DUPLICATE, OUT_OF_ORDER, INVALID)
+# A meter known to be faulty during an interval: its volumes are kept out of the drift
+# comparison (drift is for a coefficient that no longer fits, not for a broken meter).
+METER_FAULTS = frozenset({"power_without_flow", "flow_without_power", "totaliser_backwards",
+                          "totaliser_stuck", "meter_status", OFFLINE})
 MAX_NOTES = 3
 
 
@@ -144,6 +148,10 @@ class AccountingEngine:
                     for name in ("volume", "energy")}
         self.derived = [DerivedAmount(**entry) for entry in state.get("derived", [])]
         self.confirmed: set[int] = set(state.get("confirmed", []))
+        self.raised_in_interval: set[str] = set(state.get("raised_in_interval", []))
+        # time ranges [from, to] (to None: still faulty) kept out of the drift comparison
+        self.drift_excluded: dict[str, list[float | None]] = dict(
+            state.get("drift_excluded", {}))
         self.outputs: list[NewRecord] = []
         self.checkpoint_due = False
 
@@ -189,7 +197,8 @@ class AccountingEngine:
         data = record.data or {}
         if record.kind == KIND_VOLUME and isinstance(record.value, int | float):
             source = data.get("source")
-            if source in (METERED, DERIVED) and record.wall_time is not None:
+            if (source in (METERED, DERIVED) and record.wall_time is not None
+                    and not self._excluded(record.wall_time)):
                 self.windows[source].add(record.wall_time, float(record.value), record.seq)
 
     def _feed_series(self, record: Record) -> None:
@@ -236,15 +245,53 @@ class AccountingEngine:
     def _evaluate(self, now: float) -> None:
         for window in self.windows.values():
             window.prune(now)
+        oldest = now - self.windows[METERED].span_s
+        for tag in [t for t, (_, end) in self.drift_excluded.items()
+                    if end is not None and end < oldest]:
+            del self.drift_excluded[tag]
         for decision in self.board.evaluate(now):
             self._alarm_record(decision.alarm, decision.action, now, decision.reason)
 
     def _alarm_record(self, key: str, action: str, at_time: float, reason: str) -> None:
         name, device = key.split("@", 1)
         extra = {} if action == "raise" else {"raised_at": self._last_raised(name, device)}
+        if action == "raise":
+            self.raised_in_interval.add(key)
+        if name in METER_FAULTS:
+            self._exclude_from_drift(key, name, action, at_time)
         self.outputs.append(alarm(device, name, action, at_time, reason, **extra))
         log.log(logging.WARNING if action == "raise" else logging.INFO, "alarm %s %s on %s: %s",
                 name, "raised" if action == "raise" else "cleared", device, reason)
+
+    def _exclude_from_drift(self, key: str, name: str, action: str, at_time: float) -> None:
+        """A meter fault: the volumes since it may have begun, and until it ends, are no
+        evidence of a drifting coefficient; keep them out of the drift comparison."""
+        if action == "raise":
+            start = at_time - self._fault_lookback(name)
+            self.drift_excluded[f"{key}#{at_time:.3f}"] = [start, None]
+            for source in (METERED, DERIVED):
+                window = self.windows[source]
+                cut = next((i for i, (t, _) in enumerate(window.pairs) if t >= start),
+                           len(window.pairs))
+                del window.pairs[cut:], window.seqs[cut:]
+            return
+        for tag, span in self.drift_excluded.items():
+            if tag.startswith(key + "#") and span[1] is None:
+                span[1] = at_time + self.plan.interval_s  # the interval it ends in is mixed
+
+    def _fault_lookback(self, name: str) -> float:
+        """How long before its raise a fault of this alarm may have begun."""
+        plan = self.plan
+        th: Any = {"power_without_flow": plan.power_flow, "flow_without_power": plan.power_flow,
+                   "totaliser_stuck": plan.stuck, "meter_status": plan.status,
+                   "totaliser_backwards": plan.backwards}.get(name)
+        window = (th.window_s + th.raise_after_s) if th is not None else (
+            plan.offline[0] if plan.offline else 0.0)
+        return window + plan.evaluate_every_s + plan.interval_s
+
+    def _excluded(self, at_time: float) -> bool:
+        return any(start <= at_time and (end is None or at_time <= end)
+                   for start, end in self.drift_excluded.values())
 
     def _last_raised(self, name: str, device: str) -> float | None:
         for entry in reversed(self.board.recent):
@@ -329,7 +376,11 @@ class AccountingEngine:
         """Write the interval's records, add them to the totals, check the allocation."""
         plan, ledger = self.plan, self.ledger
         self.checkpoint_due = True
-        common = {"interval_s": plan.interval_s, "partial": partial}
+        faults = sorted(self.raised_in_interval | {
+            key for key, latch in self.board.latches.items() if latch.active})
+        common = {"interval_s": plan.interval_s, "partial": partial,
+                  "meter_alarms": [k for k in faults if k.split("@")[0] in METER_FAULTS]}
+        self.raised_in_interval = set()
         volume, energy = self.acc["volume"], self.acc["energy"]
         if plan.volume is not None and not volume.empty:
             self.outputs.append(make(
@@ -483,6 +534,8 @@ class AccountingEngine:
             "alarms": self.board.to_state(),
             "coefficients": self.stored_coefficients,
             "confirmed": sorted(self.confirmed),
+            "raised_in_interval": sorted(self.raised_in_interval),
+            "drift_excluded": self.drift_excluded,
         }
 
 

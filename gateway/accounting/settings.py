@@ -435,6 +435,10 @@ def _meter_problems(accounting: AccountingSection, devices: dict[str, Any],
         yield Problem(("well", "accounting", "alarms", "power_flow", "stopped_power_kw"),
                       f"less than running_power_kw ({alarms.power_flow.running_power_kw})",
                       alarms.power_flow.stopped_power_kw)
+    if alarms.level.control_depth_m is not None and accounting.head is None:
+        yield Problem(("well", "accounting", "alarms", "level", "control_depth_m"),
+                      "a [well.accounting.head] table too (its sensor_depth_m turns the level "
+                      "reading into a depth to water)", alarms.level.control_depth_m)
     if alarms.drift.clear_fraction > alarms.drift.raise_fraction:
         yield Problem(("well", "accounting", "alarms", "drift", "clear_fraction"),
                       f"at most raise_fraction ({alarms.drift.raise_fraction})",
