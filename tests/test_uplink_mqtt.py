@@ -14,11 +14,13 @@ from uplink_support import (
     assert_delivered_exactly_once,
     async_wait_until,
     make_store,
+    make_tls,
     wait_until,
 )
 
 from gateway.platform.mqtt import MqttReceiver
 from gateway.platform.receiver import Receiver
+from gateway.uplink.transport import tls_context
 
 
 @pytest.fixture
@@ -90,3 +92,33 @@ async def test_receiver_away_batches_wait_at_the_broker(setup):
         engine.stop()
         await task
     assert_delivered_exactly_once(receiver, store)
+
+
+async def test_broker_over_tls_and_a_wrong_ca_refused(tmp_path):
+    """The broker's TLS listener: the right CA delivers; another CA never gets a batch out."""
+    tls = make_tls(tmp_path / "tls")
+    broker = Broker(tmp_path / "broker", tls)
+    broker.start()
+    store = make_store(tmp_path, minutes=30)
+    receiver = Receiver(tmp_path / "platform.db", {GATEWAY: store.writer.key.public_key()})
+    subscriber = MqttReceiver(receiver, "127.0.0.1", broker.port,
+                              context=tls_context(tls.ca_file))
+    subscriber.start()
+    try:
+        wait_until(subscriber.connected.is_set, 10, "the receiver over TLS")
+        wrong = store.engine("county", broker.transport(timeout=1.0, ca_file=tls.other_ca_file))
+        task = asyncio.create_task(wrong.run())
+        await async_wait_until(lambda: wrong.status.failures >= 2, 20, "refused connections")
+        wrong.stop()
+        await task
+        assert "not connected to the broker" in wrong.status.last_error
+        assert receiver.conn.execute("SELECT count(*) FROM records").fetchone()[0] == 0
+
+        engine = store.engine("county", broker.transport(ca_file=tls.ca_file))
+        await run_until_delivered(store, engine)
+        assert_delivered_exactly_once(receiver, store)
+    finally:
+        subscriber.stop()
+        receiver.close()
+        broker.stop()
+        store.writer.close()

@@ -104,6 +104,8 @@ class Tls:
     ca_file: Path
     server_pem: Path  # certificate chain and key in one file
     other_ca_file: Path  # a CA that signed nothing here
+    server_cert: Path  # the same certificate chain and key as two files (mosquitto)
+    server_key: Path
 
 
 def make_tls(folder: Path) -> Tls:
@@ -111,9 +113,12 @@ def make_tls(folder: Path) -> Tls:
     ca, other = trustme.CA(), trustme.CA()
     server = ca.issue_cert("127.0.0.1", "localhost")
     server.private_key_and_cert_chain_pem.write_to_path(str(folder / "server.pem"))
+    (folder / "server.crt").write_bytes(b"".join(pem.bytes() for pem in server.cert_chain_pems))
+    server.private_key_pem.write_to_path(str(folder / "server.key"))
     ca.cert_pem.write_to_path(str(folder / "ca.pem"))
     other.cert_pem.write_to_path(str(folder / "other-ca.pem"))
-    return Tls(folder / "ca.pem", folder / "server.pem", folder / "other-ca.pem")
+    return Tls(folder / "ca.pem", folder / "server.pem", folder / "other-ca.pem",
+               folder / "server.crt", folder / "server.key")
 
 
 # --- the receiver on HTTPS, with faults ------------------------------------------------------
@@ -228,14 +233,16 @@ def require_mosquitto() -> str:
 class Broker:
     """A mosquitto of our own on a free port, persistence in its own folder."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, tls: Tls | None = None) -> None:
         self.binary = require_mosquitto()
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.conf = folder / "mosquitto.conf"
+        listener_tls = (f"cafile {tls.ca_file}\ncertfile {tls.server_cert}\n"
+                        f"keyfile {tls.server_key}\n" if tls is not None else "")
         self.conf.write_text(
-            f"listener {self.port} 127.0.0.1\n"
+            f"listener {self.port} 127.0.0.1\n" + listener_tls +
             "allow_anonymous true\n"
             "user root\n"
             "persistence true\n"
@@ -268,8 +275,10 @@ class Broker:
                 self.process.wait()
         self.process = None
 
-    def transport(self, timeout: float = 2.0) -> MqttTransport:
-        return MqttTransport("county", "127.0.0.1", self.port, GATEWAY, "wellgate", timeout)
+    def transport(self, timeout: float = 2.0, ca_file: Path | None = None) -> MqttTransport:
+        context = tls_context(ca_file) if ca_file is not None else None
+        return MqttTransport("county", "127.0.0.1", self.port, GATEWAY, "wellgate", timeout,
+                             context)
 
 
 # --- checks ----------------------------------------------------------------------------------
