@@ -443,6 +443,127 @@ def alarms(config_file: str, as_json: bool) -> None:
     click.echo(json.dumps(data, indent=2) if as_json else format_alarms(data, config.well.id))
 
 
+@cli.command()
+@click.option("--config", "config_file", required=True, type=click.Path(dir_okay=False))
+@click.option("--duration", type=float, default=None,
+              help="Seconds of readings per run (default and least: the config's "
+                   "[well.accounting.calibration] min_duration_s).")
+@click.option("--runs", type=click.IntRange(1, 20), default=None,
+              help="Accepted runs to combine (default: the config's runs_required).")
+@click.option("--yes", is_flag=True, help="Store the result without asking.")
+@click.option("--timeout", type=float, default=None,
+              help="Give a run up after this many seconds (default: twice its duration + 60).")
+def calibrate(config_file: str, duration: float | None, runs: int | None, yes: bool,
+              timeout: float | None) -> None:
+    """Calibrate 以电折水 (率定): while the pump runs steadily, compare the temporarily installed
+    reference flow meter ([well.accounting.calibration] reference_device, polled by the running
+    gateway) with the pump's energy meter; show progress and the running estimate, refuse
+    unstable or short runs saying why, and give k (and η where the head is known) with its
+    uncertainty. On confirmation it is stored as the well's next coefficient version.
+
+    \b
+    Example:
+      wellgate calibrate --config /etc/wellgate/wellgate.toml --runs 2
+    """
+    import time as clock
+    from dataclasses import replace
+    from datetime import datetime
+
+    from gateway.accounting import calibrate as cal
+    from gateway.accounting.calibration import CalibrationRefused
+    from gateway.accounting.plan import build_plan
+    from gateway.store import DB_FILE
+
+    config = _load(config_file)
+    accounting = config.well.accounting
+    if accounting is None or accounting.calibration.reference_device is None:
+        click.echo(f"error: {config_file} names no reference flow meter: set "
+                   "[well.accounting.calibration] reference_device", err=True)
+        sys.exit(2)
+    settings = accounting.calibration
+    params = settings.params()
+    length = params.min_duration_s if duration is None else duration
+    if length < params.min_duration_s:
+        click.echo(f"error: --duration {length:g} s is shorter than the {params.min_duration_s:g}"
+                   f" s a run must last (min_duration_s)", err=True)
+        sys.exit(2)
+    plan = build_plan(config)
+    try:
+        sources = cal.sources_of(plan, settings.reference_device)
+    except ValueError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    state_dir = Path(config.gateway.state_dir)
+    conn = _open_store_file(str(state_dir / DB_FILE))
+    start = conn.execute("SELECT coalesce(max(seq), 0) FROM records").fetchone()[0]
+    tail = cal.SampleTail(conn, sources, start)
+    wanted = runs or params.runs_required
+    params = replace(params, runs_required=wanted)
+    click.echo(f"calibrating {config.well.id}: reference {sources.reference}, energy "
+               f"{sources.energy}; {wanted} run(s) of {length:g} s of readings, pump running "
+               "steadily throughout")
+    bar_holder: dict = {}
+
+    def progress(elapsed: float, k: float | None, samples: int) -> None:
+        bar = bar_holder.get("bar")
+        if bar is not None:
+            shown = f"k ≈ {k:.4f} m³/kWh ({samples} samples)" if k else f"{samples} samples"
+            bar.update(int(elapsed) - bar.pos, shown)
+
+    def report(attempt: int, result, reasons: str) -> None:
+        bar = bar_holder.pop("bar", None)
+        if bar is not None:
+            bar.render_finish()
+        if result is None:
+            click.echo(f"run {attempt} refused: {reasons}")
+        else:
+            click.echo(f"run {attempt} accepted: k = {result.k_m3_per_kwh:.4f} ± "
+                       f"{result.expanded_uncertainty:.4f} m³/kWh from {result.volume_m3:.3f} "
+                       f"m³ and {result.energy_kwh:.3f} kWh in {result.duration_s:.0f} s "
+                       f"(parts spread {result.spread:.1%})")
+
+    def wait() -> None:
+        if "bar" not in bar_holder:
+            bar_holder["bar"] = click.progressbar(
+                length=int(length), label="run", show_eta=False, show_percent=True,
+                item_show_func=lambda text: text, file=sys.stderr)
+            bar_holder["bar"].__enter__()
+        clock.sleep(0.5)
+
+    try:
+        result, summaries = cal.run_runs(
+            tail, params, length, wanted, progress, report, wait,
+            timeout if timeout is not None else 2 * length + 60, max_attempts=2 * wanted + 1)
+    except CalibrationRefused as refused:
+        click.echo("calibration refused: " + "; ".join(refused.reasons))
+        sys.exit(1)
+    finally:
+        if "bar" in bar_holder:
+            bar_holder.pop("bar").render_finish()
+    line = (f"result: k = {result.k_m3_per_kwh:.4f} ± {result.expanded_uncertainty:.4f} m³/kWh "
+            f"(coverage factor {params.coverage_factor:g}; {result.runs} run(s), spread "
+            f"{result.spread:.1%}; {result.volume_m3:.3f} m³, {result.energy_kwh:.3f} kWh)")
+    if result.efficiency is not None:
+        line += (f"; η = {result.efficiency:.3f} ± {result.efficiency_expanded_uncertainty:.3f} "
+                 f"at H_cal {result.calibration_head_m:.2f} m")
+    click.echo(line)
+    version = cal.next_version(conn, plan)
+    if not yes and not click.confirm(f"store it as coefficient version {version}, valid from "
+                                     "now?", default=False):
+        click.echo("not stored")
+        sys.exit(1)
+    now = clock.time()
+    source = (f"calibration {datetime.fromtimestamp(now).isoformat(timespec='seconds')} against "
+              f"{sources.reference}: {result.runs} run(s), {result.volume_m3:.3f} m³, "
+              f"{result.energy_kwh:.3f} kWh")
+    coefficient = cal.new_coefficient(version, result, now, source)
+    seq = cal.store_coefficient(state_dir, cal.coefficient_record(coefficient, result, sources,
+                                                                  summaries))
+    conn.close()
+    click.echo(f"stored as coefficient version {version} (store seq {seq}); the gateway derives "
+               "volumes with it from now on")
+
+
 @cli.group()
 def platform() -> None:
     """The reference receiver a platform runs to take the gateways' uplinks (docs/platform.md).
