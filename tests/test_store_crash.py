@@ -15,7 +15,9 @@ failure message names the seed and the plan of the run). Two ways to kill:
   with -P to count only the calls on one file): the N-th pwrite64 of WAL frames (a commit torn
   half-way), the N-th fdatasync of the WAL (a commit written, not yet synced), the N-th pwrite64
   into the database file (a checkpoint half-copied). These tests need strace (Debian: strace).
-`pytest --torture` runs 500 timed kills and 150 exact ones instead of 50 and 12.
+`pytest --torture` runs 500 timed kills and 150 exact ones instead of 50 and 12, and kills at
+every call of the first open and of init instead of a sample (about 20 minutes on 2 cores; the
+normal run of this file takes about 80 s).
 """
 
 from __future__ import annotations
@@ -473,8 +475,8 @@ def test_torture_sigkill_at_exact_calls_150_cycles(tmp_path):
 
 def test_readers_killed_mid_read_leave_the_writer_alone(tmp_path):
     state_dir, model = new_state(tmp_path)
-    fill = Child(ingest_command(state_dir, "--rate", 0, "--count", 60_000), tmp_path / "fill.txt")
-    run = Run("fill 60000 readings", fill.finish(timeout=120), fill.stderr(),
+    fill = Child(ingest_command(state_dir, "--rate", 0, "--count", 40_000), tmp_path / "fill.txt")
+    run = Run("fill 40000 readings", fill.finish(timeout=120), fill.stderr(),
               fill.proc.returncode)
     assert run.closed, run.describe()
     model.check_after(run)
@@ -495,12 +497,13 @@ def test_readers_killed_mid_read_leave_the_writer_alone(tmp_path):
         elif kind == "export":
             reader = Child([*WELLGATE, "export", "--db", db, "--format",
                             rng.choice(["jsonl", "csv"])], tmp_path / f"r{number}.txt")
-            assert reader.wait_for("", rng.randint(2, 40_000)), reader.stderr()
+            assert reader.wait_for("", rng.randint(2, 10_000)), reader.stderr()
         else:  # nobody reads its output: it blocks on a full pipe inside its read transaction
             with open(tmp_path / f"r{number}.txt", "w") as stderr:
                 stalled = subprocess.Popen([*WELLGATE, "export", "--db", db],
                                            stdout=subprocess.PIPE, stderr=stderr)
-            time.sleep(rng.uniform(1.0, 1.5))
+            assert stalled.stdout.read(1), "export wrote nothing"  # it is exporting ...
+            time.sleep(rng.uniform(0.2, 0.5))  # ... and soon stuck on the full pipe
             mid_read[kind] += stalled.poll() is None
             stalled.kill()
             stalled.wait(WAIT)
@@ -596,12 +599,14 @@ def test_sigkill_at_any_call_of_the_first_open_leaves_a_store_that_opens(tmp_pat
             conn.close()
 
 
-def test_sigkill_at_any_call_of_init_leaves_no_key_or_a_whole_key_pair(tmp_path):
+def test_sigkill_at_any_call_of_init_leaves_no_key_or_a_whole_key_pair(tmp_path, torture):
     dry = tmp_path / "dry-run"
     init = [*WELLGATE, "init", "--state-dir"]
     points = calls_on(dry, [*init, str(dry)],
                       ("mkdir", "openat", "write", "fsync", "rename", "link", "unlink"), tmp_path)
     assert {"write", "fsync", "link"} <= {call for call, *_ in points}, points
+    if not torture:  # the calls that change what is on disk; all of them (16) with --torture
+        points = [point for point in points if point[0] in ("write", "fsync", "rename", "link")]
     for number, (call, when, line) in enumerate(points):
         state_dir = tmp_path / f"state-{number}"
         killed = subprocess.run([*killed_at(call, when), *init, str(state_dir)],
