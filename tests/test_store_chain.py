@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from gateway.store import chain
 from gateway.store.records import (
+    _DATA_ENCODER,
     ROW_COLUMNS,
     NewRecord,
     Record,
@@ -201,3 +202,38 @@ def test_a_record_read_back_from_sqlite_has_the_leaf_it_was_written_with(
 def test_values_are_normalised_to_what_sqlite_returns(given_value, stored):
     result = normal_value(given_value)
     assert result == stored and type(result) is type(stored)
+
+
+# --- the writer's fast canonical form equals the specification's, byte for byte -------------
+
+_names = st.text(max_size=12)  # any unicode: quotes, backslashes, control characters, CJK
+_scalars = st.one_of(st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
+                     st.floats(allow_nan=False, allow_infinity=False), _names)
+_data = st.one_of(st.none(), st.dictionaries(_names, st.one_of(_scalars, st.lists(_scalars)),
+                                             max_size=4))
+
+
+@settings(max_examples=400, deadline=None)
+@given(seq=st.integers(min_value=1, max_value=2**63 - 1), kind=_names, device=_names,
+       point=_names, value=_scalars, unit=_names, quality=_names,
+       raw=st.lists(st.integers(min_value=0, max_value=2**64 - 1), max_size=6).map(tuple),
+       wall=st.floats(allow_nan=False, allow_infinity=False),
+       mono=st.floats(allow_nan=False, allow_infinity=False),
+       boot=st.integers(min_value=0, max_value=2**31), data=_data, give_text=st.booleans())
+def test_record_leaf_equals_the_leaf_of_the_canonical_bytes(seq, kind, device, point, value,
+                                                           unit, quality, raw, wall, mono, boot,
+                                                           data, give_text):
+    fields = [seq, kind, device, point, value, unit, quality, list(raw), wall, mono, boot, data]
+    expected = chain.leaf_hash(chain.canonical_bytes(fields))
+    text = _DATA_ENCODER.encode(data) if give_text and data is not None else None
+    got = chain.record_leaf(seq, kind, device, point, value, unit, quality, raw, wall, mono,
+                            boot, data, text)
+    assert got == expected
+
+
+def test_the_stores_data_encoder_has_the_canonical_options():
+    spec = chain._ENCODER
+    assert (_DATA_ENCODER.item_separator, _DATA_ENCODER.key_separator, _DATA_ENCODER.sort_keys,
+            _DATA_ENCODER.ensure_ascii, _DATA_ENCODER.allow_nan) == (
+        spec.item_separator, spec.key_separator, spec.sort_keys, spec.ensure_ascii,
+        spec.allow_nan)

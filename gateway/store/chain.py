@@ -68,11 +68,81 @@ def canonical_bytes(fields: Sequence[Any]) -> bytes:
 
 def record_leaf(seq: int, kind: str, device: str, point: str, value: Any, unit: str,
                 quality: str, raw: Sequence[int], wall_time: float, mono_time: float, boot: int,
-                data: Any) -> bytes:
-    """leaf_hash(canonical_bytes(fields)) in one call, for the writer's hot loop (a tuple raw
-    encodes as the same JSON list)."""
-    return hashlib.sha256(_ENCODER.encode([seq, kind, device, point, value, unit, quality, raw,
-                                           wall_time, mono_time, boot, data]).encode()).digest()
+                data: Any, data_text: str | None = None) -> bytes:
+    """leaf_hash(canonical_bytes(fields)) in one call, for the writer's hot loop.
+
+    Byte for byte what canonical_bytes() gives, built by string formatting for the common field
+    types (exact int, finite float, str, None; a tuple raw is a JSON list), which takes a third of
+    the json encoder's time; anything else goes through the encoder. `data_text` is `data` as
+    encoded with this module's options (records.NewRecord keeps it), or None to encode here."""
+    text = _fast_canonical(seq, kind, device, point, value, unit, quality, raw, wall_time,
+                           mono_time, boot, data, data_text)
+    if text is None:
+        text = _ENCODER.encode([seq, kind, device, point, value, unit, quality, list(raw),
+                                wall_time, mono_time, boot, data])
+    return hashlib.sha256(text.encode()).digest()
+
+
+# JSON text of names (devices, points, units, enum values ...) and of runs of them
+_ESCAPED: dict[str | tuple[str, ...], str] = {}
+_ESCAPED_MAX = 4096
+
+
+def _json_str(text: str) -> str:
+    escaped = _ESCAPED.get(text)
+    if escaped is None:
+        escaped = _ENCODER.encode(text)
+        if len(_ESCAPED) < _ESCAPED_MAX:
+            _ESCAPED[text] = escaped
+    return escaped
+
+
+def _json_scalar(value: Any) -> str | None:
+    """JSON text of an exact int, a finite float, a str or None; None for anything else."""
+    kind = type(value)
+    if kind is float:
+        return repr(value) if value - value == 0 else None  # NaN and inf go to the encoder
+    if kind is int:
+        return repr(value)
+    if kind is str:
+        return _json_str(value)
+    if value is None:
+        return "null"
+    return None
+
+
+def _names_text(names: tuple[str, ...]) -> str:
+    """The JSON text of a run of name fields, with its trailing comma (cached: names repeat)."""
+    text = _ESCAPED.get(names)
+    if text is None:
+        text = "".join(_ENCODER.encode(name) + "," for name in names)
+        if len(_ESCAPED) < _ESCAPED_MAX:
+            _ESCAPED[names] = text
+    return text
+
+
+def _fast_canonical(seq: Any, kind: Any, device: Any, point: Any, value: Any, unit: Any,
+                    quality: Any, raw: Any, wall_time: Any, mono_time: Any, boot: Any, data: Any,
+                    data_text: str | None) -> str | None:
+    if not (type(seq) is int and type(boot) is int and type(wall_time) is float
+            and type(mono_time) is float and wall_time - wall_time == 0
+            and mono_time - mono_time == 0 and type(kind) is str and type(device) is str
+            and type(point) is str and type(unit) is str and type(quality) is str
+            and type(raw) in (tuple, list)):
+        return None
+    for register in raw:
+        if type(register) is not int:
+            return None
+    value_text = _json_scalar(value)
+    if value_text is None:
+        return None
+    if data_text is None:
+        if data is not None:
+            return None
+        data_text = "null"
+    return (f"[{seq},{_names_text((kind, device, point))}{value_text},"
+            f"{_names_text((unit, quality))}[{','.join(map(repr, raw))}],"
+            f"{wall_time!r},{mono_time!r},{boot},{data_text}]")
 
 
 def leaf_hash(canonical: bytes) -> bytes:

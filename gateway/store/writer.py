@@ -164,7 +164,7 @@ class StoreWriter:
         record_leaf, sha256 = chain.record_leaf, hashlib.sha256
         for seq, e in enumerate(entries, start=tail.next_seq):
             leaf = record_leaf(seq, e.kind, e.device, e.point, e.value, e.unit, e.quality, e.raw,
-                               e.wall_time, e.mono_time, boot, e.data)
+                               e.wall_time, e.mono_time, boot, e.data, e.data_text)
             head = sha256(head + leaf).digest()  # chain.chain_step, inlined
             rows.append((seq, e.kind, e.device, e.point, e.value, e.unit, e.quality,
                          pack_raw(e.raw), e.wall_time, e.mono_time, boot, e.data_text,
