@@ -220,3 +220,16 @@ def test_a_reader_cannot_write(state_dir):
     with pytest.raises(sqlite3.OperationalError, match="readonly"):
         conn.execute("DELETE FROM records")
     conn.close()
+
+
+def test_negative_zero_values_and_times_verify_after_a_round_trip(tmp_path):
+    """A float32 register can hold -0.0 (0x80000000); SQLite reads it back as 0.0, so the store
+    keeps and hashes 0.0."""
+    from gateway.readings import Reading
+
+    create_key(tmp_path)
+    writer = StoreWriter(tmp_path, load_private_key(tmp_path))
+    reading = Reading("flow-meter", "flow_rate", -0.0, "m3/h", (0x8000, 0), 1.0, -0.0)
+    writer.append([from_reading(reading)])
+    writer.close()
+    assert verify(tmp_path).ok

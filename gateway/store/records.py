@@ -59,8 +59,8 @@ def unpack_raw(blob: bytes | None) -> list[int]:
 
 
 def normal_value(value: Any) -> int | float | str | None:
-    """A value as SQLite keeps it and JSON writes it: bool -> int, NaN/inf -> None, an int beyond
-    64 bits -> its decimal text (SQLite integers are 64-bit)."""
+    """A value as SQLite keeps it and JSON writes it: bool -> int, NaN/inf -> None, -0.0 -> 0.0,
+    an int beyond 64 bits -> its decimal text (SQLite integers are 64-bit)."""
     if value is None or isinstance(value, str):
         return value
     if isinstance(value, bool):
@@ -68,7 +68,8 @@ def normal_value(value: Any) -> int | float | str | None:
     if isinstance(value, int):
         return value if _INT64[0] <= value <= _INT64[1] else str(value)
     if isinstance(value, float):
-        return value if math.isfinite(value) else None
+        # SQLite keeps -0.0 as 0.0: store (and hash) what reads back. A float32 register can be -0.
+        return value + 0.0 if math.isfinite(value) else None
     raise TypeError(f"a record value is an int, float, str or None; got {type(value).__name__}")
 
 
@@ -103,7 +104,8 @@ class NewRecord:
         normal = normal_data(data)
         text = None if normal is None else _DATA_ENCODER.encode(normal)
         return cls(kind, device, point, normal_value(value), unit, quality,
-                   tuple(int(x) for x in raw), float(wall_time), float(mono_time), normal, text)
+                   tuple(int(x) for x in raw), float(wall_time) + 0.0, float(mono_time) + 0.0,
+                   normal, text)
 
     def fields(self, seq: int, boot: int) -> tuple[Any, ...]:
         """The 12 canonical fields, in chain.FIELDS order."""
@@ -127,8 +129,8 @@ def from_reading(reading: Reading) -> NewRecord:
     data, text = _READING_DATA.get(reading.kind) or (
         {"kind": reading.kind}, _DATA_ENCODER.encode({"kind": reading.kind}))
     return NewRecord(KIND_READING, reading.device, reading.point, normal_value(reading.value),
-                     reading.unit, reading.quality, reading.raw, float(reading.wall_time),
-                     float(reading.mono_time), data, text)
+                     reading.unit, reading.quality, reading.raw, float(reading.wall_time) + 0.0,
+                     float(reading.mono_time) + 0.0, data, text)
 
 
 ROW_COLUMNS = ("seq, kind, device, point, value, unit, quality, raw, wall_time, mono_time, boot, "
