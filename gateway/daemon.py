@@ -103,6 +103,7 @@ async def run_gateway(
             now = time.monotonic()
             if accounting is not None:
                 accounting.note_health(acquisition.board)
+                await accounting.act(acquisition)
             if tick is not None:
                 tick(acquisition)
             if write_health and now >= next_health:

@@ -53,7 +53,7 @@ slave_id = 2
 
 BAUDS = "one of: 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200"
 MODELS = ("one of: acrel-adw300, chint-ddsu666, chint-dtsu666, dlt645-generic, eastron-sdm120, "
-          "eastron-sdm630, qdy30a, tuf-2000m, xintai-emf")
+          "eastron-sdm630, modbus-relay, qdy30a, tuf-2000m, xintai-emf")
 DLT645_METER = "'dlt645-generic' is a DL/T 645 meter"
 MODBUS_METER = "'tuf-2000m' is a Modbus meter"
 

@@ -1,5 +1,6 @@
-"""Simulator additions for accounting faults: a meter's points frozen (a stuck totaliser, a dead
-power reading) and the well's parameters changed mid-run (a lower water table, a worn pump)."""
+"""Simulator additions for accounting: a meter's points frozen (a stuck totaliser, a dead
+power reading), the well's parameters changed mid-run (a lower water table, a worn pump), and
+a relay module whose coil stops the pump (FC 1/5), unless its contact is welded."""
 
 from __future__ import annotations
 
@@ -70,3 +71,35 @@ def test_changed_parameters_apply_from_now_and_totals_stay_continuous():
         367.1 * 0.40 / after.head_m, rel=1e-3)
     with pytest.raises(ValueError, match="unknown well parameter"):
         w.set_params(depth=3.0)
+
+
+def test_a_relay_modules_coil_stops_the_pump_unless_its_contact_is_welded():
+    from drivers import modbus_rtu
+    from gateway.simulator.device import ILLEGAL_DATA_ADDRESS, ILLEGAL_FUNCTION, SlaveFault
+    from gateway.simulator.modbus_slave import modbus_reply
+
+    w = well()
+    w.add_device("rs485-1", SimDevice("relay", "modbus-relay", slave_id=9))
+    w.wire_relay("relay", coil=2)
+    w.advance(60)
+    assert w.snapshot().pump_on
+    write = modbus_rtu.build_write_single_coil(9, 2, True)
+    reply, _ = modbus_reply(w.meter("relay"), write, w.snapshot())
+    assert reply == write  # FC 5 echoes the request
+    assert not w.snapshot().pump_on and w.snapshot().power_kw == 0.0
+    read = modbus_rtu.build_read_request(9, modbus_rtu.READ_COILS, 0, 8)
+    reply, _ = modbus_reply(w.meter("relay"), read, w.snapshot())
+    assert modbus_rtu.parse_read_response(reply, 9, modbus_rtu.READ_COILS, 8) == [
+        False, False, True, False, False, False, False, False]
+    modbus_reply(w.meter("relay"), modbus_rtu.build_write_single_coil(9, 2, False),
+                 w.snapshot())
+    assert w.snapshot().pump_on  # back to its duty cycle
+    w.inject("relay", "welded")
+    modbus_reply(w.meter("relay"), write, w.snapshot())
+    assert w.meter("relay").coils[2] is True and w.snapshot().pump_on  # taken, not acted on
+    for device, frame, code in (
+            ("flow-meter", modbus_rtu.build_write_single_coil(1, 0, True), ILLEGAL_FUNCTION),
+            ("relay", modbus_rtu.build_write_single_coil(9, 8, True), ILLEGAL_DATA_ADDRESS)):
+        with pytest.raises(SlaveFault) as refused:
+            modbus_reply(w.meter(device), frame, w.snapshot())
+        assert refused.value.code == code

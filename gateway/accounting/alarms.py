@@ -138,6 +138,10 @@ class AlarmBoard:
                 self._latch(f"{OFFLINE}@{device}", OFFLINE, *plan.offline)
         if plan.clock is not None:
             self._latch(f"{CLOCK}@{GATEWAY_DEVICE}", CLOCK, *plan.clock)
+        control = plan.pump_control
+        if control.enabled and not control.dry_run:
+            self._latch(f"pump_not_stopped@{control.relay_device or 'well'}",
+                        "pump_not_stopped", 0.0, 0.0)
 
     def backwards_for(self, name: str) -> BackwardsThresholds:
         """The backwards thresholds of one totaliser, its wrap in base units (as the series)."""

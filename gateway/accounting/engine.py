@@ -31,6 +31,7 @@ from gateway.accounting.health_rules import FAULT, HOLD, NORMAL
 from gateway.accounting.ledger import Ledger
 from gateway.accounting.periods import DERIVED, METERED, AllocationTracker
 from gateway.accounting.plan import AccountingPlan, Totaliser, to_base
+from gateway.accounting.pump import CUT_OFF, KIND_RELAY, NOT_STOPPED, REQUESTED, RESTORE, PumpGuard
 from gateway.accounting.records import (
     ACCOUNTING_DEVICE,
     CHECKPOINT_POINT,
@@ -43,6 +44,7 @@ from gateway.accounting.records import (
     KIND_ENERGY,
     KIND_FLAG,
     KIND_HEALTH,
+    KIND_PUMP,
     KIND_VOLUME,
     OWN_KINDS,
     STATE_POINT,
@@ -61,6 +63,7 @@ IGNORED = (DUPLICATE, OUT_OF_ORDER, INVALID)
 # comparison (drift is for a coefficient that no longer fits, not for a broken meter).
 METER_FAULTS = frozenset({"power_without_flow", "flow_without_power", "totaliser_backwards",
                           "totaliser_stuck", "meter_status", OFFLINE})
+PUMP_BLOCKING = METER_FAULTS | {"drift"}  # no cut-off while one of these is raised
 MAX_NOTES = 3
 
 
@@ -152,6 +155,9 @@ class AccountingEngine:
         # time ranges [from, to] (to None: still faulty) kept out of the drift comparison
         self.drift_excluded: dict[str, list[float | None]] = dict(
             state.get("drift_excluded", {}))
+        self.pump = (PumpGuard(plan.pump_control, state.get("pump"))
+                     if plan.pump_control.enabled else None)
+        self.commands: list[tuple[int, str, dict[str, Any]]] = []  # relay writes to make
         self.outputs: list[NewRecord] = []
         self.checkpoint_due = False
 
@@ -169,8 +175,8 @@ class AccountingEngine:
         kind, t = record.kind, record.wall_time
         if kind is None or t is None:  # a thinned record (tombstone)
             return
-        if kind in OWN_KINDS or kind == KIND_ALARM:
-            self._feed_own(record)
+        if kind in OWN_KINDS or kind in (KIND_ALARM, KIND_RELAY):
+            self._feed_own(record, live=True)
             return
         self._advance(t)
         if kind == "reading":
@@ -192,9 +198,15 @@ class AccountingEngine:
         elif record.kind in OWN_KINDS:
             self._feed_own(record)
 
-    def _feed_own(self, record: Record) -> None:
-        """Our own interval volumes, read back in store order, are the drift rule's series."""
+    def _feed_own(self, record: Record, live: bool = False) -> None:
+        """Our own interval volumes, read back in store order, are the drift rule's series; a
+        committed pump request read back live is handed to the gateway to carry out."""
         data = record.data or {}
+        if (live and record.kind == KIND_PUMP and record.point in (CUT_OFF, RESTORE)
+                and record.value == REQUESTED):
+            self.commands.append((record.seq, record.point or "", data))
+        if record.kind == KIND_RELAY and self.pump is not None and record.wall_time is not None:
+            self.pump.switched(data.get("action", ""), bool(data.get("ok")), record.wall_time)
         if record.kind == KIND_VOLUME and isinstance(record.value, int | float):
             source = data.get("source")
             if (source in (METERED, DERIVED) and record.wall_time is not None
@@ -251,6 +263,13 @@ class AccountingEngine:
             del self.drift_excluded[tag]
         for decision in self.board.evaluate(now):
             self._alarm_record(decision.alarm, decision.action, now, decision.reason)
+        if self.pump is not None and not self.plan.pump_control.dry_run:
+            verdict, why, confirmed = self.pump.confirm(now, self.windows["power"].pairs)
+            if confirmed is not None:
+                self.outputs.append(confirmed)
+            decision = self.board.condition(NOT_STOPPED, self.pump.device, verdict, now, why)
+            if decision is not None:
+                self._alarm_record(decision.alarm, decision.action, now, decision.reason)
 
     def _alarm_record(self, key: str, action: str, at_time: float, reason: str) -> None:
         name, device = key.split("@", 1)
@@ -426,6 +445,11 @@ class AccountingEngine:
             log.warning("allocation: %s%% of %s m³ reached in %s (%.1f m³, %s)",
                         crossing.threshold_percent, crossing.allocation_m3, crossing.year,
                         crossing.used_m3, self.plan.counting_source)
+        if self.pump is not None:
+            blocking = sorted(key for key, latch in self.board.latches.items()
+                              if latch.active and latch.alarm in PUMP_BLOCKING)
+            self.outputs += self.pump.check(year, used, self.allocation.params.annual_allocation_m3,
+                                            at_time, blocking)
 
     def close_partial(self) -> None:
         """Write what the current interval holds so far (on a stop), and a checkpoint."""
@@ -470,6 +494,9 @@ class AccountingEngine:
             self._confirm(record, int(data.get("flag_seq", -1)), data.get("decision"))
         elif record.point == "replace_meter":
             self._replace(record, data)
+        elif record.point in ("pump_override", "pump_restore") and self.pump is not None:
+            self.outputs += self.pump.command(record.point, data, record.wall_time or 0.0)
+            self.checkpoint_due = True
 
     def _confirm(self, record: Record, flag_seq: int, decision: Any) -> None:
         flag = self.lookup(flag_seq)
@@ -536,6 +563,7 @@ class AccountingEngine:
             "confirmed": sorted(self.confirmed),
             "raised_in_interval": sorted(self.raised_in_interval),
             "drift_excluded": self.drift_excluded,
+            "pump": self.pump.to_state() if self.pump is not None else None,
         }
 
 

@@ -106,8 +106,10 @@ class AccountingPlan:
         pf = self.power_flow.window_s if self.power_flow else 0.0
         stuck = self.stuck.window_s if self.stuck else 0.0
         back = self.backwards.window_s if self.backwards else 0.0
+        control = self.pump_control
+        pump = control.confirm_within_s + 2 * self.evaluate_every_s if control.enabled else 0.0
         return {
-            "power": pf,
+            "power": max(pf, pump),
             "flow": max(pf, stuck),
             "volume": max(back, stuck),
             "energy": back,

@@ -22,6 +22,7 @@ from typing import Any
 
 from gateway.accounting.engine import AccountingEngine
 from gateway.accounting.plan import AccountingPlan, build_plan
+from gateway.accounting.pump import KIND_RELAY, coil_value, relay_record
 from gateway.accounting.records import (
     CLOCK_POINT,
     GATEWAY_DEVICE,
@@ -182,6 +183,57 @@ class AccountingRoom:
                 self._clock_last = value
                 self.sink.append_record(health(GATEWAY_DEVICE, CLOCK_POINT, value, how))
         self._wake.set()
+
+    # -- 以电控水: the relay writes the engine asked for ---------------------------------------
+    def take_commands(self) -> list[tuple[int, str, dict[str, Any]]]:
+        """Committed pump requests not yet handed out (request seq, cut_off/restore, data)."""
+        with self._lock:
+            if self.engine is None:
+                return []
+            commands, self.engine.commands = self.engine.commands, []
+            return commands
+
+    async def act(self, acquisition: Any) -> None:
+        """Carry out the pending relay writes on the relay's bus (call from the acquisition's
+        loop); each is logged as a `relay` record, and one already logged is not repeated."""
+        for seq, point, data in self.take_commands():
+            if self._carried_out(seq):
+                log.info("pump control: request %d was carried out before; not repeated", seq)
+                continue
+            await self._write_coil(acquisition, seq, point, data)
+
+    def _carried_out(self, request_seq: int) -> bool:
+        if not self.path.exists():
+            return False
+        conn = open_reader(self.path)
+        try:
+            row = conn.execute("SELECT 1 FROM records WHERE seq > ? AND kind = ? AND "
+                               "json_extract(data, '$.request_seq') = ? LIMIT 1",
+                               (request_seq, KIND_RELAY, request_seq)).fetchone()
+            return row is not None
+        finally:
+            conn.close()
+
+    async def _write_coil(self, acquisition: Any, seq: int, point: str,
+                          data: dict[str, Any]) -> None:
+        control = self.plan.pump_control
+        device = control.relay_device or ""
+        on = coil_value(point, data)
+        poller = next((p for p in acquisition.pollers
+                       if any(d.name == device for d in p.devices)), None)
+        polled = next((d for d in poller.devices if d.name == device), None) if poller else None
+        error = ""
+        if poller is None or polled is None or not hasattr(poller.transport, "write_coil"):
+            error = f"relay device {device!r} is not polled on a Modbus bus"
+        else:
+            try:
+                await poller.transport.write_coil(polled.slave_id, control.coil, on)
+            except Exception as exc:  # TransactionFailed, a closed port: logged, alarm follows
+                error = str(exc) or type(exc).__name__
+        if error:
+            log.error("pump control: %s of request %d failed: %s", point, seq, error)
+        self.sink.append_record(relay_record(seq, point, device, control.coil, on, not error,
+                                             error))
 
     # -- the thread -------------------------------------------------------------------------------
     def run_in_thread(self) -> None:

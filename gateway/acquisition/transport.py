@@ -67,6 +67,7 @@ class ModbusTransport:
         # The reply heads a waiting read accepts: (slave, function) and (slave, function | 0x80).
         self._pending: tuple[bytes, bytes] | None = None
         self._quiet_timer: asyncio.TimerHandle | None = None
+        self._lock = asyncio.Lock()  # one transaction at a time: polls and relay writes
         self._reads = {
             1: client.read_coils,
             2: client.read_discrete_inputs,
@@ -141,6 +142,29 @@ class ModbusTransport:
 
     async def read(self, slave: int, function: int, address: int, count: int) -> list:
         """Registers (FC 3/4) or bits (FC 1/2); raises TransactionFailed."""
+        async with self._lock:
+            return await self._read(slave, function, address, count)
+
+    async def write_coil(self, slave: int, address: int, on: bool) -> None:
+        """FC 5: switch one coil (a relay channel), between polls; raises TransactionFailed."""
+        async with self._lock:
+            await self.pacer.wait()
+            self.client.ctx.comm_params.timeout_connect = self.deadline(5, 1)
+            try:
+                reply = await self.client.write_coil(address, on, device_id=slave)
+            except ConnectionException as exc:
+                raise TransactionFailed(dx.CONNECT_ERROR, str(exc)) from None
+            except ModbusException as exc:
+                raise TransactionFailed(dx.TIMEOUT, f"no valid reply to the coil write ({exc})"
+                                        ) from None
+            finally:
+                self.pacer.mark()
+            if reply.isError():
+                code = getattr(reply, "exception_code", 0)
+                error = modbus_rtu.exception_for_code(code, 5)
+                raise TransactionFailed(dx.EXCEPTION_REPLY, str(error), answered=True)
+
+    async def _read(self, slave: int, function: int, address: int, count: int) -> list:
         await self.pacer.wait()
         self._rx = b""
         # pymodbus's timeout is one attempt's deadline (pinned pymodbus: comm_params is stable).

@@ -21,6 +21,7 @@ ILLEGAL_FUNCTION = 1
 ILLEGAL_DATA_ADDRESS = 2
 ILLEGAL_DATA_VALUE = 3
 SERVED_LOG_LENGTH = 10_000
+RELAY_CHANNELS = 8  # a relay module's coils 0..7
 FULL_SCALE_M = 100.0  # the level transmitter's range
 _THREE_PHASE_HINTS = ("voltage_l2", "voltage_l3", "current_l2", "current_l3", "power_l2")
 
@@ -91,6 +92,8 @@ class Meter:
         self._frozen_volume: float | None = None  # set while the pipe is empty
         self._point_offsets: dict[str, float] = {}  # rollover/reset, in the point's unit
         self._frozen_points: dict[str, Any] = {}  # freeze fault: point -> value held
+        self.coils: dict[int, bool] = {}  # relay channels (FC 1/5), all off at power-up
+        self.on_coil: Any = None  # called (address, on) after a coil write: wiring to the pump
         self.faults = Faults()
         self.settings = dict(device.settings)
         self._choose_decimals(first)
@@ -239,6 +242,25 @@ class Meter:
                     float(value) - self._unwrapped(point, base))
 
     # -- Modbus ------------------------------------------------------------------------------------
+    def read_coils(self, address: int, count: int) -> list[bool]:
+        """FC 1: relay modules only (role relay), channels 0..7."""
+        self._check_coils(address, count)
+        return [self.coils.get(a, False) for a in range(address, address + count)]
+
+    def write_coil(self, address: int, on: bool) -> None:
+        """FC 5: switch one channel; a welded relay (fault) takes the write but does not act."""
+        self._check_coils(address, 1)
+        self.coils[address] = on
+        if self.on_coil is not None and not self.faults.active("welded"):
+            self.on_coil(address, on)
+
+    def _check_coils(self, address: int, count: int) -> None:
+        if self.profile.model.role != "relay":
+            raise SlaveFault(ILLEGAL_FUNCTION, f"{self.profile.model.name} has no coils")
+        if address < 0 or address + count > RELAY_CHANNELS:
+            raise SlaveFault(ILLEGAL_DATA_ADDRESS,
+                             f"coils {address}..{address + count - 1} outside 0..7")
+
     def read_registers(self, function: int, address: int, count: int, snap: Snapshot):
         """(registers, {point: value served}) for a read; raises SlaveFault as the meter would."""
         points = [
@@ -347,6 +369,7 @@ _CONFIG_VALUES: dict[str, Any] = {
     "unit_code": _unit_code,
     "baud_code": _baud_code,
     "slave_address": lambda meter, point: meter.device.slave_id or 1,
+    "software_version": lambda meter, point: 200,  # relay module firmware V2.00
     "zero_point": lambda meter, point: 0.0,
     "full_scale": lambda meter, point: FULL_SCALE_M,
     "totalizer_multiplier": lambda meter, point: 3,  # TUF-2000M: 10^(n-3), 3 = x1

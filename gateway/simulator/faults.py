@@ -8,7 +8,7 @@ from typing import Any
 
 # Faults that stay until cleared (or until `count` requests have been affected).
 REPLY_FAULTS = ("no_answer", "dead", "late", "crc", "exception", "stray", "garble")
-STATE_FAULTS = ("empty_pipe", "freeze")
+STATE_FAULTS = ("empty_pipe", "freeze", "welded")
 # One-shot actions on the device's totalisers, applied at once (nothing to clear afterwards).
 ACTIONS = ("rollover", "reset")
 FAULT_KINDS = REPLY_FAULTS + STATE_FAULTS
@@ -25,6 +25,8 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
     "empty_pipe": {},
     # points hold their value (or the one in `values`): a stuck totaliser, a dead power reading
     "freeze": {"points": None, "values": None},
+    # a relay whose contact is welded: coil writes are taken, the pump is not switched
+    "welded": {},
 }
 
 

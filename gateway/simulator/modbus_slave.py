@@ -30,6 +30,15 @@ def modbus_reply(meter: Meter, frame: bytes, snap: Snapshot) -> tuple[bytes, dic
             raise SlaveFault(ILLEGAL_DATA_VALUE, f"count {count_or_value} not in 1..125")
         words, served = meter.read_registers(function, address, count_or_value, snap)
         return modbus_rtu.build_read_response(slave, function, words), served
+    if function == modbus_rtu.READ_COILS:
+        if not 1 <= count_or_value <= modbus_rtu.MAX_READ_BITS:
+            raise SlaveFault(ILLEGAL_DATA_VALUE, f"count {count_or_value} not in 1..2000")
+        bits = meter.read_coils(address, count_or_value)
+        return modbus_rtu.build_read_response(slave, function, bits), {}
+    if function == modbus_rtu.WRITE_SINGLE_COIL:
+        meter.write_coil(address, count_or_value == modbus_rtu.COIL_ON)
+        return modbus_rtu.build_write_response(
+            slave, function, address, count_or_value == modbus_rtu.COIL_ON), {}
     if function == modbus_rtu.WRITE_SINGLE_REGISTER:
         meter.write_registers(address, [count_or_value])
         return modbus_rtu.build_write_response(slave, function, address, count_or_value), {}

@@ -94,6 +94,17 @@ class SimulatedWell:
         self.physics.change(self.sim_time(), overrides)
         return self.snapshot()
 
+    def wire_relay(self, device: str, coil: int, stops_pump: bool = True) -> None:
+        """Wire a relay module's channel into the pump's contactor: with stops_pump, coil ON
+        stops the pump (OFF gives it back to its duty cycle); without, coil OFF stops it."""
+        meter = self.meter(device)
+
+        def switched(address: int, on: bool) -> None:
+            if address == coil:
+                self.set_pump(False if on == stops_pump else None)
+
+        meter.on_coil = switched
+
     def set_pump(self, on: bool | None) -> None:
         """Force the pump on or off (a relay, a test); None returns it to its duty cycle."""
         self.physics.set_pump(on, self.sim_time())

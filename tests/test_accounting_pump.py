@@ -1,0 +1,201 @@
+"""以电控水 against the simulated well: the cut-off fires exactly once at the allocation and the
+relay really stops the simulated pump (power falls, confirmed); never in dry-run, never on a
+meter fault (a held spike, a raised meter alarm); a site override holds it; a welded relay that
+leaves the pump drawing power raises pump_not_stopped. Every request and write is in the store."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from accounting_support import SimulatedFeed, site, stored
+
+from gateway.accounting.records import INSTALLER_DEVICE, KIND_COMMAND, make
+from gateway.accounting.service import AccountingRoom
+from gateway.config import StoreSection
+from gateway.daemon import run_gateway
+from gateway.simulator import SimulatedWell
+from gateway.store import StoreSink, create_key
+
+HOUR = 3600.0
+RELAY = """
+[[devices]]
+name = "relay"
+bus = "rs485-1"
+model = "modbus-relay"
+slave_id = 9
+poll_interval = {poll}
+
+[well.accounting.allocation]
+annual_m3 = {allocation}
+thresholds_percent = [100]
+
+[well.pump_control]
+enabled = true
+dry_run = {dry_run}
+relay_device = "relay"
+coil = 0
+confirm_within_s = {confirm}
+"""
+
+
+def ok_clock():
+    return 1, "test clock"
+
+
+def control_site(folder, dry_run=False, allocation=40, poll=10.0, confirm=60, **options):
+    return site(folder, RELAY.format(dry_run=str(dry_run).lower(), allocation=allocation,
+                                     poll=poll, confirm=confirm), poll=poll, **options)
+
+
+def pump_records(state_dir):
+    return [(r.point, r.value) for r in stored(state_dir, "pump")]
+
+
+def test_dry_run_reports_once_and_switches_nothing(tmp_path):
+    config = control_site(tmp_path, dry_run=True)
+    feed = SimulatedFeed(config)
+    try:
+        room = AccountingRoom.from_config(config, feed.sink, clock_probe=ok_clock)
+        feed.run(6 * HOUR, every=10, room=room)  # 40 m³ are used in the third pump run
+        assert room.take_commands() == []
+        room.close()
+        feed.sink.flush()
+    finally:
+        feed.close()
+    assert pump_records(feed.state_dir) == [("cut_off", "dry_run")]
+    record = stored(feed.state_dir, "pump")[0]
+    assert record.data["used_m3"] >= 40 and "dry run: the relay is not switched" in (
+        record.data["reason"])
+    assert [r for r in stored(feed.state_dir, "alarm")] == []  # no power check in a dry run
+
+
+def test_a_held_spike_never_cuts_and_a_raised_meter_alarm_withholds_the_cut(tmp_path):
+    config = control_site(tmp_path)
+    feed = SimulatedFeed(config)
+    try:
+        room = AccountingRoom.from_config(config, feed.sink, clock_probe=ok_clock)
+        feed.run(0.25 * HOUR, every=10, room=room)
+        feed.well.meter("flow-meter")._volume_offset += 500.0  # a glitch far past the allocation
+        feed.run(HOUR, every=10, room=room)
+        assert [r.data["kind"] for r in stored(feed.state_dir, "flag")] == ["spike"]
+        assert pump_records(feed.state_dir) == []  # held, not counted: no cut-off
+        feed.run(3300, every=10, room=room)  # 2 h 10 min: about 36 m³ counted
+        feed.well.inject("flow-meter", "reset", point="forward_total")  # backwards alarm, 1 h
+        feed.run(0.5 * HOUR, every=10, room=room)  # the allocation is reached meanwhile
+        withheld = pump_records(feed.state_dir)
+        assert withheld == [("withheld", "meter fault alarm raised: "
+                                         "totaliser_backwards@flow-meter")]
+        assert room.take_commands() == []
+        feed.run(1.5 * HOUR, every=10, room=room)  # the alarm clears: the cut-off goes ahead
+        commands = room.take_commands()
+        room.close()
+        feed.sink.flush()
+    finally:
+        feed.close()
+    records = pump_records(feed.state_dir)
+    assert records[:2] == [withheld[0], ("cut_off", "requested")]
+    assert [(point, data["year"]) for _, point, data in commands] == [("cut_off", 2025)]
+    alarms = [(r.point, r.value) for r in stored(feed.state_dir, "alarm")]
+    assert alarms[:2] == [("totaliser_backwards", "raised"), ("totaliser_backwards", "cleared")]
+
+
+def test_a_site_override_holds_the_cut_off_until_it_is_lifted(tmp_path):
+    config = control_site(tmp_path)
+    feed = SimulatedFeed(config)
+
+    def command(point, **data):
+        feed.sink.append_record(make(KIND_COMMAND, INSTALLER_DEVICE, point, None, "",
+                                     feed.start + feed.t, {"by": "test", **data}))
+
+    try:
+        room = AccountingRoom.from_config(config, feed.sink, clock_probe=ok_clock)
+        command("pump_override", active=True)
+        feed.run(6 * HOUR, every=10, room=room)
+        assert pump_records(feed.state_dir) == [("override", "on"),
+                                                ("withheld", "site override on (maintenance)")]
+        command("pump_override", active=False)
+        feed.run(HOUR, every=10, room=room)
+        assert [point for _, point, _ in room.take_commands()] == ["cut_off"]
+        command("pump_restore")  # the installer gives the pump back explicitly
+        feed.run(HOUR, every=10, room=room)
+        assert [point for _, point, _ in room.take_commands()] == ["restore"]
+        room.close()
+        feed.sink.flush()
+    finally:
+        feed.close()
+    assert pump_records(feed.state_dir)[2:] == [
+        ("override", "off"), ("cut_off", "requested"), ("restore", "requested")]
+
+
+async def _live(tmp_path, welded: bool):
+    """The gateway against the simulated well on ptys at 10× speed, the relay wired to the
+    pump's contactor; 0.5 m³ allowed, reached within seconds."""
+    config = control_site(tmp_path, allocation=0.5, poll=0.3, confirm=3, interval=10)
+    accounting = config.well.accounting.model_copy(update={
+        "pump_capacity_m3h": 1000.0, "rated_power_kw": 100.0, "interval_s": 5,
+        "evaluate_every_s": 1.0})
+    config = config.model_copy(update={"well": config.well.model_copy(update={
+        "accounting": accounting})})
+    state = tmp_path / "state"
+    create_key(state)
+    store = StoreSink(state, StoreSection(commit_interval=0.3))
+    well = SimulatedWell.from_config(config, seed=4, time_scale=10)
+    well.wire_relay("relay", coil=0, stops_pump=True)
+    if welded:
+        well.inject("relay", "welded")
+    await well.start()
+    room = AccountingRoom.from_config(config, store, poll_s=0.2, clock_probe=ok_clock)
+    room.run_in_thread()
+    started = time.monotonic()
+    done: dict[str, float] = {}
+
+    def tick(acquisition) -> None:  # stop 1 s after the outcome (or after 30 s at most)
+        engine = room.engine
+        outcome = engine is not None and engine.pump is not None and (
+            engine.pump.confirmed or engine.board.is_active("pump_not_stopped"))
+        if outcome:
+            done.setdefault("at", time.monotonic())
+        if time.monotonic() - done.get("at", float("inf")) > 1.0:
+            acquisition.stop()
+
+    try:
+        await run_gateway(config, store, well.ports(), seconds=30.0, tick=tick, tick_every=0.2,
+                          write_health=False, accounting=room)
+    finally:
+        await well.stop()
+        store.close()
+    assert "at" in done, "neither confirmed nor alarmed within 30 s"
+    return well, state, started
+
+
+async def test_the_cut_off_fires_once_at_the_allocation_and_the_pump_stops(tmp_path):
+    well, state, _ = await _live(tmp_path, welded=False)
+    assert pump_records(state) == [("cut_off", "requested"), ("confirmed", "power fell")]
+    request, confirmed = stored(state, "pump")
+    assert request.data["used_m3"] >= 0.5
+    relay = stored(state, "relay")
+    assert [(r.value, r.data["ok"], r.data["request_seq"]) for r in relay] == [
+        ("on", True, request.seq)]
+    assert well.meter("relay").coils == {0: True}
+    assert not well.snapshot().pump_on and well.snapshot().power_kw == 0.0
+    assert confirmed.data["after_s"] < 3.0
+    assert [r for r in stored(state, "alarm") if r.point == "pump_not_stopped"] == []
+
+
+async def test_a_welded_relay_leaves_the_pump_running_and_raises_the_alarm(tmp_path):
+    well, state, _ = await _live(tmp_path, welded=True)
+    assert pump_records(state) == [("cut_off", "requested")]
+    assert [r.data["ok"] for r in stored(state, "relay")] == [True]  # the module took the write
+    assert well.snapshot().pump_on  # but the contact did not open
+    raised = [r for r in stored(state, "alarm") if r.point == "pump_not_stopped"]
+    assert [r.value for r in raised] == ["raised"]
+    assert "still" in raised[0].data["reason"] and "after the cut-off" in raised[0].data["reason"]
+
+
+@pytest.mark.parametrize("point", ["cut_off", "restore"])
+def test_the_coil_value_follows_the_wiring(point):
+    from gateway.accounting.pump import coil_value
+
+    assert coil_value(point, {"coil_stops_pump": True}) is (point == "cut_off")
+    assert coil_value(point, {"coil_stops_pump": False}) is (point != "cut_off")
