@@ -564,6 +564,115 @@ def calibrate(config_file: str, duration: float | None, runs: int | None, yes: b
                "volumes with it from now on")
 
 
+def _command(config_file: str, point: str, value, data: dict) -> None:
+    """Append an installer's command record to the store, or exit 2 saying why not."""
+    from gateway.accounting.commands import append_command, command_record
+    from gateway.store import NoKey, StoreError
+
+    config = _load(config_file)
+    if config.well.accounting is None:
+        click.echo(f"error: {config_file} has no [well.accounting] table", err=True)
+        sys.exit(2)
+    try:
+        seq = append_command(Path(config.gateway.state_dir), command_record(point, value, data))
+    except (NoKey, StoreError, OSError) as exc:
+        click.echo(f"error: cannot write the command to the store: {exc}", err=True)
+        sys.exit(2)
+    click.echo(f"recorded {point} as store seq {seq}; the gateway's accounting takes it up")
+
+
+@cli.command()
+@click.option("--config", "config_file", required=True, type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def flags(config_file: str, as_json: bool) -> None:
+    """List the amounts held for a person to confirm (a reset, a spike, a meter replacement),
+    each with the seq `wellgate confirm` takes.
+
+    \b
+    Example:
+      wellgate flags --config /etc/wellgate/wellgate.toml
+    """
+    from gateway.accounting.report import local_time
+
+    config, view = _accounting_view(config_file)
+    held = dict(sorted(view.open_flags.items(), key=lambda item: int(item[0])))
+    if as_json:
+        click.echo(json.dumps(held, indent=2))
+        return
+    if not held:
+        click.echo("no held amount waits for a person")
+    for seq, flag in held.items():
+        click.echo(f"seq {seq}  {local_time(flag['at'], config.well.timezone)}  {flag['device']}"
+                   f" {flag['point']}: {flag['kind']}, {flag['held']:.3f} {flag['unit']} held; "
+                   f"{flag['flag']}")
+
+
+@cli.command()
+@click.option("--config", "config_file", required=True, type=click.Path(dir_okay=False))
+@click.argument("flag_seq", type=int)
+@click.option("--count/--reject", "count", required=True,
+              help="Count the held amount into the totals, or reject it for good.")
+@click.option("--note", default="", help="Why, for the record.")
+def confirm(config_file: str, flag_seq: int, count: bool, note: str) -> None:
+    """Decide a held amount (see `wellgate flags`): count it, or reject it. Each flag is
+    decided once; the decision is a signed record in the store.
+
+    \b
+    Example:
+      wellgate confirm --config site.toml 48213 --count --note "meter swapped, seal 0042"
+    """
+    _command(config_file, "confirm_flag", flag_seq, {
+        "flag_seq": flag_seq, "decision": "count" if count else "reject", "note": note})
+
+
+@cli.command("meter-replaced")
+@click.option("--config", "config_file", required=True, type=click.Path(dir_okay=False))
+@click.option("--device", required=True, help="The device whose meter was replaced.")
+@click.option("--point", default=None, help="Its totaliser (default: forward_total for a flow "
+                                            "meter, import_energy for an energy meter).")
+@click.option("--new-start", type=float, required=True,
+              help="The new meter's reading when it was installed.")
+@click.option("--old-final", type=float, default=None,
+              help="The old meter's last reading, where it could still be read.")
+def meter_replaced(config_file: str, device: str, point: str | None, new_start: float,
+                   old_final: float | None) -> None:
+    """Record a meter replacement: counting goes on from the new meter's start reading (and
+    what the old meter counted up to its final reading, where given). Flagged for a person.
+
+    \b
+    Example:
+      wellgate meter-replaced --config site.toml --device flow-meter --new-start 12.5
+    """
+    import time as clock
+
+    from gateway.accounting.plan import build_plan
+
+    plan = build_plan(_load(config_file))
+    totals = {t.device: t.point for t in (plan.volume, plan.energy) if t is not None}
+    if device not in totals:
+        raise click.BadParameter(f"{device!r} is not a meter accounting counts; expected one "
+                                 f"of: {', '.join(totals) or 'none'}", param_hint="--device")
+    _command(config_file, "replace_meter", new_start, {
+        "device": device, "point": point or totals[device], "new_start": new_start,
+        "old_final": old_final, "at_time": clock.time()})
+
+
+@cli.command()
+@click.option("--config", "config_file", required=True, type=click.Path(dir_okay=False))
+@click.argument("action", type=click.Choice(["override-on", "override-off", "restore"]))
+@click.option("--note", default="", help="Why, for the record.")
+def pump(config_file: str, action: str, note: str) -> None:
+    """以电控水 on site: override-on holds the cut-off (and gives a cut pump back) for
+    maintenance, override-off ends that, restore gives the pump back for the rest of the year.
+
+    \b
+    Example:
+      wellgate pump --config site.toml override-on --note "pump test after repair"
+    """
+    point = "pump_restore" if action == "restore" else "pump_override"
+    _command(config_file, point, action, {"active": action == "override-on", "note": note})
+
+
 @cli.group()
 def platform() -> None:
     """The reference receiver a platform runs to take the gateways' uplinks (docs/platform.md).

@@ -146,3 +146,37 @@ def test_the_demo_shows_metered_and_derived_volume_and_alarms():
     derived = float(water[0].split("(以电折水) ")[1].split(" m³")[0])
     assert metered > 0 and derived == pytest.approx(metered, rel=0.15)
     assert any(line.startswith(("alarms: none active", "ALARM ")) for line in last.splitlines())
+
+
+def test_flags_confirm_and_commands_from_the_command_line(tmp_path):
+    config = site(tmp_path)
+    path = str(tmp_path / "site.toml")
+    feed = SimulatedFeed(config)
+    room = AccountingRoom.from_config(config, feed.sink, clock_probe=ok_clock)
+    try:
+        feed.run(600, every=10, room=room)
+        feed.well.meter("flow-meter")._volume_offset += 300.0  # a jump: held as a spike
+        feed.run(900, every=10, room=room)
+        code, out = run_cli("flags", "--config", path)
+        assert code == 0 and "spike, 300.0" in out, out
+        seq = json.loads(run_cli("flags", "--config", path, "--json")[1])
+        (flag_seq,) = seq
+        before = sum(r.value for r in stored(feed.state_dir, "volume") if r.point == "metered")
+        code, out = run_cli("confirm", "--config", path, flag_seq, "--count", "--note", "test")
+        assert code == 0 and "recorded confirm_flag as store seq" in out, out
+        feed.run(900, every=10, room=room)
+        assert run_cli("flags", "--config", path)[1].strip() == "no held amount waits for a person"
+        (command,) = stored(feed.state_dir, "command")
+        assert command.data["decision"] == "count" and command.data["by"]
+        after = sum(r.value for r in stored(feed.state_dir, "volume") if r.point == "metered")
+        assert after - before > 300.0
+        code, out = run_cli("meter-replaced", "--config", path, "--device", "well-level",
+                            "--new-start", "1")
+        assert code == 2 and "'well-level' is not a meter accounting counts" in out
+        code, out = run_cli("pump", "--config", path, "override-on", "--note", "repair")
+        assert code == 0
+        assert [r.point for r in stored(feed.state_dir, "command")] == [
+            "confirm_flag", "pump_override"]
+    finally:
+        room.close()
+        feed.close()

@@ -28,6 +28,7 @@ from gateway.accounting.calibration import (
     running_estimate,
 )
 from gateway.accounting.coefficient import Coefficient, HeadParameters
+from gateway.accounting.commands import append_command
 from gateway.accounting.plan import AccountingPlan, to_base
 from gateway.accounting.records import (
     KIND_COEFFICIENT,
@@ -35,7 +36,6 @@ from gateway.accounting.records import (
     latest_checkpoint,
     records_after,
 )
-from gateway.store import StoreWriter, load_private_key
 from gateway.store.records import NewRecord, Record
 
 POINT_VOLUME = "forward_total"
@@ -166,11 +166,7 @@ def coefficient_record(coefficient: Coefficient, result: CalibrationResult,
 
 def store_coefficient(state_dir: Path, record: NewRecord) -> int:
     """Append the coefficient record to the signed store; returns its seq."""
-    writer = StoreWriter(state_dir, load_private_key(state_dir))
-    try:
-        return writer.append([record]).last_seq
-    finally:
-        writer.close()
+    return append_command(state_dir, record)
 
 
 def new_coefficient(version: int, result: CalibrationResult, valid_from: float,

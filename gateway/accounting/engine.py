@@ -65,6 +65,7 @@ METER_FAULTS = frozenset({"power_without_flow", "flow_without_power", "totaliser
                           "totaliser_stuck", "meter_status", OFFLINE})
 PUMP_BLOCKING = METER_FAULTS | {"drift"}  # no cut-off while one of these is raised
 MAX_NOTES = 3
+MAX_OPEN_FLAGS = 100  # held amounts awaiting a person, kept in the checkpoint (newest)
 
 
 @dataclass
@@ -152,6 +153,7 @@ class AccountingEngine:
         self.derived = [DerivedAmount(**entry) for entry in state.get("derived", [])]
         self.confirmed: set[int] = set(state.get("confirmed", []))
         self.raised_in_interval: set[str] = set(state.get("raised_in_interval", []))
+        self.open_flags: dict[str, dict[str, Any]] = dict(state.get("open_flags", {}))
         # time ranges [from, to] (to None: still faulty) kept out of the drift comparison
         self.drift_excluded: dict[str, list[float | None]] = dict(
             state.get("drift_excluded", {}))
@@ -178,7 +180,8 @@ class AccountingEngine:
         if kind in OWN_KINDS or kind in (KIND_ALARM, KIND_RELAY):
             self._feed_own(record, live=True)
             return
-        self._advance(t)
+        if kind in ("reading", KIND_HEALTH):  # the data's clock; a command's own time is not
+            self._advance(t)
         if kind == "reading":
             self._feed_series(record)
             self._reading(record)
@@ -205,6 +208,15 @@ class AccountingEngine:
         if (live and record.kind == KIND_PUMP and record.point in (CUT_OFF, RESTORE)
                 and record.value == REQUESTED):
             self.commands.append((record.seq, record.point or "", data))
+        if live and record.kind == KIND_FLAG and isinstance(record.value, int | float) and (
+                record.value > 0 and str(record.seq) not in self.open_flags):
+            self.open_flags[str(record.seq)] = {
+                "device": record.device, "point": record.point, "held": record.value,
+                "unit": record.unit, "kind": data.get("kind"), "at": record.wall_time,
+                "flag": data.get("flag")}
+            for seq in sorted(self.open_flags, key=int)[:-MAX_OPEN_FLAGS]:
+                del self.open_flags[seq]
+            self.checkpoint_due = True
         if record.kind == KIND_RELAY and self.pump is not None and record.wall_time is not None:
             self.pump.switched(data.get("action", ""), bool(data.get("ok")), record.wall_time)
         if record.kind == KIND_VOLUME and isinstance(record.value, int | float):
@@ -505,18 +517,20 @@ class AccountingEngine:
                       record.seq)
             return
         self.confirmed.add(flag_seq)
+        self.open_flags.pop(str(flag_seq), None)
         self.checkpoint_due = True
         held = float(flag.value or 0.0)
         if decision != "count" or held <= 0:
             return
-        t = record.wall_time or 0.0
-        source = (flag.data or {}).get("source")
-        name = "volume" if source == METERED else "energy"
+        data = flag.data or {}  # the amount belongs to when it was counted by the meter
+        end = float(data.get("end") or flag.wall_time or 0.0)
+        start = data.get("start")
+        name = "volume" if data.get("source") == METERED else "energy"
         acc = self.acc[name]
-        acc.add(t, t, held, 0.0, None, "confirmed")
+        acc.add(start, end, held, 0.0, None, "confirmed")
         acc.confirmed.append(flag_seq)
         if name == "energy":
-            self._derive(held, t, t, None, head_known=False)
+            self._derive(held, start, end, None, head_known=False)
 
     def _replace(self, record: Record, data: dict[str, Any]) -> None:
         device, point = data.get("device"), data.get("point")
@@ -563,6 +577,7 @@ class AccountingEngine:
             "confirmed": sorted(self.confirmed),
             "raised_in_interval": sorted(self.raised_in_interval),
             "drift_excluded": self.drift_excluded,
+            "open_flags": self.open_flags,
             "pump": self.pump.to_state() if self.pump is not None else None,
         }
 

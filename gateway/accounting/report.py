@@ -30,6 +30,7 @@ class AccountingView:
     allocation: dict[str, Any] | None
     alarms: dict[str, Any]
     coefficients: list[dict[str, Any]]
+    open_flags: dict[str, dict[str, Any]]
 
 
 def load_view(conn: sqlite3.Connection, time_zone: str) -> AccountingView | None:
@@ -40,7 +41,8 @@ def load_view(conn: sqlite3.Connection, time_zone: str) -> AccountingView | None
     state = record.data
     return AccountingView(record.seq, state["cursor"], state.get("last_time"),
                           Ledger(time_zone, state["ledger"]), state.get("allocation"),
-                          state.get("alarms", {}), state.get("coefficients", []))
+                          state.get("alarms", {}), state.get("coefficients", []),
+                          state.get("open_flags", {}))
 
 
 def local_time(at_time: float | None, time_zone: str) -> str:
