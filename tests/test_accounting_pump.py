@@ -199,3 +199,30 @@ def test_the_coil_value_follows_the_wiring(point):
 
     assert coil_value(point, {"coil_stops_pump": True}) is (point == "cut_off")
     assert coil_value(point, {"coil_stops_pump": False}) is (point != "cut_off")
+
+
+def test_a_request_not_carried_out_before_a_stop_is_handed_out_again_once(tmp_path):
+    from gateway.accounting.pump import relay_record
+
+    config = control_site(tmp_path)
+    feed = SimulatedFeed(config)
+    try:
+        room = AccountingRoom.from_config(config, feed.sink, clock_probe=ok_clock)
+        feed.run(3 * HOUR, every=10, room=room)
+        assert pump_records(feed.state_dir)[0] == ("cut_off", "requested")
+        room.close()  # stopped before the gateway wrote the coil
+        feed.sink.flush()
+        again = AccountingRoom.from_config(config, feed.sink, clock_probe=ok_clock)
+        again.start()
+        commands = again.take_commands()
+        assert [point for _, point, _ in commands] == ["cut_off"]
+        feed.sink.append_record(relay_record(commands[0][0], "cut_off", "relay", 0, True, True))
+        feed.run(600, every=10, room=again)
+        again.close()
+        feed.sink.flush()
+        third = AccountingRoom.from_config(config, feed.sink, clock_probe=ok_clock)
+        third.start()
+        assert third.take_commands() == []
+        assert third._carried_out(commands[0][0])
+    finally:
+        feed.close()

@@ -160,6 +160,9 @@ class AccountingEngine:
         self.pump = (PumpGuard(plan.pump_control, state.get("pump"))
                      if plan.pump_control.enabled else None)
         self.commands: list[tuple[int, str, dict[str, Any]]] = []  # relay writes to make
+        # requests read back but not yet answered by a relay record: handed out again after a
+        # restart (the gateway checks the store before it writes, so none is written twice)
+        self.pending_relay: dict[str, list[Any]] = dict(state.get("pending_relay", {}))
         self.outputs: list[NewRecord] = []
         self.checkpoint_due = False
 
@@ -208,6 +211,8 @@ class AccountingEngine:
         if (live and record.kind == KIND_PUMP and record.point in (CUT_OFF, RESTORE)
                 and record.value == REQUESTED):
             self.commands.append((record.seq, record.point or "", data))
+            self.pending_relay[str(record.seq)] = [record.point, data]
+            self.checkpoint_due = True
         if live and record.kind == KIND_FLAG and isinstance(record.value, int | float) and (
                 record.value > 0 and str(record.seq) not in self.open_flags):
             self.open_flags[str(record.seq)] = {
@@ -216,6 +221,9 @@ class AccountingEngine:
                 "flag": data.get("flag")}
             for seq in sorted(self.open_flags, key=int)[:-MAX_OPEN_FLAGS]:
                 del self.open_flags[seq]
+            self.checkpoint_due = True
+        if record.kind == KIND_RELAY and live and (
+                self.pending_relay.pop(str(data.get("request_seq")), None) is not None):
             self.checkpoint_due = True
         if record.kind == KIND_RELAY and self.pump is not None and record.wall_time is not None:
             self.pump.switched(data.get("action", ""), bool(data.get("ok")), record.wall_time)
@@ -578,6 +586,7 @@ class AccountingEngine:
             "raised_in_interval": sorted(self.raised_in_interval),
             "drift_excluded": self.drift_excluded,
             "open_flags": self.open_flags,
+            "pending_relay": self.pending_relay,
             "pump": self.pump.to_state() if self.pump is not None else None,
         }
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import logging
+import queue
 import sqlite3
 import threading
 import time
@@ -77,6 +78,8 @@ class AccountingRoom:
         self._clock_next = 0.0
         self._clock_last: int | str | None = "unset"
         self.groups_written = 0
+        self._commands: queue.SimpleQueue[tuple[int, str, dict[str, Any]]] = queue.SimpleQueue()
+        self._summary: dict[str, Any] = {}
 
     @classmethod
     def from_config(cls, config: Any, sink: Any, **options: Any) -> AccountingRoom:
@@ -111,6 +114,8 @@ class AccountingRoom:
             position = batch[-1].seq
         log.info("accounting: resumed at seq %d (checkpoint %d), %d records replayed for the "
                  "alarm windows", cursor, checkpoint.seq, replayed)
+        for seq, (point, data) in sorted(engine.pending_relay.items(), key=lambda i: int(i[0])):
+            self._commands.put((int(seq), point, data))  # not answered before the stop
         self.engine = engine
         return engine
 
@@ -136,6 +141,8 @@ class AccountingRoom:
                 for record in batch:
                     engine.process(record)
                     self._write(engine.take_group())
+                    while engine.commands:  # handed to the acquisition's loop, without the lock
+                        self._commands.put(engine.commands.pop(0))
                 done += len(batch)
             return done
 
@@ -145,21 +152,26 @@ class AccountingRoom:
             self.groups_written += 1
 
     def summary(self) -> dict[str, Any]:
-        """Today's and this year's totals by source and the alarms raised now (the demo's view;
-        consistent: taken between two records)."""
-        with self._lock:
+        """Today's and this year's totals by source and the alarms raised now (the demo's view,
+        taken between two records; the last one while the room is busy: never blocks long)."""
+        if not self._lock.acquire(timeout=0.05):
+            return self._summary
+        try:
             engine = self.engine
             if engine is None or engine.last_time is None:
                 return {}
             ledger = engine.ledger
             today = ledger.local_date(engine.last_time)
             sources = ("metered", "derived", "energy")
-            return {
+            self._summary = {
                 "day": today.isoformat(), "accounted_to": engine.last_time,
                 "today": {s: ledger.day(today, s) for s in sources},
                 "year": {s: ledger.year(today.year, s) for s in sources},
                 "active": engine.board.active(), "recent": list(engine.board.recent),
             }
+            return self._summary
+        finally:
+            self._lock.release()
 
     # -- what the gateway process observes -------------------------------------------------------
     def note_health(self, board: Any, now: float | None = None) -> None:
@@ -187,11 +199,10 @@ class AccountingRoom:
     # -- 以电控水: the relay writes the engine asked for ---------------------------------------
     def take_commands(self) -> list[tuple[int, str, dict[str, Any]]]:
         """Committed pump requests not yet handed out (request seq, cut_off/restore, data)."""
-        with self._lock:
-            if self.engine is None:
-                return []
-            commands, self.engine.commands = self.engine.commands, []
-            return commands
+        commands = []
+        while not self._commands.empty():
+            commands.append(self._commands.get_nowait())
+        return commands
 
     async def act(self, acquisition: Any) -> None:
         """Carry out the pending relay writes on the relay's bus (call from the acquisition's
