@@ -791,4 +791,8 @@ def summarize(config: GatewayConfig) -> str:
     )
     if config.profile_dirs:
         lines.append("extra profile folders: " + ", ".join(str(d) for d in config.profile_dirs))
+    if config.well.accounting is not None:
+        from gateway.accounting.plan import describe_plan
+
+        lines += describe_plan(config)
     return "\n".join(lines)

@@ -304,3 +304,21 @@ def test_every_field_is_described():
                   settings.PumpControlSection):
         for name, field in model.model_fields.items():
             assert field.description, f"{model.__name__}.{name} has no description"
+
+
+def test_check_config_says_what_accounting_will_do(tmp_path):
+    from gateway.config import summarize
+
+    text = summarize(_load(tmp_path, RELAY + MINIMAL + """
+        [well.accounting.allocation]
+        annual_m3 = 5000
+
+        [well.pump_control]
+        enabled = true
+        relay_device = "relay"
+    """))
+    assert ("accounting: metered from flow-meter forward_total; derived from pump-energy "
+            "import_energy (no coefficient yet: wellgate calibrate; head model fixed); "
+            "intervals of 900 s") in text
+    assert "allocation 5000 m³/year counted from metered volume, warnings at 80 %, 100 %" in text
+    assert "pump control (以电控水): DRY RUN (records only)" in text

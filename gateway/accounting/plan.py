@@ -226,3 +226,24 @@ def build_plan(config: Any, accounting: AccountingSection | None = None) -> Acco
         pump_control=config.well.pump_control,
         units=units,
     )
+
+
+def describe_plan(config: Any) -> list[str]:
+    """What accounting will do, for `wellgate check-config`."""
+    plan = build_plan(config)
+    metered = (f"metered from {plan.volume.device} {plan.volume.point}" if plan.volume
+               else "no flow meter")
+    versions = ", ".join(f"v{c.version} {c.value_m3_per_kwh:g} m³/kWh"
+                         for c in plan.book.versions) or "no coefficient yet: wellgate calibrate"
+    derived = (f"derived from {plan.energy.device} {plan.energy.point} ({versions}; head "
+               f"model {plan.head_model})" if plan.energy else "no energy meter")
+    lines = [f"accounting: {metered}; {derived}; intervals of {plan.interval_s} s"]
+    if plan.allocation is not None:
+        lines.append(f"allocation {plan.allocation.annual_allocation_m3:g} m³/year counted from "
+                     f"{plan.counting_source} volume, warnings at "
+                     + ", ".join(f"{t:g} %" for t in plan.allocation.thresholds_percent))
+    control = plan.pump_control
+    state = ("off" if not control.enabled else "DRY RUN (records only)" if control.dry_run
+             else f"ON: coil {control.coil} of {control.relay_device}")
+    lines.append(f"pump control (以电控水): {state}")
+    return lines
