@@ -3,44 +3,15 @@ errors that name the key, the value given and the range allowed."""
 
 from __future__ import annotations
 
-import textwrap
-
 import pytest
+from site_config import BASE, load_site, site_errors
 
-from gateway.config import GatewayConfig, StoreSection, load_config
+from gateway.config import StoreSection, load_config
 from gateway.errors import ConfigError
-
-BASE = """\
-[well]
-id = "w1"
-
-[[buses]]
-name = "rs485-1"
-type = "rtu"
-port = "/dev/ttyUSB0"
-
-[[devices]]
-name = "flow-meter"
-bus = "rs485-1"
-model = "tuf-2000m"
-slave_id = 1
-"""
-
-
-def _load(tmp_path, extra: str = "") -> GatewayConfig:
-    path = tmp_path / "site.toml"
-    path.write_text(BASE + textwrap.dedent(extra), encoding="utf-8")
-    return load_config(path)
-
-
-def _errors(tmp_path, extra: str) -> list[str]:
-    with pytest.raises(ConfigError) as caught:
-        _load(tmp_path, extra)
-    return [error.split(": ", 1)[1] for error in caught.value.errors]
 
 
 def test_defaults_come_from_the_schema(tmp_path):
-    config = _load(tmp_path)
+    config = load_site(tmp_path)
     assert config.gateway.state_dir == "/var/lib/wellgate"
     assert config.gateway.runtime_dir == "/run/wellgate"
     store = config.store
@@ -51,7 +22,7 @@ def test_defaults_come_from_the_schema(tmp_path):
 
 
 def test_given_values_are_used(tmp_path):
-    config = _load(tmp_path, """
+    config = load_site(tmp_path, """
         [gateway]
         state_dir = "/srv/wellgate"
 
@@ -90,13 +61,13 @@ def test_given_values_are_used(tmp_path):
     ('[store]\ncommit_interval = "5"', 'store.commit_interval = "5": expected seconds'),
 ])
 def test_a_bad_value_names_key_value_and_range(tmp_path, extra, expected):
-    errors = _errors(tmp_path, extra)
+    errors = site_errors(tmp_path, extra)
     assert len(errors) == 1, errors
     assert errors[0].startswith(expected), errors[0]
 
 
 def test_an_unknown_store_key_is_reported_with_the_known_ones(tmp_path):
-    errors = _errors(tmp_path, "[store]\ncommit_every = 5")
+    errors = site_errors(tmp_path, "[store]\ncommit_every = 5")
     assert len(errors) == 1
     assert errors[0].startswith("store.commit_every: unknown key"), errors[0]
     assert "commit_interval" in errors[0]

@@ -3,48 +3,16 @@ the value given and what is allowed."""
 
 from __future__ import annotations
 
-import textwrap
-
 import pytest
-
-from gateway.config import GatewayConfig, load_config
-from gateway.errors import ConfigError
-
-BASE = """\
-[well]
-id = "150602-0017"
-
-[[buses]]
-name = "rs485-1"
-type = "rtu"
-port = "/dev/ttyUSB0"
-
-[[devices]]
-name = "flow-meter"
-bus = "rs485-1"
-model = "tuf-2000m"
-slave_id = 1
-"""
-
-
-def _load(tmp_path, extra: str = "") -> GatewayConfig:
-    path = tmp_path / "site.toml"
-    path.write_text(BASE + textwrap.dedent(extra), encoding="utf-8")
-    return load_config(path)
-
-
-def _errors(tmp_path, extra: str) -> list[str]:
-    with pytest.raises(ConfigError) as caught:
-        _load(tmp_path, extra)
-    return [error.split(": ", 1)[1] for error in caught.value.errors]
+from site_config import load_site, site_errors
 
 
 def test_no_uplinks_by_default(tmp_path):
-    assert _load(tmp_path).uplinks == []
+    assert load_site(tmp_path).uplinks == []
 
 
 def test_https_and_mqtt_destinations_with_defaults(tmp_path):
-    config = _load(tmp_path, """
+    config = load_site(tmp_path, """
         [[uplinks]]
         name = "city"
         type = "https"
@@ -94,13 +62,13 @@ def test_https_and_mqtt_destinations_with_defaults(tmp_path):
      "uplinks[0].timout: unknown key"),
 ])
 def test_errors_name_key_value_and_what_is_allowed(tmp_path, extra, expected):
-    errors = _errors(tmp_path, "[[uplinks]]\n" + extra + "\n")
+    errors = site_errors(tmp_path, "[[uplinks]]\n" + extra + "\n")
     assert len(errors) == 1, errors
     assert errors[0].startswith(expected), errors[0]
 
 
 def test_names_must_be_unique(tmp_path):
-    errors = _errors(tmp_path, """
+    errors = site_errors(tmp_path, """
         [[uplinks]]
         name = "city"
         type = "https"
