@@ -23,8 +23,9 @@ from pathlib import Path
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from gateway.store.schema import open_reader, open_writer
+
 MIGRATIONS = Migrations("wellgate-platform")
-BUSY_TIMEOUT_MS = 5000
 
 
 @MIGRATIONS()
@@ -85,20 +86,10 @@ def m001_gateways_records_blocks_events(db: Database) -> None:
 
 def open_database(path: Path) -> sqlite3.Connection:
     """The receiver's database, created or migrated: WAL, synchronous=FULL (an ack is sent only
-    after the commit is on disk)."""
+    after the commit is on disk), opened as the gateway's store opens its own."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
-                           timeout=BUSY_TIMEOUT_MS / 1000)
-    try:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        MIGRATIONS.apply(Database(conn, execute_plugins=False))
-    except BaseException:
-        conn.close()
-        raise
-    return conn
+    return open_writer(path, migrations=MIGRATIONS)
 
 
 def open_read_only(path: Path) -> sqlite3.Connection:
@@ -106,7 +97,4 @@ def open_read_only(path: Path) -> sqlite3.Connection:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no receiver database {path}")
-    conn = sqlite3.connect(f"file:{path.resolve()}?mode=ro", uri=True, isolation_level=None,
-                           check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
-    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    return conn
+    return open_reader(path)
