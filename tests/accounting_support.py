@@ -10,14 +10,15 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from store_support import stored
+
 from gateway.accounting.service import AccountingRoom
 from gateway.config import StoreSection, load_config
 from gateway.profiles import ModbusPoint
 from gateway.readings import QUALITY_GOOD, QUALITY_INVALID, Reading
 from gateway.simulator import SimulatedWell
 from gateway.simulator.encoding import decode_modbus, encode_modbus
-from gateway.store import DB_FILE, StoreSink, create_key, open_reader
-from gateway.store.records import ROW_COLUMNS, Record
+from gateway.store import StoreSink, create_key
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # 2025-06-01 00:00 in Ordos (UTC+8): simulated time 0.
@@ -174,15 +175,6 @@ class SimulatedFeed:
         self.sink.close()
 
 
-def stored(state_dir: Path, kind: str | None = None) -> list[Record]:
-    conn = open_reader(Path(state_dir) / DB_FILE)
-    try:
-        sql = f"SELECT {ROW_COLUMNS} FROM records"
-        rows = conn.execute(sql + (" WHERE kind = ?" if kind else "") + " ORDER BY seq",
-                            (kind,) if kind else ())
-        return [Record.from_row(row) for row in rows]
-    finally:
-        conn.close()
 
 
 def alarms(state_dir: Path) -> list[tuple[str, str, str, float]]:

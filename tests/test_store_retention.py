@@ -8,15 +8,15 @@ import sqlite3
 import time
 
 import pytest
+from store_support import stored, verified
 
 from gateway.config import StoreSection
 from gateway.store import StoreSink, StoreWriter, create_key, load_private_key, open_reader
 from gateway.store.export import export_records
 from gateway.store.ingest import index_of, synthetic_reading
-from gateway.store.records import ROW_COLUMNS, Record, from_reading
+from gateway.store.records import from_reading
 from gateway.store.retention import prune_delivered, thin_oldest
 from gateway.store.schema import DB_FILE
-from gateway.store.verify import verify_store
 
 PER_BLOCK = 10
 
@@ -49,21 +49,8 @@ def acked(writer: StoreWriter, **destinations: int) -> None:
                          destinations.items())
 
 
-def verified(state_dir):
-    conn = open_reader(state_dir / DB_FILE)
-    try:
-        return verify_store(conn, load_private_key(state_dir).public_key())
-    finally:
-        conn.close()
 
 
-def stored(state_dir) -> list[Record]:
-    conn = open_reader(state_dir / DB_FILE)
-    try:
-        return [Record.from_row(row) for row in
-                conn.execute(f"SELECT {ROW_COLUMNS} FROM records ORDER BY seq")]
-    finally:
-        conn.close()
 
 
 def block_numbers(writer: StoreWriter) -> list[int]:

@@ -8,14 +8,14 @@ import sqlite3
 import time
 
 import pytest
+from store_support import stored, verified
 
 from gateway.config import StoreSection
 from gateway.readings import Reading
-from gateway.store import StoreSink, create_key, load_private_key, open_reader
+from gateway.store import StoreSink, create_key, open_reader
 from gateway.store.ingest import index_of, matches, synthetic_reading
-from gateway.store.records import ROW_COLUMNS, Record
+from gateway.store.records import Record
 from gateway.store.schema import DB_FILE
-from gateway.store.verify import verify_store
 
 
 def readings(first: int, count: int) -> list[Reading]:
@@ -67,21 +67,8 @@ def faulty_connect():
     return connect
 
 
-def stored(state_dir) -> list[Record]:
-    conn = open_reader(state_dir / DB_FILE)
-    try:
-        return [Record.from_row(row) for row in
-                conn.execute(f"SELECT {ROW_COLUMNS} FROM records ORDER BY seq")]
-    finally:
-        conn.close()
 
 
-def verified(state_dir):
-    conn = open_reader(state_dir / DB_FILE)
-    try:
-        return verify_store(conn, load_private_key(state_dir).public_key())
-    finally:
-        conn.close()
 
 
 def reading_indexes(records: list[Record]) -> list[int]:

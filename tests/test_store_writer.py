@@ -10,12 +10,13 @@ import time
 
 import pytest
 from sqlite_utils.migrations import Migrations
+from store_support import stored, verified
 
 from gateway.store import StoreError, StoreWriter, create_key, load_private_key, open_reader
 from gateway.store import schema as store_schema
 from gateway.store.export import export_records
 from gateway.store.ingest import matches, synthetic_reading
-from gateway.store.records import ROW_COLUMNS, Record, from_reading
+from gateway.store.records import from_reading
 from gateway.store.schema import DB_FILE, applied_migrations
 from gateway.store.verify import verify_store
 
@@ -31,21 +32,8 @@ def entries(first: int, count: int):
     return [from_reading(synthetic_reading(i)) for i in range(first, first + count)]
 
 
-def verify(state_dir):
-    conn = open_reader(state_dir / DB_FILE)
-    try:
-        return verify_store(conn, load_private_key(state_dir).public_key())
-    finally:
-        conn.close()
 
 
-def stored(state_dir) -> list[Record]:
-    conn = open_reader(state_dir / DB_FILE)
-    try:
-        return [Record.from_row(row) for row in
-                conn.execute(f"SELECT {ROW_COLUMNS} FROM records ORDER BY seq")]
-    finally:
-        conn.close()
 
 
 def test_a_new_store_is_wal_synchronous_full_and_migrated(state_dir):
@@ -63,7 +51,7 @@ def test_a_new_store_is_wal_synchronous_full_and_migrated(state_dir):
         assert {"records", "blocks", "meta", "deliveries", "_sqlite_migrations"} <= tables
     finally:
         writer.close()
-    assert verify(state_dir).summary() == "OK: 0 records in 0 blocks (an empty store)"
+    assert verified(state_dir).summary() == "OK: 0 records in 0 blocks (an empty store)"
 
 
 def test_a_block_holds_its_batch_and_the_records_read_back_unchanged(state_dir):
@@ -77,7 +65,7 @@ def test_a_block_holds_its_batch_and_the_records_read_back_unchanged(state_dir):
     records = stored(state_dir)
     assert [r.seq for r in records] == list(range(1, 151))
     assert all(matches(r) and r.boot == 1 for r in records)
-    assert verify(state_dir).summary() == "OK: 150 records in 2 blocks, seq 1..150"
+    assert verified(state_dir).summary() == "OK: 150 records in 2 blocks, seq 1..150"
 
 
 def test_restart_continues_seq_chain_and_counts_boots(state_dir):
@@ -90,7 +78,7 @@ def test_restart_continues_seq_chain_and_counts_boots(state_dir):
     records = stored(state_dir)
     assert [r.seq for r in records] == list(range(1, 31))
     assert [r.boot for r in records] == [1] * 10 + [2] * 10 + [3] * 10
-    assert verify(state_dir).ok
+    assert verified(state_dir).ok
 
 
 def test_a_failed_commit_leaves_nothing_and_the_next_one_takes_the_same_seq(state_dir):
@@ -104,7 +92,7 @@ def test_a_failed_commit_leaves_nothing_and_the_next_one_takes_the_same_seq(stat
     block = writer.append(entries(5, 3))
     writer.close()
     assert (block.first_seq, block.last_seq) == (6, 8)
-    assert verify(state_dir).summary() == "OK: 8 records in 2 blocks, seq 1..8"
+    assert verified(state_dir).summary() == "OK: 8 records in 2 blocks, seq 1..8"
 
 
 def test_a_store_signed_with_another_key_is_refused(state_dir, tmp_path):
@@ -147,7 +135,7 @@ def test_opening_an_old_database_applies_a_later_migration_and_keeps_the_data(st
     writer.close()
     records = stored(state_dir)
     assert [r.seq for r in records] == list(range(1, 26)) and all(map(matches, records))
-    assert verify(state_dir).summary() == "OK: 25 records in 2 blocks, seq 1..25"
+    assert verified(state_dir).summary() == "OK: 25 records in 2 blocks, seq 1..25"
     # and the current code opens the upgraded file (an unknown later migration is left alone)
     StoreWriter(state_dir, key).close()
 
@@ -211,7 +199,7 @@ def test_readers_in_a_loop_never_see_half_a_batch_nor_make_the_writer_fail(state
     assert {kind for kind, _ in seen} == {"verify", "export"}
     assert len({count for _, count in seen}) > 3, seen  # the readers really ran during writing
     assert time.monotonic() - started < 60
-    assert verify(state_dir).summary() == f"OK: {60 * BATCH} records in 60 blocks, seq 1..15000"
+    assert verified(state_dir).summary() == f"OK: {60 * BATCH} records in 60 blocks, seq 1..15000"
 
 
 def test_a_reader_cannot_write(state_dir):
@@ -232,4 +220,4 @@ def test_negative_zero_values_and_times_verify_after_a_round_trip(tmp_path):
     reading = Reading("flow-meter", "flow_rate", -0.0, "m3/h", (0x8000, 0), 1.0, -0.0)
     writer.append([from_reading(reading)])
     writer.close()
-    assert verify(tmp_path).ok
+    assert verified(tmp_path).ok
