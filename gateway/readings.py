@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 QUALITY_GOOD = "good"
 QUALITY_INVALID = "invalid"  # decoded but not a usable number (NaN, inf, enum value unknown)
 QUALITY_UNCERTAIN = "uncertain"  # the meter itself flags the value (e.g. empty pipe)
 
 
-@dataclass(frozen=True, slots=True)
-class Reading:
-    """One decoded point of one device at one instant, with the bytes it came from."""
+class Reading(NamedTuple):
+    """One decoded point of one device at one instant, with the bytes it came from. A tuple:
+    cheap to build (acquisition makes one per point per poll) and to unpack (the store)."""
 
     device: str
     point: str

@@ -3,7 +3,6 @@ block (a reader never sees half a batch, and never makes the writer fail), migra
 
 from __future__ import annotations
 
-import dataclasses
 import sqlite3
 import threading
 import time
@@ -85,7 +84,7 @@ def test_a_failed_commit_leaves_nothing_and_the_next_one_takes_the_same_seq(stat
     writer = StoreWriter(state_dir, load_private_key(state_dir))
     writer.append(entries(0, 5))
     bad = entries(5, 3)
-    bad[2] = dataclasses.replace(bad[2], value=float("nan"))
+    bad[2] = bad[2]._replace(value=float("nan"))
     with pytest.raises(ValueError):  # NaN has no canonical JSON form
         writer.append(bad)
     assert not writer.conn.in_transaction

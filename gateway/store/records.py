@@ -13,7 +13,7 @@ import math
 import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from gateway.readings import Reading
 from gateway.store import chain
@@ -80,9 +80,9 @@ def normal_data(data: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return json.loads(_DATA_ENCODER.encode(dict(data)))
 
 
-@dataclass(frozen=True, slots=True)
-class NewRecord:
-    """A record waiting for its seq and boot (given at commit)."""
+class NewRecord(NamedTuple):
+    """A record waiting for its seq and boot (given at commit). A tuple: cheap to build and to
+    unpack, as the writer does for every record (gateway/store/block_rows.py)."""
 
     kind: str
     device: str
@@ -113,21 +113,29 @@ class NewRecord:
                 list(self.raw), self.wall_time, self.mono_time, boot, self.data)
 
     def row(self, seq: int, boot: int, leaf_prefix: bytes) -> tuple[Any, ...]:
-        """The records-table row (tombstone column `leaf` NULL)."""
+        """The records-table row as writer.INSERT_RECORD takes it (tombstone column `leaf` NULL)."""
         return (seq, self.kind, self.device, self.point, self.value, self.unit, self.quality,
                 pack_raw(self.raw), self.wall_time, self.mono_time, boot, self.data_text,
-                leaf_prefix, None)
+                leaf_prefix)
 
 
 # A reading's data: its point kind. One shared dict and text per kind, as most records are these.
+READING_POINT_KINDS = ("instant", "total", "status", "config")  # gateway/profiles.py PointKind
 _READING_DATA = {kind: ({"kind": kind}, _DATA_ENCODER.encode({"kind": kind}))
-                 for kind in ("instant", "total", "status")}
+                 for kind in READING_POINT_KINDS}
+
+
+def reading_data(point_kind: str) -> tuple[dict[str, Any], str]:
+    """A reading's data ({"kind": its point kind}) and that data's stored JSON text."""
+    return _READING_DATA.get(point_kind) or (
+        {"kind": point_kind}, _DATA_ENCODER.encode({"kind": point_kind}))
 
 
 def from_reading(reading: Reading) -> NewRecord:
-    """The record of one acquired reading (its point kind goes into data)."""
-    data, text = _READING_DATA.get(reading.kind) or (
-        {"kind": reading.kind}, _DATA_ENCODER.encode({"kind": reading.kind}))
+    """The record of one acquired reading, normalised (its point kind goes into data). The
+    writer stores readings without this step (gateway/store/block_rows.py) when they are of the
+    common types, with the same result."""
+    data, text = reading_data(reading.kind)
     return NewRecord(KIND_READING, reading.device, reading.point, normal_value(reading.value),
                      reading.unit, reading.quality, reading.raw, float(reading.wall_time) + 0.0,
                      float(reading.mono_time) + 0.0, data, text)

@@ -36,8 +36,11 @@ from gateway.store.records import (
     Record,
 )
 from gateway.store.verify import EVENT_PRUNED, EVENT_THINNED
-from gateway.store.writer import INSERT_RECORD, StoreWriter
+from gateway.store.writer import StoreWriter
 
+# rows as selected by ROW_COLUMNS, tombstones included, put back after a thinning
+REINSERT_ROWS = (f"INSERT INTO records ({ROW_COLUMNS}) VALUES "
+                 f"({', '.join('?' * len(ROW_COLUMNS.split(',')))})")
 log = logging.getLogger(__name__)
 
 THIN_STEP_RECORDS = 20_000  # records per thinning transaction: bounded time and WAL growth
@@ -201,7 +204,7 @@ def thin_oldest(writer: StoreWriter, keep_interval: float, reason: str, free_byt
         ranges = _ranges(thinned)
         if thinned:
             conn.execute("DELETE FROM records WHERE seq BETWEEN ? AND ?", (first_seq, last_seq))
-            conn.executemany(INSERT_RECORD, new_rows)
+            conn.executemany(REINSERT_ROWS, new_rows)
             writer.append_in_transaction(conn, [_event(EVENT_THINNED, len(thinned), {
                 "event": EVENT_THINNED,
                 "seqs": [list(r) for r in ranges],

@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from gateway.config import StoreSection
 from gateway.readings import Reading
 from gateway.store import chain
+from gateway.store.block_rows import Entry
 from gateway.store.keys import load_private_key
 from gateway.store.records import (
     KIND_ALARM,
@@ -68,10 +69,11 @@ class StoreStats:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
 
-def _encodable(entry: NewRecord) -> bool:
+def _encodable(entry: Entry) -> bool:
     try:
-        chain.canonical_bytes(entry.fields(0, 0))
-    except (ValueError, TypeError):
+        record = from_reading(entry) if isinstance(entry, Reading) else entry
+        chain.canonical_bytes(record.fields(0, 0))
+    except (ValueError, TypeError, AttributeError):
         return False
     return True
 
@@ -97,7 +99,8 @@ class StoreSink:
         self._maintenance_every, self._retention_every = maintenance_every, retention_every
 
         self._cond = threading.Condition()
-        self._buffer: deque[tuple[float, NewRecord]] = deque()  # (intake monotonic time, entry)
+        # (intake monotonic time, entry): readings wait as they came; the writer stores them
+        self._buffer: deque[tuple[float, Entry]] = deque()
         self._inflight = 0
         self._own: list[NewRecord] = []  # the store's own alarms and events, never dropped
         self._groups: list[list[NewRecord]] = []  # append_group(): each commits whole, in order
@@ -133,7 +136,11 @@ class StoreSink:
         """Queue readings for the next commit (the acquisition's ReadingSink)."""
         try:
             now = time.monotonic()
-            self._queue([(now, from_reading(reading)) for reading in readings])
+            items = [(now, reading) for reading in readings]
+            for _, reading in items:
+                if not isinstance(reading, Reading):
+                    raise TypeError(f"the store takes Reading objects; got {reading!r}")
+            self._queue(items)
         except Exception:  # a sink must not break polling; what was not queued is counted
             log.exception("store: could not queue readings")
 
@@ -160,7 +167,7 @@ class StoreSink:
             self._groups.append(group)
             self._cond.notify_all()
 
-    def _queue(self, items: list[tuple[float, NewRecord]]) -> None:
+    def _queue(self, items: list[tuple[float, Entry]]) -> None:
         if not items:
             return
         with self._cond:
@@ -384,7 +391,7 @@ class StoreSink:
                       "reason": "content that has no canonical JSON form"}))
         return notes, (self._dropped_unreported, self._rejected_unreported)
 
-    def _put_back(self, batch: list[tuple[float, NewRecord]], rejected: int = 0) -> None:
+    def _put_back(self, batch: list[tuple[float, Entry]], rejected: int = 0) -> None:
         with self._cond:
             self._buffer.extendleft(reversed(batch))
             self._inflight = 0

@@ -26,8 +26,8 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from gateway.store import chain
+from gateway.store.block_rows import LEAF_PREFIX_SIZE
 from gateway.store.records import KIND_STORE_EVENT, ROW_COLUMNS, STORE_DEVICE, unpack_raw
-from gateway.store.writer import LEAF_PREFIX_SIZE
 
 EVENT_THINNED = "thinned"
 EVENT_PRUNED = "pruned"

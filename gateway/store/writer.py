@@ -11,7 +11,6 @@ remains.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
 import sqlite3
@@ -24,19 +23,22 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlite_utils.migrations import Migrations
 
 from gateway.store import chain
+from gateway.store.block_rows import Entry, block_rows
 from gateway.store.errors import StoreError
 from gateway.store.keys import fingerprint, raw_public_key
-from gateway.store.records import NewRecord, pack_raw
 from gateway.store.schema import DB_FILE, MIGRATIONS, Connect, connect_file, open_writer
 
 log = logging.getLogger(__name__)
 
+# `leaf` (set only for a tombstone) is left to its default NULL: one parameter less per record
 INSERT_RECORD = ("INSERT INTO records (seq, kind, device, point, value, unit, quality, raw, "
-                 "wall_time, mono_time, boot, data, leaf_prefix, leaf) "
-                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                 "wall_time, mono_time, boot, data, leaf_prefix) "
+                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+# meta.next_seq and the last block in one statement: a commit of 16 readings pays per statement
+TAIL_QUERY = ("SELECT (SELECT value FROM meta WHERE key = 'next_seq'), block_no, last_seq, head "
+              "FROM blocks ORDER BY block_no DESC LIMIT 1")
 INSERT_BLOCK = ("INSERT INTO blocks (block_no, first_seq, last_seq, count, prev_head, head, "
                 "signed_wall, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-LEAF_PREFIX_SIZE = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,51 +134,43 @@ class StoreWriter:
     def tail(self, conn: sqlite3.Connection | None = None) -> Tail:
         """The end of the chain, as committed (call inside a transaction to build on it)."""
         conn = conn or self.conn
-        next_seq = int(self.meta_value(conn, "next_seq"))
-        last = conn.execute("SELECT block_no, last_seq, head FROM blocks "
-                            "ORDER BY block_no DESC LIMIT 1").fetchone()
+        last = conn.execute(TAIL_QUERY).fetchone()
         if last is None:
+            next_seq = int(self.meta_value(conn, "next_seq"))
             if next_seq != 1:
                 raise StoreError(f"meta.next_seq is {next_seq} but there is no block")
             return Tail(1, 0, chain.ZERO_HEAD)
-        block_no, last_seq, head = last
+        next_seq, block_no, last_seq, head = last
+        if next_seq is None:
+            raise StoreError("meta.next_seq is missing: not a wellgate store, or damaged")
         if next_seq != last_seq + 1:
             raise StoreError(f"meta.next_seq is {next_seq}; the last block ends at seq "
                              f"{last_seq}, so it should be {last_seq + 1}")
-        return Tail(next_seq, block_no + 1, head)
+        return Tail(int(next_seq), block_no + 1, head)
 
     # --- appending ----------------------------------------------------------------------------
 
-    def append(self, entries: Sequence[NewRecord]) -> Block:
-        """Commit `entries` as one signed block; raises (rolled back) if the commit fails."""
+    def append(self, entries: Sequence[Entry]) -> Block:
+        """Commit `entries` (records, or readings stored as reading records) as one signed block;
+        raises (rolled back) if the commit fails."""
         with self.transaction() as conn:
             return self.append_in_transaction(conn, entries)
 
     def append_in_transaction(self, conn: sqlite3.Connection,
-                              entries: Sequence[NewRecord]) -> Block:
+                              entries: Sequence[Entry]) -> Block:
         """Add `entries` as one block to the transaction in progress (thinning, pruning)."""
         if not entries:
             raise ValueError("a block holds at least one record; got none")
         tail = self.tail(conn)
-        head = prev_head = tail.head
-        boot = self.boot
-        rows = []
-        record_leaf, sha256 = chain.record_leaf, hashlib.sha256
-        for seq, e in enumerate(entries, start=tail.next_seq):
-            leaf = record_leaf(seq, e.kind, e.device, e.point, e.value, e.unit, e.quality, e.raw,
-                               e.wall_time, e.mono_time, boot, e.data, e.data_text)
-            head = sha256(head + leaf).digest()  # chain.chain_step, inlined
-            rows.append((seq, e.kind, e.device, e.point, e.value, e.unit, e.quality,
-                         pack_raw(e.raw), e.wall_time, e.mono_time, boot, e.data_text,
-                         leaf[:LEAF_PREFIX_SIZE], None))
         first_seq, last_seq = tail.next_seq, tail.next_seq + len(entries) - 1
+        rows, head = block_rows(entries, first_seq, self.boot, tail.head)
         signature = chain.sign_block(self.key, tail.next_block_no, first_seq, last_seq,
-                                     prev_head, head)
-        block = Block(tail.next_block_no, first_seq, last_seq, prev_head, head, self.clock(),
+                                     tail.head, head)
+        block = Block(tail.next_block_no, first_seq, last_seq, tail.head, head, self.clock(),
                       signature)
         conn.executemany(INSERT_RECORD, rows)
-        conn.execute(INSERT_BLOCK, (block.block_no, first_seq, last_seq, block.count, prev_head,
-                                    head, block.signed_wall, signature))
+        conn.execute(INSERT_BLOCK, (block.block_no, first_seq, last_seq, block.count,
+                                    block.prev_head, head, block.signed_wall, signature))
         conn.execute("UPDATE meta SET value = ? WHERE key = 'next_seq'", (last_seq + 1,))
         return block
 

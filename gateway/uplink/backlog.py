@@ -22,7 +22,6 @@ from gateway.acquisition.service import polled_devices
 from gateway.config import GatewayConfig
 from gateway.readings import Reading
 from gateway.simulator.well import SimulatedWell
-from gateway.store import records
 from gateway.store.writer import StoreWriter
 
 # 16 channels: flow meter 4, three-phase energy meter 9, level transmitter 2 (level and the
@@ -135,7 +134,7 @@ def fill_store(writer: StoreWriter, minutes: int, seed: int = 1,
     first = last = 0
     count = blocks = 0
     for readings in minute_polls(minutes, seed, start_wall, start_minute):
-        block = writer.append([records.from_reading(reading) for reading in readings])
+        block = writer.append(readings)
         first = first or block.first_seq
         last = block.last_seq
         count += block.count
