@@ -4,13 +4,15 @@
         [--seconds 60] [--time-scale 10] [--dir DIR]
 
 (a) Throughput. The same realistic readings (gateway/uplink/backlog.py: the simulated well's 16
-channels as acquisition decodes them, raw registers and both clocks) are stored three ways, in
-turn, round after round, each into a new database in --dir: through StoreWriter.append (canonical
-JSON, hash chain, one Ed25519 signature per block, one transaction per block), through StoreSink
-(the acquisition's sink: accept() per poll, the writer thread commits every commit_max, then
-flush()), and as plain SQLite batched inserts of the same rows (same columns but the two leaf
-columns, raw packed the same way, executemany + COMMIT per batch, no hash, no signature). All
-three use journal_mode=WAL and synchronous=FULL (the store's settings). Batches: 1000 readings
+channels as acquisition decodes them, raw registers and both clocks) are stored three ways, each
+into its own new database in --dir: through StoreWriter.append (canonical JSON, hash chain, one
+Ed25519 signature per block, one transaction per block), through StoreSink (the acquisition's
+sink: accept() per poll, the writer thread commits every commit_max, then flush()), and as plain
+SQLite batched inserts of the same rows (same columns but the two leaf columns, raw packed the
+same way, executemany + COMMIT per batch, no hash, no signature). All three use
+journal_mode=WAL and synchronous=FULL (the store's settings). The three take each batch in
+lockstep, in an order rotated batch by batch, so a burst of load from the machine's other tenants
+falls on all three alike; each way's time is the sum of its own batches. Batches: 1000 readings
 (commit_max, e.g. a backlog after an outage) and 16 (one poll of the 16 channels per commit).
 Ratio = plain time / store time for the same readings in the same round; the median of the rounds
 is the result, min..max shows the noise.
@@ -42,7 +44,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 from gateway.acquisition.service import polled_devices
@@ -56,7 +58,7 @@ from gateway.store import (
     open_reader,
     verify_store,
 )
-from gateway.store.records import from_reading, normal_value, pack_raw
+from gateway.store.records import normal_value, pack_raw
 from gateway.store.schema import DB_FILE
 from gateway.uplink.backlog import minute_polls
 
@@ -81,64 +83,102 @@ def batches(readings: list[Reading], size: int) -> Iterator[list[Reading]]:
 
 # --- (a) throughput -----------------------------------------------------------------------------
 
-def plain_sqlite(folder: Path, readings: list[Reading], batch: int) -> float:
-    """Seconds to insert the readings' rows in batches, one transaction each, nothing signed."""
-    conn = sqlite3.connect(folder / "plain.db", isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute(PLAIN_SCHEMA)
-    data_texts: dict[str, str] = {}
-    seq = 0
-    started = time.perf_counter()
-    for chunk in batches(readings, batch):
+class PlainSQLite:
+    """The rows as plain SQLite batched inserts: one transaction per batch, nothing signed."""
+
+    name = "plain SQLite"
+
+    def __init__(self, folder: Path) -> None:
+        self.conn = sqlite3.connect(folder / "plain.db", isolation_level=None)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=FULL")
+        self.conn.execute(PLAIN_SCHEMA)
+        self.data_texts: dict[str, str] = {}
+        self.seq = 0
+
+    def put(self, batch: list[Reading]) -> None:
         rows = []
-        for r in chunk:
-            seq += 1
-            data = data_texts.get(r.kind)
+        for r in batch:
+            self.seq += 1
+            data = self.data_texts.get(r.kind)
             if data is None:
-                data = data_texts[r.kind] = json.dumps({"kind": r.kind}, separators=(",", ":"))
-            rows.append((seq, "reading", r.device, r.point, normal_value(r.value), r.unit,
+                data = self.data_texts[r.kind] = json.dumps({"kind": r.kind},
+                                                            separators=(",", ":"))
+            rows.append((self.seq, "reading", r.device, r.point, normal_value(r.value), r.unit,
                          r.quality, pack_raw(r.raw), r.wall_time, r.mono_time, 1, data))
-        conn.execute("BEGIN")
-        conn.executemany(PLAIN_INSERT, rows)
-        conn.execute("COMMIT")
-    elapsed = time.perf_counter() - started
-    conn.close()
-    return elapsed
+        self.conn.execute("BEGIN")
+        self.conn.executemany(PLAIN_INSERT, rows)
+        self.conn.execute("COMMIT")
+
+    def close(self) -> None:
+        self.conn.close()
 
 
-def store_writer(folder: Path, readings: list[Reading], batch: int) -> float:
-    """Seconds to append the readings as signed blocks of `batch` through StoreWriter."""
-    create_key(folder)
-    writer = StoreWriter(folder, load_private_key(folder))
-    started = time.perf_counter()
-    for chunk in batches(readings, batch):
-        writer.append([from_reading(r) for r in chunk])
-    elapsed = time.perf_counter() - started
-    writer.close()
-    return elapsed
+class SignedWriter:
+    """StoreWriter.append: canonical JSON, hash chain, one Ed25519 signature and one transaction
+    per batch."""
+
+    name = "StoreWriter"
+
+    def __init__(self, folder: Path) -> None:
+        create_key(folder)
+        self.writer = StoreWriter(folder, load_private_key(folder))
+
+    def put(self, batch: list[Reading]) -> None:
+        self.writer.append(batch)
+
+    def close(self) -> None:
+        self.writer.close()
 
 
-def store_sink(folder: Path, readings: list[Reading], batch: int) -> float:
-    """Seconds from the first accept() (one per 16-channel poll) to flush() returning, the
-    writer thread committing every `batch` readings."""
-    create_key(folder)
-    sink = StoreSink(folder, StoreSection(commit_max=batch, commit_interval=3600))
-    started = time.perf_counter()
-    for poll in batches(readings, 16):
-        sink.accept(poll)
-    if not sink.flush(timeout=600):
-        raise RuntimeError("the sink did not commit everything within 600 s")
-    elapsed = time.perf_counter() - started
-    committed = sink.stats.committed_records
-    sink.close()
-    if committed != len(readings):
-        raise RuntimeError(f"the sink committed {committed} of {len(readings)} readings")
-    return elapsed
+class SignedSink:
+    """StoreSink, as acquisition uses it: accept() per 16-channel poll; its writer thread commits
+    every commit_max (= the batch) readings; put() returns when flush() says all is committed."""
+
+    name = "StoreSink"
+
+    def __init__(self, folder: Path, batch: int) -> None:
+        create_key(folder)
+        self.sink = StoreSink(folder, StoreSection(commit_max=batch, commit_interval=3600))
+
+    def put(self, batch: list[Reading]) -> None:
+        for poll in batches(batch, 16):
+            self.sink.accept(poll)
+        if not self.sink.flush(timeout=600):
+            raise RuntimeError("the sink did not commit everything within 600 s")
+
+    def close(self) -> None:
+        self.sink.close()
 
 
-WAYS: dict[str, Callable[[Path, list[Reading], int], float]] = {
-    "plain SQLite": plain_sqlite, "StoreWriter": store_writer, "StoreSink": store_sink}
+def one_round(base: Path, readings: list[Reading], batch: int,
+              round_no: int) -> dict[str, float]:
+    """Seconds each way spent storing the readings, the ways taking each batch in lockstep (in
+    an order rotated batch by batch), so that a burst of load on this shared machine falls on
+    all of them alike."""
+    folders = {name: Path(tempfile.mkdtemp(prefix="store-bench-", dir=base)) for name in NAMES}
+    ways = [PlainSQLite(folders[NAMES[0]]), SignedWriter(folders[NAMES[1]]),
+            SignedSink(folders[NAMES[2]], batch)]
+    spent = dict.fromkeys(NAMES, 0.0)
+    try:
+        for number, chunk in enumerate(batches(readings, batch)):
+            turn = (number + round_no) % len(ways)
+            for way in ways[turn:] + ways[:turn]:
+                started = time.perf_counter()
+                way.put(chunk)
+                spent[way.name] += time.perf_counter() - started
+        for way in ways:
+            way.close()
+        if round_no == 0:
+            for name in NAMES[1:]:
+                check_store(folders[name], len(readings))
+    finally:
+        for folder in folders.values():
+            shutil.rmtree(folder, ignore_errors=True)
+    return spent
+
+
+NAMES = (PlainSQLite.name, SignedWriter.name, SignedSink.name)
 
 
 def check_store(folder: Path, expected: int) -> None:
@@ -152,24 +192,16 @@ def check_store(folder: Path, expected: int) -> None:
 
 
 def throughput(base: Path, readings: list[Reading], batch: int, rounds: int) -> None:
-    times: dict[str, list[float]] = {name: [] for name in WAYS}
-    names = list(WAYS)
+    times: dict[str, list[float]] = {name: [] for name in NAMES}
     for round_no in range(rounds):
-        order = names[round_no % len(names):] + names[:round_no % len(names)]
-        for name in order:  # rotated, so drift on a shared machine hits each way alike
-            folder = Path(tempfile.mkdtemp(prefix="store-bench-", dir=base))
-            try:
-                times[name].append(WAYS[name](folder, readings, batch))
-                if name != "plain SQLite" and round_no == 0:
-                    check_store(folder, len(readings))
-            finally:
-                shutil.rmtree(folder, ignore_errors=True)
+        for name, seconds in one_round(base, readings, batch, round_no).items():
+            times[name].append(seconds)
     n = len(readings)
     print(f"\n(a) {n} readings in batches of {batch}, {rounds} rounds "
           "(journal_mode=WAL, synchronous=FULL)")
     print(f"{'way':14} {'readings/s (median)':>20} {'ratio to plain (median, min..max)':>36}")
-    plain = times["plain SQLite"]
-    for name in names:
+    plain = times[NAMES[0]]
+    for name in NAMES:
         rate = statistics.median(n / t for t in times[name])
         ratios = [p / t for p, t in zip(plain, times[name], strict=True)]
         print(f"{name:14} {rate:20.0f} {statistics.median(ratios):17.3f} "
@@ -235,7 +267,7 @@ def child(args: argparse.Namespace) -> None:
     for poll in range(polls):
         time.sleep(max(0.0, started + poll * args.poll_interval / scale - time.monotonic()))
         wall, mono = time.time(), time.monotonic()
-        sink.accept([dataclasses.replace(r, wall_time=wall, mono_time=mono)
+        sink.accept([r._replace(wall_time=wall, mono_time=mono)
                      for r in itertools.islice(readings, args.per_poll)])
     if not sink.flush(timeout=120):
         raise RuntimeError("could not commit everything")
