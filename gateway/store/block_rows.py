@@ -24,6 +24,15 @@ from typing import Any
 
 from gateway.readings import Reading
 from gateway.store import chain
+from gateway.store.leaves import (
+    CANONICAL,
+    MAX_RAW_VALUES,
+    NAME_TEXTS,
+    RAW_LAYOUTS,
+    clock_texts,
+    names_text,
+    names_texts,
+)
 from gateway.store.records import (
     KIND_READING,
     READING_POINT_KINDS,
@@ -36,9 +45,7 @@ from gateway.store.records import (
 Entry = NewRecord | Reading
 
 LEAF_PREFIX_SIZE = 4
-_CACHE_LIMIT = 4096  # entries per cache; a cache that fills is emptied (names: never in practice)
 
-_name_texts: dict[tuple[str, ...], str] = {}  # run of names -> their JSON text, each + ","
 # (bytes per value, number of values) -> (packer of width tag + values, "[%d,%d,...]")
 _raw_codecs: dict[tuple[int, int], tuple[Callable[..., bytes], str]] = {}
 _WIDTH_FORMATS = {1: "B", 2: "H", 4: "I", 8: "Q"}
@@ -50,27 +57,11 @@ _READING, _FLOAT, _TUPLE = {Reading}, {float}, {tuple}
 _NUMBER_TYPES = {float, int}
 _ODD_NUMBER_TEXTS = {"nan", "inf", "-inf", "-0.0"}
 _WIDTH_BY_BITS = [1] * 9 + [2] * 8 + [4] * 16 + [8] * 32  # bit length of the largest -> width
-_MAX_RAW_VALUES = 125  # a Modbus read returns at most 125 registers
 _PACK_FORMATS = {(width, count): (f">B{count}{_WIDTH_FORMATS[width]}", width)
-                 for width in _WIDTH_FORMATS for count in range(1, _MAX_RAW_VALUES + 1)}
-_RAW_LAYOUTS = [""] + ["[" + ",".join(["%d"] * count) + "]"
-                       for count in range(1, _MAX_RAW_VALUES + 1)]
-_CANONICAL_READING = "[%d,%s%s,%s%s,%s,%d,%s]"  # seq, names, value, unit+quality, raw, clocks ...
+                 for width in _WIDTH_FORMATS for count in range(1, MAX_RAW_VALUES + 1)}
 _digest = methodcaller("digest")
 _LEAF_PREFIX = itemgetter(slice(0, LEAF_PREFIX_SIZE))
 _isfinite = math.isfinite
-
-
-def _names_text(names: tuple[Any, ...]) -> str:
-    """JSON text of a run of name fields, each followed by a comma (cached for exact str)."""
-    text = _name_texts.get(names)
-    if text is None:
-        text = "".join(chain._ENCODER.encode(name) + "," for name in names)
-        if all(type(name) is str for name in names):  # 1 == 1.0 == True: cache only str keys
-            if len(_name_texts) >= _CACHE_LIMIT:
-                _name_texts.clear()
-            _name_texts[names] = text
-    return text
 
 
 def _raw_codec(width: int, count: int) -> tuple[Callable[..., bytes], str]:
@@ -133,22 +124,15 @@ def _reading_columns(readings: Sequence[Reading], first_seq: int, boot: int,
         widths = map(_WIDTH_BY_BITS.__getitem__, map(int.bit_length, map(max, raws)))
         packed = list(starmap(struct.pack, map(add, map(_PACK_FORMATS.__getitem__,
                                                         zip(widths, counts, strict=True)), raws)))
-        raw_texts = list(map(mod, map(_RAW_LAYOUTS.__getitem__, counts), raws))
+        raw_texts = list(map(mod, map(RAW_LAYOUTS.__getitem__, counts), raws))
     except (ValueError, TypeError, KeyError, IndexError, struct.error):
         return None  # an empty raw, a negative or float register, beyond 64 bits, > 125 values
-    names = list(map(_name_texts.get, zip(repeat(KIND_READING), devices, points, strict=False)))
-    tails = list(map(_name_texts.get, zip(units, qualities, strict=True)))
-    if None in names or None in tails:
-        names = [name or _names_text((KIND_READING, device, point))
-                 for name, device, point in zip(names, devices, points, strict=True)]
-        tails = [tail or _names_text((unit, quality))
-                 for tail, unit, quality in zip(tails, units, qualities, strict=True)]
-    pairs = list(zip(walls, monos, strict=True))
-    clock_texts = {pair: f"{pair[0]!r},{pair[1]!r}" for pair in dict.fromkeys(pairs)}
+    names = names_texts([KIND_READING] * len(readings), devices, points)
+    tails = names_texts(units, qualities)
     seqs = range(first_seq, first_seq + len(readings))
-    texts = map(_CANONICAL_READING.__mod__,
-                zip(seqs, names, value_texts, tails, raw_texts,
-                    map(clock_texts.__getitem__, pairs), repeat(boot), data_texts))
+    texts = map(CANONICAL.__mod__,
+                zip(seqs, names, value_texts, tails, raw_texts, clock_texts(walls, monos),
+                    repeat(boot), data_texts, strict=False))
     leaves = list(map(_digest, map(hashlib.sha256, map(str.encode, texts))))
     sha256 = hashlib.sha256
     for leaf in leaves:
@@ -170,7 +154,7 @@ def block_rows(entries: Sequence[Entry], first_seq: int, boot: int,
     rows: list[tuple[Any, ...]] = []
     append = rows.append
     sha256 = hashlib.sha256
-    name_texts, reading_data = _name_texts, _READING_DATA_TEXT
+    name_texts, reading_data = NAME_TEXTS, _READING_DATA_TEXT
     boot_text = f",{boot},"
     last_wall = last_mono = None
     clocks_text = ""
@@ -215,8 +199,8 @@ def block_rows(entries: Sequence[Entry], first_seq: int, boot: int,
             else:
                 wall, mono = last_wall, last_mono  # equal; and never -0.0
             if clocks_text:
-                names = name_texts.get((kind, device, point)) or _names_text((kind, device, point))
-                tail = name_texts.get((unit, quality)) or _names_text((unit, quality))
+                names = name_texts.get((kind, device, point)) or names_text((kind, device, point))
+                tail = name_texts.get((unit, quality)) or names_text((unit, quality))
                 text = (f"[{seq},{names}{value_text},{tail}{packed[1]},{clocks_text}{boot_text}"
                         f"{'null' if data_text is None else data_text}]")
         if text is None:  # outside the common types: normalised, then the spec's encoder
