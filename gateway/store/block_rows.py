@@ -18,6 +18,7 @@ import hashlib
 import math
 import struct
 from collections.abc import Callable, Sequence
+from itertools import chain as chained
 from itertools import repeat, starmap
 from operator import add, itemgetter, methodcaller, mod
 from typing import Any
@@ -30,6 +31,7 @@ from gateway.store.leaves import (
     NAME_TEXTS,
     RAW_LAYOUTS,
     clock_texts,
+    columns,
     names_text,
     names_texts,
 )
@@ -53,7 +55,7 @@ _READING_DATA_TEXT = {kind: reading_data(kind)[1] for kind in READING_POINT_KIND
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1  # SQLite integers; a bigger int is stored as text
 
 # for _reading_columns()
-_READING, _FLOAT, _TUPLE = {Reading}, {float}, {tuple}
+_READING, _FLOAT, _TUPLE, _STR = {Reading}, {float}, {tuple}, {str}
 _NUMBER_TYPES = {float, int}
 _ODD_NUMBER_TEXTS = {"nan", "inf", "-inf", "-0.0"}
 _WIDTH_BY_BITS = [1] * 9 + [2] * 8 + [4] * 16 + [8] * 32  # bit length of the largest -> width
@@ -104,9 +106,10 @@ def _reading_columns(readings: Sequence[Reading], first_seq: int, boot: int,
     (finite floats other than -0.0, 64-bit ints, a known point kind, a tuple of unsigned ints
     as raw, non-zero finite float clocks), so that the general loop takes the block."""
     (devices, points, values, units, raws, walls, monos, qualities,
-     point_kinds) = zip(*readings, strict=True)
+     point_kinds) = columns(readings, 9)
     if (set(map(type, values)) - _NUMBER_TYPES or set(map(type, walls)) != _FLOAT
-            or set(map(type, monos)) != _FLOAT or set(map(type, raws)) != _TUPLE):
+            or set(map(type, monos)) != _FLOAT or set(map(type, raws)) != _TUPLE
+            or set(map(type, chained(devices, points, units, qualities))) != _STR):
         return None
     value_texts = list(map(repr, values))
     if not _ODD_NUMBER_TEXTS.isdisjoint(value_texts):  # NaN, inf, -0.0: normalised one by one

@@ -14,7 +14,7 @@ import hashlib
 import math
 from collections.abc import Sequence
 from itertools import chain as chained
-from operator import methodcaller, mod
+from operator import itemgetter, methodcaller, mod
 from typing import Any
 
 from gateway.store import chain
@@ -31,7 +31,7 @@ NOT_FINITE_TEXTS = {"nan", "inf", "-inf"}
 
 NAME_TEXTS: dict[tuple[str, ...], str] = {}  # run of names -> their JSON text, each + ","
 _digest = methodcaller("digest")
-_STR, _INT, _FLOAT, _NUMBERS = {str}, {int}, {float}, {float, int}
+_STR, _INT, _FLOAT, _NUMBERS, _TWELVE = {str}, {int}, {float}, {float, int}, {12}
 
 
 def names_text(names: tuple[Any, ...]) -> str:
@@ -47,12 +47,19 @@ def names_text(names: tuple[Any, ...]) -> str:
 
 
 def names_texts(*columns: Sequence[str]) -> list[str]:
-    """names_text() of each row of the given name columns."""
-    texts = list(map(NAME_TEXTS.get, zip(*columns, strict=True)))
-    if None in texts:
-        texts = [text or names_text(names)
-                 for text, names in zip(texts, zip(*columns, strict=True), strict=True)]
+    """names_text() of each row of the given name columns (which must hold str only)."""
+    keys = list(zip(*columns, strict=True))
+    texts = list(map(NAME_TEXTS.get, keys))
+    if None in texts:  # new names: formatted once each, then looked up like the rest
+        known = dict(NAME_TEXTS)
+        known.update((key, names_text(key)) for key in set(keys).difference(NAME_TEXTS))
+        texts = list(map(known.__getitem__, keys))
     return texts
+
+
+def columns(rows: Sequence[Sequence[Any]], count: int) -> list[list[Any]]:
+    """The first `count` columns of equally long rows (faster than zip(*rows) for many rows)."""
+    return [list(map(itemgetter(index), rows)) for index in range(count)]
 
 
 def clock_texts(walls: Sequence[float], monos: Sequence[float]) -> list[str]:
@@ -100,11 +107,10 @@ def canonical_leaves(records: Sequence[Sequence[Any]]) -> list[bytes] | None:
     is off the common types (use chain.canonical_bytes one by one then)."""
     if not records:
         return []
-    try:
-        (seqs, kinds, devices, points, values, units, qualities, raws, walls, monos, boots,
-         datas) = zip(*records, strict=True)
-    except ValueError:
-        return None  # not 12 fields each
+    if set(map(len, records)) != _TWELVE:
+        return None
+    (seqs, kinds, devices, points, values, units, qualities, raws, walls, monos, boots,
+     datas) = columns(records, 12)
     if (set(map(type, chained(seqs, boots))) != _INT
             or set(map(type, chained(kinds, devices, points, units, qualities))) != _STR
             or set(map(type, chained(walls, monos))) != _FLOAT

@@ -29,6 +29,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from gateway.batchwork import paused_gc
 from gateway.uplink import wire
 from gateway.uplink.nonce import NonceSource
 from gateway.uplink.outbox import Chunk, Outbox, OutboxError, record_delivery
@@ -164,17 +165,26 @@ class UplinkEngine:
         limit = max(1, min(self.limits.max_records,
                            int(self.limits.max_bytes / self._bytes_per_record)))
         while True:
-            chunk = self.outbox.read(cursor, limit)
-            if chunk is None:
-                return None
-            if chunk.first_seq > cursor + 1:
-                resume = True  # the store no longer holds what comes after the cursor
-            raw = wire.encode_payload(chunk.blocks, chunk.records, self.recipes)
-            payload = wire.compress(raw)
-            self._bytes_per_record = max(1.0, len(payload) / len(chunk.records))
-            if len(payload) <= self.limits.max_bytes or len(chunk.blocks) == 1:
-                return _Sealed(chunk, payload, len(raw), resume)
-            limit = max(1, len(chunk.records) // 2)
+            with paused_gc():  # tens of thousands of records, no cycles
+                sealed = self._read_and_encode(cursor, limit, resume)
+            if sealed is None or isinstance(sealed, _Sealed):
+                return sealed
+            limit = sealed
+
+    def _read_and_encode(self, cursor: int, limit: int, resume: bool) -> _Sealed | int | None:
+        """The batch after `cursor` of up to `limit` records, or a smaller limit to try when the
+        compressed batch is over max_bytes, or None when there is nothing after `cursor`."""
+        chunk = self.outbox.read(cursor, limit)
+        if chunk is None:
+            return None
+        if chunk.first_seq > cursor + 1:
+            resume = True  # the store no longer holds what comes after the cursor
+        raw = wire.encode_payload(chunk.blocks, chunk.records, self.recipes)
+        payload = wire.compress(raw)
+        self._bytes_per_record = max(1.0, len(payload) / len(chunk.records))
+        if len(payload) <= self.limits.max_bytes or len(chunk.blocks) == 1:
+            return _Sealed(chunk, payload, len(raw), resume)
+        return max(1, len(chunk.records) // 2)
 
     def _due(self, sealed: _Sealed, waiting_since: float | None) -> bool:
         """A full batch goes at once; a small one once its oldest record is max_age old (by
