@@ -181,10 +181,14 @@ def scan(port: str, bauds: str, parities: str, ids: str, timeout: float | None, 
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Keep the demo's store (and its key) here; default: a temporary folder, "
                    "removed at the end.")
+@click.option("--uplink/--no-uplink", default=True, show_default=True,
+              help="Deliver to a local reference receiver (HTTPS), taken down for a while in "
+                   "the middle of the run.")
 def demo(seconds: float | None, config_file: str, byte_time: bool, time_scale: float,
-         refresh: float, state_dir: Path | None) -> None:
+         refresh: float, state_dir: Path | None, uplink: bool) -> None:
     """Start the simulated well and the gateway against it; show live readings and health,
-    and the signed store filling up with its chain verified.
+    the signed store filling up with its chain verified, and its delivery to a local receiver
+    (down for a while in the middle: the backlog grows, then drains).
 
     \b
     Example:
@@ -194,7 +198,7 @@ def demo(seconds: float | None, config_file: str, byte_time: bool, time_scale: f
     from gateway.demo import run_demo
 
     config = _load(config_file)
-    asyncio.run(run_demo(config, seconds, byte_time, time_scale, refresh, state_dir))
+    asyncio.run(run_demo(config, seconds, byte_time, time_scale, refresh, state_dir, uplink))
 
 
 @cli.command()

@@ -1,8 +1,10 @@
 """`wellgate demo`: the simulated well and the gateway against it, with live readings and health,
-storing every reading in a signed store whose chain is verified as it grows."""
+storing every reading in a signed store whose chain is verified as it grows, and delivering it
+to a local reference receiver through an outage (gateway/demo_delivery.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import sqlite3
 import sys
@@ -19,6 +21,7 @@ from gateway.accounting.service import AccountingRoom
 from gateway.acquisition.service import Acquisition
 from gateway.config import GatewayConfig
 from gateway.daemon import run_gateway
+from gateway.demo_delivery import DRAIN_TIMEOUT, DemoDelivery
 from gateway.display import health_table, readings_table
 from gateway.readings import MemorySink, Reading, ReadingSink
 from gateway.simulator import SimulatedWell
@@ -148,18 +151,22 @@ def _demo_state_dir(state_dir: Path | None) -> tuple[Path, bool]:
 
 
 async def run_demo(config: GatewayConfig, seconds: float | None, byte_time: bool,
-                   time_scale: float, refresh: float, state_dir: Path | None = None) -> None:
+                   time_scale: float, refresh: float, state_dir: Path | None = None,
+                   uplink: bool = True) -> None:
     """Run until Ctrl-C or `seconds`; redraw the screen every `refresh` seconds."""
     folder, temporary = _demo_state_dir(state_dir)
     store = StoreSink(folder, config.store)
     view = StoreView(folder / DB_FILE, store)
     click.echo(f"demo store in {folder} (key {fingerprint(store.key.public_key())})")
+    delivery, no_delivery = DemoDelivery.for_demo(config, folder, store.key, seconds, uplink)
     well = SimulatedWell.from_config(config, seed=1, time_scale=time_scale,
                                      emulate_byte_time=byte_time)
     room = demo_room(config, store, folder, time_scale, refresh)
     latest = MemorySink(history=0)
     started = time.monotonic()
     interactive = sys.stdout.isatty()
+
+    printed_receiver: list[object] = [None]  # the delivery's state on the last screen
 
     def show(acquisition: Acquisition) -> None:
         transactions = sum(p.transactions for p in acquisition.pollers)
@@ -172,28 +179,44 @@ async def run_demo(config: GatewayConfig, seconds: float | None, byte_time: bool
             view.line(),
             *accounting_lines(room),
             "",
+            *(delivery.lines() if delivery is not None else [no_delivery]),
+            "",
             readings_table(latest.latest.values()),
             "",
             health_table(acquisition.board.snapshot()),
         ]
+        receiver = delivery.state_key() if delivery is not None else None
         if interactive:
             click.echo("\x1b[H\x1b[2J" + "\n".join(lines))
-        elif int(elapsed) % 10 == 0 or (seconds is not None and elapsed >= seconds - refresh):
-            click.echo("\n".join(lines) + "\n")
+        elif (int(elapsed) % 10 == 0 or receiver != printed_receiver[0]
+              or (seconds is not None and elapsed >= seconds - refresh)):
+            click.echo("\n".join(lines) + "\n")  # a log: every 10 s and at each change
+        printed_receiver[0] = receiver
 
     try:
         await well.start()
         for bus in config.buses:
             if bus.type == "tcp":
                 await well.serve_tcp(bus.name)
+        delivered = None
         try:
+            if delivery is not None:
+                await delivery.start(started)
             acquisition = await run_gateway(config, TeeSink(store, latest), well.ports(),
                                             seconds, tick=show, tick_every=refresh,
                                             write_health=False, accounting=room)
         finally:
             await well.stop()
+            if delivery is not None:  # what waits is committed, then delivered
+                await asyncio.to_thread(store.flush)
+                delivered = await delivery.finish(store.stats.last_seq)
             store.close()
         show(acquisition)
+        if delivered is not None:
+            click.echo("every record committed this run was delivered to the local receiver "
+                       "and acknowledged" if delivered else
+                       f"NOT everything was delivered within {DRAIN_TIMEOUT:.0f} s "
+                       f"(receiver log: {delivery.platform.log_file})")
         online = sum(1 for h in acquisition.board.devices.values() if h.state == "online")
         click.echo(f"\n{online} of {len(acquisition.board.devices)} devices online; "
                    f"{latest.count} readings decoded.")
@@ -201,6 +224,8 @@ async def run_demo(config: GatewayConfig, seconds: float | None, byte_time: bool
         click.echo("\n".join(accounting_lines(room)))
     finally:
         view.close()
+        if delivery is not None:
+            delivery.close()
         if temporary:
             shutil.rmtree(folder, ignore_errors=True)
         else:

@@ -132,22 +132,6 @@ def test_without_accounting_or_store_the_commands_say_why(tmp_path):
     assert code == 2
 
 
-def test_the_demo_shows_metered_and_derived_volume_and_alarms():
-    import subprocess
-    import sys
-
-    done = subprocess.run([sys.executable, "-m", "gateway", "demo", "--seconds", "14"],
-                          capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    last = done.stdout[done.stdout.rindex("5 of 5 devices online"):]
-    water = [line for line in last.splitlines() if line.startswith("water today")]
-    assert len(water) == 1, last
-    metered = float(water[0].split("metered ")[1].split(" m³")[0])
-    derived = float(water[0].split("(以电折水) ")[1].split(" m³")[0])
-    assert metered > 0 and derived == pytest.approx(metered, rel=0.15)
-    assert any(line.startswith(("alarms: none active", "ALARM ")) for line in last.splitlines())
-
-
 def test_flags_confirm_and_commands_from_the_command_line(tmp_path):
     config = site(tmp_path)
     path = str(tmp_path / "site.toml")

@@ -290,7 +290,7 @@ def test_a_file_that_is_not_a_store_exits_2(tmp_path, command):
 
 def test_the_demo_stores_and_verifies_live_and_keeps_the_store_when_asked(tmp_path):
     state = tmp_path / "demo-state"
-    done = wellgate("demo", "--seconds", "6", "--state-dir", state, timeout=60)
+    done = wellgate("demo", "--seconds", "6", "--state-dir", state, "--no-uplink", timeout=60)
     assert done.returncode == 0, done.stderr
     last = [line for line in done.stdout.splitlines() if line.startswith("store ")][-1]
     match = re.search(r"(\d+) records stored this run; chain and signatures verified: "

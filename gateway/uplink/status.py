@@ -14,10 +14,12 @@ from gateway.uplink.outbox import Outbox, OutboxError
 from gateway.uplink.service import read_status
 
 
-def uplink_status(config: GatewayConfig, now: float | None = None) -> list[dict[str, Any]]:
-    """One dict per configured uplink."""
+def uplink_status(config: GatewayConfig, now: float | None = None,
+                  live: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """One dict per configured uplink; `live` is a running Uplinks.snapshot() (default: the one
+    the running gateway last wrote to its runtime directory)."""
     now = time.time() if now is None else now
-    running = read_status(Path(config.gateway.runtime_dir)) or {}
+    running = live if live is not None else read_status(Path(config.gateway.runtime_dir)) or {}
     live = running.get("uplinks", {})
     outbox = Outbox(Path(config.gateway.state_dir) / DB_FILE)
     rows = []
