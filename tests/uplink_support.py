@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import threading
@@ -21,6 +20,7 @@ import uvicorn
 
 from gateway.platform.audit import audit_gateway
 from gateway.platform.http import make_app
+from gateway.platform.local import end_process
 from gateway.platform.receiver import Receiver
 from gateway.store import StoreWriter, create_key, load_private_key
 from gateway.uplink.backlog import backlog_config, fill_store
@@ -266,13 +266,8 @@ class Broker:
         wait_until(listening, 10, "mosquitto to listen")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)  # saves its persistence file
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            end_process(self.process)  # SIGTERM: it saves its persistence file
         self.process = None
 
     def transport(self, timeout: float = 2.0, ca_file: Path | None = None) -> MqttTransport:

@@ -38,6 +38,18 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def end_process(process: subprocess.Popen, signum: int = signal.SIGTERM,
+                timeout: float = 10.0) -> None:
+    """Send `signum` to a running process and wait for it; SIGKILL if it outlasts `timeout`."""
+    if process.poll() is None:
+        process.send_signal(signum)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                              serialization.NoEncryption())
@@ -134,15 +146,8 @@ class LocalPlatform:
     def stop(self, kill: bool = False) -> None:
         """SIGTERM (it closes its database), or SIGKILL (a crash, a power cut, the network
         gone: what an outage looks like from the gateway), then wait for it."""
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            end_process(self.process, signal.SIGKILL if kill else signal.SIGTERM)
         self.process = None
 
     def report(self) -> GatewayReport | None:
