@@ -685,15 +685,16 @@ def platform() -> None:
     Examples:
       wellgate platform serve --config platform.toml
       wellgate platform report --config platform.toml
+      wellgate platform keygen --config platform.toml
     """
 
 
-def _load_platform(path: str):
+def _load_platform(path: str, check_ack_key: bool = True):
     from gateway.errors import ConfigError
     from gateway.platform.config import load_platform_config
 
     try:
-        return load_platform_config(Path(path))
+        return load_platform_config(Path(path), check_ack_key)
     except ConfigError as exc:
         for line in exc.errors:
             click.echo(f"error: {line}", err=True)
@@ -721,6 +722,37 @@ def platform_serve(config_file: str, verbose: int) -> None:
                    "nothing to receive on", err=True)
         sys.exit(2)
     serve(config)
+
+
+@platform.command("keygen")
+@click.option("--config", "config_file", required=True, type=click.Path(dir_okay=False),
+              help="The receiver's config (TOML) with [receiver] ack_key.")
+def platform_keygen(config_file: str) -> None:
+    """Make the key the receiver signs its acks with ([receiver] ack_key) and the .pub beside
+    it, to give each gateway's uplink as platform_key. Never replaces a key.
+
+    \b
+    Example:
+      wellgate platform keygen --config platform.toml
+    """
+    from gateway.store.keys import KeyExists, create_key, fingerprint, public_pem
+
+    config = _load_platform(config_file, check_ack_key=False)
+    path = config.ack_key_file
+    if path is None:
+        click.echo(f"error: {config_file} has no [receiver] ack_key: add e.g. "
+                   'ack_key = "keys/ack.key"', err=True)
+        sys.exit(2)
+    try:
+        public = create_key(path.parent, path.stem)
+    except KeyExists as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"made {path} (private, 0600) and {path.with_suffix('.pub')}")
+    click.echo(f"fingerprint {fingerprint(public)}")
+    click.echo(public_pem(public).decode().rstrip())
+    click.echo("give the .pub to each gateway's uplink as platform_key: it then takes only "
+               "acks signed with this key")
 
 
 @platform.command("report")

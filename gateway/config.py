@@ -225,6 +225,11 @@ class Uplink(_Section):
     client_key: str | None = Field(
         default=None, min_length=1, description="the client certificate's PEM private key file"
     )
+    platform_key: str | None = Field(
+        default=None, min_length=1,
+        description="the platform's ack public key (PEM, the .pub `wellgate platform keygen` "
+        "made): acks not signed with it are ignored",
+    )
     gateway_id: str | None = Field(
         default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$",
         description="this gateway's id in the receiver's registry (default: the well id)",

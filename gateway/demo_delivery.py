@@ -38,7 +38,9 @@ class DemoDelivery:
                  seconds: float | None) -> None:
         self.platform = LocalPlatform(folder / "platform", config.well.id, public_key_pem)
         uplink = Uplink(name=UPLINK_NAME, type="https", url=self.platform.url,
-                        ca_file=str(self.platform.ca_file), batch_max_age=1.0, timeout=10.0,
+                        ca_file=str(self.platform.ca_file),
+                        platform_key=str(self.platform.ack_public_file),
+                        batch_max_age=1.0, timeout=10.0,
                         backoff_initial=0.5, backoff_max=2.0)
         gateway = config.gateway.model_copy(update={"runtime_dir": str(folder / "run"),
                                                     "state_dir": str(folder)})

@@ -25,13 +25,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from gateway.errors import ConfigError, Problem, format_problem, problems_from_validation_error
 from gateway.errors import read_toml as _read_toml
 from gateway.store.errors import StoreError
-from gateway.store.keys import load_public_key
+from gateway.store.keys import load_private_key, load_public_key
 
 GatewayId = Annotated[
     str,
@@ -55,6 +55,11 @@ class ReceiverSection(_Section):
     max_batch_mb: float = Field(
         default=64.0, gt=0, le=1024,
         description="megabytes a batch may take on the wire, more than 0 and at most 1024")
+    ack_key: str | None = Field(
+        default=None, pattern=r"\.key$",
+        description='the private key the receiver signs its acks with, a file named *.key '
+        '(relative to the config file), e.g. "keys/ack.key"; `wellgate platform keygen` makes '
+        'it and the .pub beside it, for the gateways\' platform_key')
 
 
 class HttpsSection(_Section):
@@ -121,14 +126,24 @@ class PlatformConfig(_Section):
         return self.path(self.receiver.database)
 
     @property
+    def ack_key_file(self) -> Path | None:
+        return None if self.receiver.ack_key is None else self.path(self.receiver.ack_key)
+
+    def load_ack_key(self) -> Ed25519PrivateKey | None:
+        """The ack signing key (None when acks are not signed); NoKey/StoreError if unusable."""
+        path = self.ack_key_file
+        return None if path is None else load_private_key(path.parent, path.stem)
+
+    @property
     def keys(self) -> dict[str, Ed25519PublicKey]:
         """The registry: gateway id -> public key."""
         return dict(self._keys)
 
 
-def load_platform_config(path: Path | str) -> PlatformConfig:
-    """Read and validate a receiver config and load every registered key; ConfigError lists
-    every problem with file and line."""
+def load_platform_config(path: Path | str, check_ack_key: bool = True) -> PlatformConfig:
+    """Read and validate a receiver config and load every registered key (and the ack key,
+    unless check_ack_key is false: keygen makes it); ConfigError lists every problem with file
+    and line."""
     path = Path(path)
     text, data = _read_toml(path, "platform config")
     try:
@@ -151,6 +166,14 @@ def load_platform_config(path: Path | str) -> PlatformConfig:
         except StoreError as exc:
             problems.append(Problem(("gateways", index, "public_key"),
                                     f"an Ed25519 public key PEM file ({exc})", entry.public_key))
+    if config.receiver.ack_key is not None and check_ack_key:
+        try:
+            config.load_ack_key()
+        except StoreError as exc:
+            problems.append(Problem(("receiver", "ack_key"),
+                                    f"an Ed25519 private key file ({exc}; make one with "
+                                    f"`wellgate platform keygen --config {path}`)",
+                                    config.receiver.ack_key))
     for section in (config.https, config.mqtt):
         for name in ("certificate", "private_key", "client_ca", "ca_file"):
             value = getattr(section, name, None)

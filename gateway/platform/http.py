@@ -39,6 +39,10 @@ class AckModel(BaseModel):
     code: int = Field(description="the HTTP status, repeated")
     last_nonce: int | None = Field(default=None,
                                    description="with a replay: the last nonce accepted")
+    signature: str | None = Field(
+        default=None, description="Ed25519 signature by the receiver's ack key, 128 hex digits, "
+        "over b'wellgate-ack-v1' + this object without signature as compact JSON with sorted "
+        "keys (present when the receiver has an ack_key)")
 
 
 class GatewayStatusModel(BaseModel):
@@ -69,7 +73,7 @@ def make_app(receiver: Receiver) -> FastAPI:
         """Deliver one batch; the answer says what is stored (acked_seq) or why it was not."""
         body = await request.body()
         ack = await run_in_threadpool(receiver.accept, body)
-        return JSONResponse(ack.as_dict(), status_code=ack.code)
+        return JSONResponse(receiver.ack_body(ack), status_code=ack.code)
 
     @app.get("/v1/gateways/{gateway}", response_model=GatewayStatusModel,
              responses={404: {"description": "not a registered gateway"}})

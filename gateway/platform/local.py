@@ -1,6 +1,6 @@
-"""A reference receiver on this machine, for `wellgate demo`: throwaway TLS, the demo gateway in
-its registry, and `wellgate platform serve` as a process of its own, which the demo stops and
-starts again to show an outage being caught up."""
+"""A reference receiver on this machine, for `wellgate demo`: throwaway TLS, an ack signing key,
+the demo gateway in its registry, and `wellgate platform serve` as a process of its own, which
+the demo stops and starts again to show an outage being caught up."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from gateway.platform.report import GatewayReport, gateway_reports
+from gateway.store.keys import create_key
 
 BATCH_PATH = "/v1/batches"  # gateway/platform/http.py (not imported: it needs fastapi)
 HOST = "127.0.0.1"
@@ -101,10 +102,12 @@ class LocalPlatform:
         self.port = free_port()
         self.ca_file, cert, key = make_tls(self.folder / "tls")
         (self.folder / "gateway.pub").write_bytes(public_key_pem)
+        create_key(self.folder / "keys", "ack")  # the receiver signs its acks with it
+        self.ack_public_file = self.folder / "keys" / "ack.pub"
         self.database = self.folder / "platform.db"
         self.config_file = self.folder / "platform.toml"
         self.config_file.write_text(
-            '[receiver]\ndatabase = "platform.db"\n\n'
+            '[receiver]\ndatabase = "platform.db"\nack_key = "keys/ack.key"\n\n'
             f'[https]\nhost = "{HOST}"\nport = {self.port}\n'
             f'certificate = "{cert.relative_to(self.folder)}"\n'
             f'private_key = "{key.relative_to(self.folder)}"\n\n'

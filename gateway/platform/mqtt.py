@@ -8,6 +8,7 @@ so a crash in between gets the batch delivered again, and it is de-duplicated by
 
 from __future__ import annotations
 
+import json
 import logging
 import ssl
 import threading
@@ -69,6 +70,6 @@ class MqttReceiver:
                         ack.gateway)
         # Acks go to the topic of the gateway the batch names (its signature proved it), or,
         # for a batch that could not be read, to the topic it came on.
-        client.publish(ack_topic(self.prefix, ack.gateway or topic_gateway), ack.to_json(),
-                       qos=1)
+        client.publish(ack_topic(self.prefix, ack.gateway or topic_gateway),
+                       json.dumps(self.receiver.ack_body(ack)).encode("utf-8"), qos=1)
         client.ack(message.mid, message.qos)

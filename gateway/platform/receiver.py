@@ -30,12 +30,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from gateway.batchwork import paused_gc
 from gateway.platform.db import open_database
 from gateway.store import chain
 from gateway.store.leaves import canonical_leaves
+from gateway.uplink.acksign import sign_ack
 from gateway.uplink.columns import WireError, pack_raw_fast
 from gateway.uplink.wire import Batch, Tombstone, decode_envelope, open_envelope
 
@@ -68,8 +69,6 @@ class Ack:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def to_json(self) -> bytes:
-        return json.dumps(self.as_dict()).encode("utf-8")
 
 
 class Rejected(Exception):
@@ -94,9 +93,11 @@ class Receiver:
 
     def __init__(self, database: Path, keys: dict[str, Ed25519PublicKey],
                  max_batch_bytes: int = 64 * 1024 * 1024,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 ack_key: Ed25519PrivateKey | None = None) -> None:
         self.database = Path(database)
         self.keys = dict(keys)
+        self.ack_key = ack_key
         self.max_batch_bytes = max_batch_bytes
         self.clock = clock
         self.conn = open_database(self.database)
@@ -105,6 +106,12 @@ class Receiver:
     def close(self) -> None:
         with self._lock:
             self.conn.close()
+
+    def ack_body(self, ack: Ack) -> dict[str, Any]:
+        """The ack as the HTTP body or MQTT message carries it: signed with the ack key, if the
+        receiver has one (gateway/uplink/acksign.py)."""
+        body = ack.as_dict()
+        return body if self.ack_key is None else sign_ack(self.ack_key, body)
 
     # --- the one entry point ---------------------------------------------------------------------
 

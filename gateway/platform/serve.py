@@ -41,7 +41,8 @@ class _Server(uvicorn.Server):
 
 def make_receiver(config: PlatformConfig) -> Receiver:
     return Receiver(config.database, config.keys,
-                    max_batch_bytes=int(config.receiver.max_batch_mb * 1024 * 1024))
+                    max_batch_bytes=int(config.receiver.max_batch_mb * 1024 * 1024),
+                    ack_key=config.load_ack_key())
 
 
 def https_server(config: PlatformConfig, receiver: Receiver, port: int | None = None,

@@ -33,27 +33,29 @@ class NoKey(StoreError):
     """There is no gateway key where one was expected."""
 
 
-def create_key(state_dir: Path) -> Ed25519PublicKey:
-    """Make state_dir (0700) and a new key pair in it; KeyExists if a private key is there.
+def create_key(state_dir: Path, name: str = "gateway") -> Ed25519PublicKey:
+    """Make state_dir (0700) and a new key pair <name>.key, <name>.pub in it; KeyExists if the
+    private key is there (the platform's ack key uses another name than the gateway's).
 
     Crash-safe: gateway.pub is replaced atomically first, then the private key is written to a
     0600 temporary file, synced, and linked into place (a link never replaces an existing key),
     so a crash leaves either no gateway.key or a whole one."""
     state_dir = Path(state_dir)
-    key_path = state_dir / KEY_FILE
+    key_file, public_file = f"{name}.key", f"{name}.pub"
+    key_path = state_dir / key_file
     if key_path.exists():
         raise KeyExists(f"{key_path} already exists; a new key would orphan every signature made "
                         "with it (remove it yourself only if this gateway has never uploaded)")
     state_dir.mkdir(mode=STATE_DIR_MODE, parents=True, exist_ok=True)
-    for stale in state_dir.glob(f".{KEY_FILE}.*.tmp"):  # left by a crash during an earlier init
+    for stale in state_dir.glob(f".{key_file}.*.tmp"):  # left by a crash during an earlier init
         stale.unlink(missing_ok=True)
     key = Ed25519PrivateKey.generate()
     public = key.public_key()
-    _write_new(state_dir / f".{PUBLIC_KEY_FILE}.{secrets.token_hex(4)}.tmp", public_pem(public),
-               0o644, state_dir / PUBLIC_KEY_FILE, replace=True)
+    _write_new(state_dir / f".{public_file}.{secrets.token_hex(4)}.tmp", public_pem(public),
+               0o644, state_dir / public_file, replace=True)
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption())
-    _write_new(state_dir / f".{KEY_FILE}.{secrets.token_hex(4)}.tmp", pem, KEY_MODE, key_path,
+    _write_new(state_dir / f".{key_file}.{secrets.token_hex(4)}.tmp", pem, KEY_MODE, key_path,
                replace=False)
     _fsync_dir(state_dir)
     return public
@@ -87,15 +89,16 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def load_private_key(state_dir: Path) -> Ed25519PrivateKey:
-    """The gateway's private key from state_dir; NoKey if absent, StoreError if unusable."""
-    key_path = Path(state_dir) / KEY_FILE
+def load_private_key(state_dir: Path, name: str = "gateway") -> Ed25519PrivateKey:
+    """The private key <name>.key from state_dir (default: the gateway's); NoKey if absent,
+    StoreError if unusable."""
+    key_path = Path(state_dir) / f"{name}.key"
     try:
         pem = key_path.read_bytes()
     except FileNotFoundError:
-        raise NoKey(f"no gateway key in {state_dir}") from None
+        raise NoKey(f"no {name} key in {state_dir}") from None
     except OSError as exc:
-        raise StoreError(f"cannot read the gateway key {key_path}: {exc.strerror}") from None
+        raise StoreError(f"cannot read the {name} key {key_path}: {exc.strerror}") from None
     try:
         key = serialization.load_pem_private_key(pem, password=None)
     except (ValueError, TypeError):

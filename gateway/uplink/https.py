@@ -10,18 +10,21 @@ from __future__ import annotations
 import ssl
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from gateway.uplink.transport import AckMessage, TransportError
 from gateway.uplink.wire import CONTENT_TYPE
 
 
 class HttpsTransport:
-    def __init__(self, name: str, url: str, context: ssl.SSLContext, timeout: float) -> None:
+    def __init__(self, name: str, url: str, context: ssl.SSLContext, timeout: float,
+                 platform_key: Ed25519PublicKey | None = None) -> None:
         if not url.startswith("https://"):
             raise ValueError(f"uplink {name}: url {url!r}; expected https://... (nothing is sent "
                              "in clear)")
         self.name = name
         self.url = url
+        self.platform_key = platform_key  # acks must be signed with it (acksign.py)
         self.client = httpx.AsyncClient(verify=context, timeout=httpx.Timeout(timeout),
                                         headers={"Content-Type": CONTENT_TYPE})
 
@@ -35,7 +38,7 @@ class HttpsTransport:
             raise TransportError(f"{self.url}: {type(exc).__name__}: {exc}") from None
         if response.status_code >= 500:
             raise TransportError(f"{self.url} answered HTTP {response.status_code}")
-        return AckMessage.from_json(response.content, response.status_code)
+        return AckMessage.from_json(response.content, response.status_code, self.platform_key)
 
     async def close(self) -> None:
         await self.client.aclose()

@@ -21,6 +21,7 @@ import threading
 import time
 
 import paho.mqtt.client as mqtt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from gateway.uplink.transport import AckMessage, TransportError
 
@@ -42,8 +43,10 @@ class MqttTransport:
     def __init__(self, name: str, host: str, port: int, gateway: str, prefix: str,
                  timeout: float, context: ssl.SSLContext | None = None,
                  username: str | None = None, password: str | None = None,
-                 client_id: str | None = None) -> None:
+                 client_id: str | None = None,
+                 platform_key: Ed25519PublicKey | None = None) -> None:
         self.name = name
+        self.platform_key = platform_key  # acks must be signed with it (acksign.py)
         self.timeout = timeout
         self.batch_topic = batch_topic(prefix, gateway)
         self.ack_topic = ack_topic(prefix, gateway)
@@ -88,9 +91,9 @@ class MqttTransport:
 
     def _on_message(self, client, userdata, message) -> None:
         try:
-            ack = AckMessage.from_json(message.payload)
-        except TransportError as exc:
-            log.warning("uplink %s: %s", self.name, exc)
+            ack = AckMessage.from_json(message.payload, platform_key=self.platform_key)
+        except TransportError as exc:  # not an ack, or not the platform's: the cursor stays
+            log.warning("uplink %s: message on %s: %s", self.name, self.ack_topic, exc)
             return
         seqs = _seqs_of(message.payload)
         with self._lock:

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from gateway.config import GatewayConfig, Uplink
-from gateway.store.keys import load_private_key
+from gateway.store.errors import StoreError
+from gateway.store.keys import load_private_key, load_public_key
 from gateway.store.schema import DB_FILE
 from gateway.uplink.engine import Limits, UplinkEngine
 from gateway.uplink.https import HttpsTransport
@@ -45,17 +46,24 @@ def make_transport(config: GatewayConfig, uplink: Uplink) -> Transport:
     def file(value: str | None) -> Path | None:
         return config.config_path(value) if value else None
 
+    platform_key = None
+    if uplink.platform_key is not None:
+        try:
+            platform_key = load_public_key(config.config_path(uplink.platform_key))
+        except StoreError as exc:
+            raise ValueError(f"platform_key: {exc}") from None
     if uplink.type == "https":
         context = tls_context(file(uplink.ca_file), file(uplink.client_cert),
                               file(uplink.client_key))
-        return HttpsTransport(uplink.name, uplink.url or "", context, uplink.timeout)
+        return HttpsTransport(uplink.name, uplink.url or "", context, uplink.timeout,
+                              platform_key)
     context = None
     if uplink.tls:
         context = tls_context(file(uplink.ca_file), file(uplink.client_cert),
                               file(uplink.client_key))
     return MqttTransport(uplink.name, uplink.host or "", uplink.port,
                          gateway_id(config, uplink), uplink.topic_prefix, uplink.timeout,
-                         context, uplink.username, uplink.password)
+                         context, uplink.username, uplink.password, platform_key=platform_key)
 
 
 def limits_of(uplink: Uplink) -> Limits:
@@ -79,6 +87,10 @@ class Uplinks:
         recipes = recipes_from_config(config)
         engines = []
         for uplink in config.uplinks:
+            if uplink.type == "mqtt" and uplink.platform_key is None:
+                log.warning("uplink %s: no platform_key, so acks are taken unsigned: whoever may "
+                            "publish on its ack topic can move its cursor (reserve the topic "
+                            "to the platform in the broker's ACL)", uplink.name)
             try:
                 transport = make_transport(config, uplink)
             except (OSError, ValueError) as exc:  # e.g. a CA file that cannot be read

@@ -14,6 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from gateway.uplink.acksign import ack_signature_problem
+
 
 class TransportError(Exception):
     """The batch's fate is unknown; send it again later."""
@@ -32,7 +36,10 @@ class AckMessage:
     last_nonce: int | None = None  # a replay rejection: the receiver's last accepted nonce
 
     @classmethod
-    def from_json(cls, body: bytes | str, code: int | None = None) -> AckMessage:
+    def from_json(cls, body: bytes | str, code: int | None = None,
+                  platform_key: Ed25519PublicKey | None = None) -> AckMessage:
+        """The ack in `body`; TransportError if it is none, or (with the platform's ack key)
+        if it is not signed with that key (gateway/uplink/acksign.py)."""
         try:
             data: Any = json.loads(body)
         except (json.JSONDecodeError, UnicodeDecodeError):
@@ -40,6 +47,10 @@ class AckMessage:
         if not isinstance(data, dict) or data.get("status") not in ("stored", "duplicate",
                                                                      "rejected"):
             raise TransportError(f"the receiver's answer is not an ack: {str(data)[:120]}")
+        if platform_key is not None:
+            problem = ack_signature_problem(platform_key, data)
+            if problem is not None:
+                raise TransportError(f"{problem}: ignored ({str(data)[:120]})")
         acked = data.get("acked_seq")
         nonce = data.get("nonce")
         last_nonce = data.get("last_nonce")
