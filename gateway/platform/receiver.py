@@ -36,6 +36,7 @@ from gateway.batchwork import paused_gc
 from gateway.platform.db import open_database
 from gateway.store import chain
 from gateway.store.leaves import canonical_leaves
+from gateway.store.records import seq_ranges
 from gateway.uplink.acksign import sign_ack
 from gateway.uplink.columns import WireError, pack_raw_fast
 from gateway.uplink.wire import Batch, Tombstone, decode_envelope, open_envelope
@@ -314,7 +315,7 @@ class Receiver:
                    "the gateway resumed after them: it no longer holds them")
             self._event(gateway, "gap", gap[0], gap[1],
                         f"seq {gap[0]}..{gap[1]} never received ({why})")
-        for first, last in _ranges(rows.thinned):
+        for first, last in seq_ranges(rows.thinned):
             self._event(gateway, "thinned", first, last, f"seq {first}..{last} arrived "
                         "thinned (content removed at the gateway, leaf kept)")
 
@@ -408,11 +409,3 @@ def _first_bad_signature(key: Ed25519PublicKey,
     return None
 
 
-def _ranges(seqs: list[int]) -> list[tuple[int, int]]:
-    ranges: list[tuple[int, int]] = []
-    for seq in seqs:
-        if ranges and ranges[-1][1] == seq - 1:
-            ranges[-1] = (ranges[-1][0], seq)
-        else:
-            ranges.append((seq, seq))
-    return ranges

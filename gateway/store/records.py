@@ -141,6 +141,17 @@ def from_reading(reading: Reading) -> NewRecord:
                      float(reading.mono_time) + 0.0, data, text)
 
 
+def seq_ranges(seqs: Sequence[int]) -> list[tuple[int, int]]:
+    """Ascending seqs as runs of consecutive ones: [1, 2, 3, 7] -> [(1, 3), (7, 7)]."""
+    ranges: list[tuple[int, int]] = []
+    for seq in seqs:
+        if ranges and ranges[-1][1] == seq - 1:
+            ranges[-1] = (ranges[-1][0], seq)
+        else:
+            ranges.append((seq, seq))
+    return ranges
+
+
 ROW_COLUMNS = ("seq, kind, device, point, value, unit, quality, raw, wall_time, mono_time, boot, "
                "data, leaf_prefix, leaf")
 

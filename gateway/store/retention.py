@@ -34,6 +34,7 @@ from gateway.store.records import (
     STORE_DEVICE,
     NewRecord,
     Record,
+    seq_ranges,
 )
 from gateway.store.verify import EVENT_PRUNED, EVENT_THINNED
 from gateway.store.writer import StoreWriter
@@ -143,16 +144,6 @@ class _KeepRule:
         return False
 
 
-def _ranges(seqs: list[int]) -> list[tuple[int, int]]:
-    ranges: list[tuple[int, int]] = []
-    for seq in seqs:
-        if ranges and ranges[-1][1] == seq - 1:
-            ranges[-1] = (ranges[-1][0], seq)
-        else:
-            ranges.append((seq, seq))
-    return ranges
-
-
 def _tombstone_row(seq: int, leaf: bytes) -> tuple[Any, ...]:
     return (seq, None, None, None, None, None, None, None, None, None, None, None, None, leaf)
 
@@ -201,7 +192,7 @@ def thin_oldest(writer: StoreWriter, keep_interval: float, reason: str, free_byt
                     new_rows.append(_tombstone_row(record.seq, leaf))
                     thinned.append(record.seq)
         conn.execute("UPDATE meta SET value = ? WHERE key = 'thinned_through'", (last_seq,))
-        ranges = _ranges(thinned)
+        ranges = seq_ranges(thinned)
         if thinned:
             conn.execute("DELETE FROM records WHERE seq BETWEEN ? AND ?", (first_seq, last_seq))
             conn.executemany(REINSERT_ROWS, new_rows)
