@@ -187,8 +187,12 @@ def test_run_stores_signed_readings_that_verify_and_export(tmp_path):
                 if not db.exists():
                     continue
                 conn = open_reader(db)
-                devices = {d for (d,) in conn.execute("SELECT DISTINCT device FROM records")}
-                conn.close()
+                try:
+                    devices = {d for (d,) in conn.execute("SELECT DISTINCT device FROM records")}
+                except sqlite3.OperationalError:  # the file is there, its schema not yet
+                    devices = set()
+                finally:
+                    conn.close()
                 if devices >= DEVICES:
                     break
             while_running = wellgate("verify", "--db", db)  # a reader beside the writer
