@@ -36,9 +36,9 @@ from gateway.batchwork import paused_gc
 from gateway.platform.db import open_database
 from gateway.store import chain
 from gateway.store.leaves import canonical_leaves
-from gateway.store.records import seq_ranges
+from gateway.store.records import pack_raw, seq_ranges
 from gateway.uplink.acksign import sign_ack
-from gateway.uplink.columns import WireError, pack_raw_fast
+from gateway.uplink.columns import WireError
 from gateway.uplink.wire import Batch, Tombstone, decode_envelope, open_envelope
 
 log = logging.getLogger(__name__)
@@ -393,7 +393,7 @@ class _Rows:
                 text = texts.get(id(data))
                 if text is None:
                     text = texts[id(data)] = _JSON.encode(data)
-            rows.append((gateway, *record[:7], pack_raw_fast(record[7]), record[8], record[9],
+            rows.append((gateway, *record[:7], pack_raw(record[7]), record[8], record[9],
                          record[10], text, None))
         self.count += len(rows)
         return rows

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import math
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from itertools import chain as chained
 from itertools import repeat, starmap
 from operator import add, itemgetter, methodcaller, mod
@@ -37,6 +37,7 @@ from gateway.store.leaves import (
 )
 from gateway.store.records import (
     KIND_READING,
+    RAW_WIDTH_FORMATS,
     READING_POINT_KINDS,
     NewRecord,
     from_reading,
@@ -48,9 +49,6 @@ Entry = NewRecord | Reading
 
 LEAF_PREFIX_SIZE = 4
 
-# (bytes per value, number of values) -> (packer of width tag + values, "[%d,%d,...]")
-_raw_codecs: dict[tuple[int, int], tuple[Callable[..., bytes], str]] = {}
-_WIDTH_FORMATS = {1: "B", 2: "H", 4: "I", 8: "Q"}
 _READING_DATA_TEXT = {kind: reading_data(kind)[1] for kind in READING_POINT_KINDS}
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1  # SQLite integers; a bigger int is stored as text
 
@@ -59,33 +57,21 @@ _READING, _FLOAT, _TUPLE, _STR = {Reading}, {float}, {tuple}, {str}
 _NUMBER_TYPES = {float, int}
 _ODD_NUMBER_TEXTS = {"nan", "inf", "-inf", "-0.0"}
 _WIDTH_BY_BITS = [1] * 9 + [2] * 8 + [4] * 16 + [8] * 32  # bit length of the largest -> width
-_PACK_FORMATS = {(width, count): (f">B{count}{_WIDTH_FORMATS[width]}", width)
-                 for width in _WIDTH_FORMATS for count in range(1, MAX_RAW_VALUES + 1)}
+_PACK_FORMATS = {(width, count): (f">B{count}{RAW_WIDTH_FORMATS[width]}", width)
+                 for width in RAW_WIDTH_FORMATS for count in range(1, MAX_RAW_VALUES + 1)}
 _digest = methodcaller("digest")
 _LEAF_PREFIX = itemgetter(slice(0, LEAF_PREFIX_SIZE))
 _isfinite = math.isfinite
 
 
-def _raw_codec(width: int, count: int) -> tuple[Callable[..., bytes], str]:
-    codec = _raw_codecs[(width, count)] = (
-        struct.Struct(f">B{count}{_WIDTH_FORMATS[width]}").pack,
-        "[" + ",".join(["%d"] * count) + "]")
-    return codec
-
-
 def _raw_forms(raw: Any) -> tuple[bytes | None, str] | None:
-    """raw packed as records.pack_raw() packs it, and its JSON text; None if raw is not a tuple
-    of unsigned 64-bit ints (the spec's encoder then says what is wrong)."""
+    """raw packed (records.pack_raw) and its JSON text; None if raw is not a tuple of unsigned
+    64-bit ints (the spec's encoder then says what is wrong)."""
     if type(raw) is not tuple:
         return None
-    if not raw:
-        return None, "[]"
     try:
-        high = max(raw)
-        width = 1 if high < 0x100 else 2 if high < 0x10000 else 4 if high < 0x100000000 else 8
-        pack, text = _raw_codecs.get((width, len(raw))) or _raw_codec(width, len(raw))
-        return pack(width, *raw), text % raw  # pack refuses negatives, floats, > 64 bits
-    except (TypeError, struct.error):
+        return pack_raw(raw), RAW_LAYOUTS[len(raw)] % raw  # pack refuses negatives, floats
+    except (TypeError, ValueError, IndexError, struct.error):
         return None
 
 

@@ -23,8 +23,10 @@ KIND_STORE_EVENT = "store_event"
 KIND_ALARM = "alarm"
 STORE_DEVICE = "store"  # the device name of the store's own records
 
-_WIDTH_FORMATS = {1: "B", 2: "H", 4: "I", 8: "Q"}
+RAW_WIDTH_FORMATS = {1: "B", 2: "H", 4: "I", 8: "Q"}  # bytes per value -> struct format
 _PACKERS: dict[tuple[int, int], struct.Struct] = {}  # (width, count) -> tag + values
+_UNPACKERS: dict[tuple[int, int], struct.Struct] = {}  # (width, count) -> values after the tag
+_CACHE_LIMIT = 1024  # compiled structs kept (a Modbus raw has at most 125 values)
 _INT64 = (-(2**63), 2**63 - 1)
 _DATA_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, sort_keys=True,
                                  allow_nan=False)
@@ -42,7 +44,9 @@ def pack_raw(raw: Sequence[int]) -> bytes | None:
         raise ValueError(f"raw values fit in 64 bits; got {high}")
     packer = _PACKERS.get((width, len(raw)))
     if packer is None:
-        packer = _PACKERS[(width, len(raw))] = struct.Struct(f">B{len(raw)}{_WIDTH_FORMATS[width]}")
+        packer = struct.Struct(f">B{len(raw)}{RAW_WIDTH_FORMATS[width]}")
+        if len(_PACKERS) < _CACHE_LIMIT:
+            _PACKERS[(width, len(raw))] = packer
     return packer.pack(width, *raw)
 
 
@@ -51,11 +55,17 @@ def unpack_raw(blob: bytes | None) -> list[int]:
     if blob is None or len(blob) == 0:
         return []
     width = blob[0]
-    fmt = _WIDTH_FORMATS.get(width)
+    fmt = RAW_WIDTH_FORMATS.get(width)
     if fmt is None or (len(blob) - 1) % width:
         raise ValueError(f"raw blob with width tag {width} and {len(blob) - 1} value bytes; "
                          f"expected a tag of 1, 2, 4 or 8 and a whole number of values")
-    return list(struct.unpack(f">{(len(blob) - 1) // width}{fmt}", blob[1:]))
+    count = (len(blob) - 1) // width
+    unpacker = _UNPACKERS.get((width, count))
+    if unpacker is None:
+        unpacker = struct.Struct(f">{count}{fmt}")
+        if len(_UNPACKERS) < _CACHE_LIMIT:
+            _UNPACKERS[(width, count)] = unpacker
+    return list(unpacker.unpack_from(blob, 1))
 
 
 def normal_value(value: Any) -> int | float | str | None:

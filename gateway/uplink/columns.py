@@ -17,8 +17,6 @@ import struct
 from array import array
 from collections.abc import Iterable, Sequence
 
-from gateway.store.records import pack_raw, unpack_raw
-
 _MASK63 = (1 << 63) - 1
 _PLANE_FORMATS = {1: "B", 2: "H", 4: "I", 8: "Q"}
 
@@ -96,41 +94,6 @@ def key_floats(keys: Sequence[int]) -> list[float]:
     floats = array("d")
     floats.frombytes(bits.tobytes())
     return floats.tolist()
-
-
-# The store's packed raw (gateway/store/records.py pack_raw/unpack_raw: a width tag byte, then
-# the values big-endian), with one compiled struct per (width, count): the same bytes and values,
-# faster for the hundreds of thousands of records of a backlog (tests compare them).
-_RAW_FORMATS = {1: "B", 2: "H", 4: "I", 8: "Q"}
-_RAW_STRUCTS: dict[tuple[int, int], struct.Struct] = {}
-
-
-def _raw_struct(width: int, count: int) -> struct.Struct:
-    found = _RAW_STRUCTS.get((width, count))
-    if found is None:
-        found = struct.Struct(f">{count}{_RAW_FORMATS[width]}")
-        if len(_RAW_STRUCTS) < 1024:
-            _RAW_STRUCTS[(width, count)] = found
-    return found
-
-
-def pack_raw_fast(raw: Sequence[int]) -> bytes | None:
-    if not raw:
-        return None
-    low, high = min(raw), max(raw)
-    if low < 0 or high >= 1 << 64:
-        return pack_raw(raw)  # raises, saying why
-    width = 1 if high < 1 << 8 else 2 if high < 1 << 16 else 4 if high < 1 << 32 else 8
-    return bytes((width,)) + _raw_struct(width, len(raw)).pack(*raw)
-
-
-def unpack_raw_fast(blob: bytes | None) -> list[int]:
-    if not blob:
-        return []
-    width = blob[0]
-    if width not in _RAW_FORMATS or (len(blob) - 1) % width:
-        return unpack_raw(blob)  # raises, saying why
-    return list(_raw_struct(width, (len(blob) - 1) // width).unpack_from(blob, 1))
 
 
 class Reader:

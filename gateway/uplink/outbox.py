@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gateway.store.records import ROW_COLUMNS
+from gateway.store.records import ROW_COLUMNS, unpack_raw
 from gateway.store.schema import BUSY_TIMEOUT_MS, DB_FILE, open_reader
-from gateway.uplink.columns import unpack_raw_fast
 from gateway.uplink.wire import BlockSignature, Record, Tombstone
 
 
@@ -140,7 +139,7 @@ class Outbox:
                 data = json.loads(data_text)
                 if len(data_text) <= 64 and len(self._data_cache) < 256:
                     self._data_cache[data_text] = data  # shared: records are read-only
-        return (seq, kind, device, point, value, unit, quality, unpack_raw_fast(raw), wall, mono,
+        return (seq, kind, device, point, value, unit, quality, unpack_raw(raw), wall, mono,
                 boot, data)
 
     def acked_seq(self, destination: str) -> int:
