@@ -1,15 +1,11 @@
-"""The writer's hot loop: a block's rows, each with its leaf prefix, and the chain head after it.
+"""The writer's hot path: a block's rows, each with its leaf prefix, and the chain head after it.
 
 Byte for byte what gateway/store/chain.py specifies (canonical JSON, sha256 leaf, sha256 chain),
-built with string formatting and small caches instead of the JSON encoder, because the store must
-keep up with SQLite's own insert rate on a Raspberry Pi. What the caches exploit:
-  - names repeat: (kind, device, point) and (unit, quality) take a handful of values per site;
-  - readings decoded from one reply share both clocks, so the clocks' text is kept from the record
-    before (float repr is the costliest step);
-  - a raw tuple of a given width and length is packed and written by one prepared struct and
-    one prepared %-format.
-A record outside the common types (bool, a huge int, NaN, a list raw ...) is encoded by the spec's
-own encoder; tests/test_store_block_rows.py checks both paths against chain.canonical_bytes.
+built column by column with C-level map/zip instead of the JSON encoder record by record, because
+the store must keep up with SQLite's own insert rate on a Raspberry Pi. A block of readings of
+the common types takes _reading_columns(); anything else goes as records through
+leaves.canonical_leaves(), and what that cannot take through the spec's own encoder.
+tests/test_store_block_rows.py checks every path against chain.canonical_bytes.
 """
 
 from __future__ import annotations
@@ -28,11 +24,10 @@ from gateway.store import chain
 from gateway.store.leaves import (
     CANONICAL,
     MAX_RAW_VALUES,
-    NAME_TEXTS,
     RAW_LAYOUTS,
+    canonical_leaves,
     clock_texts,
     columns,
-    names_text,
     names_texts,
 )
 from gateway.store.records import (
@@ -41,7 +36,6 @@ from gateway.store.records import (
     READING_POINT_KINDS,
     NewRecord,
     from_reading,
-    pack_raw,
     reading_data,
 )
 
@@ -62,27 +56,6 @@ _PACK_FORMATS = {(width, count): (f">B{count}{RAW_WIDTH_FORMATS[width]}", width)
 _digest = methodcaller("digest")
 _LEAF_PREFIX = itemgetter(slice(0, LEAF_PREFIX_SIZE))
 _isfinite = math.isfinite
-
-
-def _raw_forms(raw: Any) -> tuple[bytes | None, str] | None:
-    """raw packed (records.pack_raw) and its JSON text; None if raw is not a tuple of unsigned
-    64-bit ints (the spec's encoder then says what is wrong)."""
-    if type(raw) is not tuple:
-        return None
-    try:
-        return pack_raw(raw), RAW_LAYOUTS[len(raw)] % raw  # pack refuses negatives, floats
-    except (TypeError, ValueError, IndexError, struct.error):
-        return None
-
-
-def _slow(entry: Entry, seq: int, boot: int) -> tuple[tuple[Any, ...], bytes]:
-    """The row fields (without seq, boot and leaf prefix) and canonical bytes, by the spec's own
-    encoder (raises ValueError/TypeError for a record without a canonical form)."""
-    record = from_reading(entry) if type(entry) is Reading else entry
-    kind, device, point, value, unit, quality, raw, wall, mono, _, data_text = record
-    canonical = chain.canonical_bytes(record.fields(seq, boot))
-    return (kind, device, point, value, unit, quality, pack_raw(raw), wall, mono,
-            data_text), canonical
 
 
 def _reading_columns(readings: Sequence[Reading], first_seq: int, boot: int,
@@ -135,72 +108,21 @@ def block_rows(entries: Sequence[Entry], first_seq: int, boot: int,
                head: bytes) -> tuple[list[tuple[Any, ...]], bytes]:
     """The rows of `entries` (records, or readings stored as reading records) numbered from
     first_seq, as writer.INSERT_RECORD takes them, and the chain head after the last one,
-    continuing from `head`."""
+    continuing from `head`. Raises ValueError/TypeError for a record without a canonical form."""
     if entries and set(map(type, entries)) == _READING:
         columns = _reading_columns(entries, first_seq, boot, head)  # type: ignore[arg-type]
         if columns is not None:
             return columns
-    rows: list[tuple[Any, ...]] = []
-    append = rows.append
-    sha256 = hashlib.sha256
-    name_texts, reading_data = NAME_TEXTS, _READING_DATA_TEXT
-    boot_text = f",{boot},"
-    last_wall = last_mono = None
-    clocks_text = ""
-    seq = first_seq
-    for entry in entries:
-        if type(entry) is Reading:
-            device, point, value, unit, raw, wall, mono, quality, point_kind = entry
-            kind = KIND_READING
-            data_text = reading_data.get(point_kind)
-            fast = data_text is not None
-        else:
-            kind, device, point, value, unit, quality, raw, wall, mono, data, data_text = entry
-            fast = data_text is not None or data is None
-        text = None
-        value_type = type(value)
-        if value_type is float:
-            if value - value == 0:
-                value += 0.0  # -0.0 reads back from SQLite as 0.0: hash what reads back
-                value_text = repr(value)
-            else:
-                value_text = None
-        elif value_type is int:
-            value_text = repr(value) if _INT64_MIN <= value <= _INT64_MAX else None
-        elif value is None:
-            value_text = "null"
-        elif value_type is str:
-            value_text = chain._ENCODER.encode(value)
-        else:
-            value_text = None
-        packed = _raw_forms(raw)
-        if (fast and value_text is not None and packed is not None
-                and type(wall) is float and type(mono) is float):
-            if wall != last_wall or mono != last_mono:
-                if wall - wall == 0 and mono - mono == 0:
-                    wall += 0.0
-                    mono += 0.0
-                    clocks_text = f"{wall!r},{mono!r}"
-                    last_wall, last_mono = wall, mono
-                else:
-                    clocks_text = ""
-                    last_wall = last_mono = None
-            else:
-                wall, mono = last_wall, last_mono  # equal; and never -0.0
-            if clocks_text:
-                names = name_texts.get((kind, device, point)) or names_text((kind, device, point))
-                tail = name_texts.get((unit, quality)) or names_text((unit, quality))
-                text = (f"[{seq},{names}{value_text},{tail}{packed[1]},{clocks_text}{boot_text}"
-                        f"{'null' if data_text is None else data_text}]")
-        if text is None:  # outside the common types: normalised, then the spec's encoder
-            (kind, device, point, value, unit, quality, blob, wall, mono,
-             data_text), canonical = _slow(entry, seq, boot)
-        else:
-            canonical = text.encode()
-            blob = packed[0]  # type: ignore[index]  # text is built only when packed is set
-        leaf = sha256(canonical).digest()
-        head = sha256(head + leaf).digest()
-        append((seq, kind, device, point, value, unit, quality, blob, wall, mono, boot, data_text,
-                leaf[:LEAF_PREFIX_SIZE]))
-        seq += 1
+    # records, or readings mixed with them (accounting groups, the store's own events): as
+    # records (from_reading normalises a reading), hashed together, else one by one by the spec
+    records = [from_reading(e) if type(e) is Reading else e for e in entries]
+    fields = [record.fields(seq, boot) for seq, record in enumerate(records, first_seq)]
+    leaves = canonical_leaves(fields)
+    if leaves is None:
+        leaves = [chain.leaf_hash(chain.canonical_bytes(f)) for f in fields]
+    rows = []
+    for seq, record, leaf in zip(range(first_seq, first_seq + len(records)), records, leaves,
+                                 strict=True):
+        head = chain.chain_step(head, leaf)
+        rows.append(record.row(seq, boot, leaf[:LEAF_PREFIX_SIZE]))
     return rows, head
