@@ -220,7 +220,11 @@ def decode_bcd(data, decimals, signed=False):
         if byte >> 4 > 9 or byte & 0xF > 9:
             raise FrameError("value bytes [%s]: %02X is not BCD" % (_hex(data), data[index]))
         value = value * 100 + (byte >> 4) * 10 + (byte & 0xF)
-    result = value / 10 ** decimals
+    try:
+        result = value / 10 ** decimals
+    except OverflowError:  # hundreds of digits: no meter value, and more than a float holds
+        raise FrameError("value bytes [%s]: %d BCD digits are more than a number holds"
+                         % (_hex(data), 2 * len(data))) from None
     return -result if signed and data[last] & 0x80 else result
 
 
