@@ -144,7 +144,10 @@ class BusPoller:
             started = time.monotonic()
             self.transactions += 1
             try:
-                value = await call(*args)
+                try:
+                    value = await call(*args)
+                except OSError as exc:  # the port itself failed (EIO: adapter unplugged)
+                    raise TransactionFailed(dx.CONNECT_ERROR, f"port error: {exc}") from None
             except TransactionFailed as failure:
                 health.count(failure.outcome, time.monotonic() - started, failure.detail)
                 if failure.answered:  # an exception reply: alive, and asking again won't help

@@ -68,6 +68,7 @@ class ModbusTransport:
         self._pending: tuple[bytes, bytes] | None = None
         self._quiet_timer: asyncio.TimerHandle | None = None
         self._lock = asyncio.Lock()  # one transaction at a time: polls and relay writes
+        self._open_failed = False  # the last open() failed (logged once, until it opens again)
         self._reads = {
             1: client.read_coils,
             2: client.read_discrete_inputs,
@@ -82,7 +83,7 @@ class ModbusTransport:
         self = cls.__new__(cls)
         client = AsyncModbusSerialClient(
             port, baudrate=baud, parity=parity, stopbits=stop_bits, bytesize=bytesize,
-            timeout=timeout, retries=0, trace_packet=self._trace,
+            timeout=timeout, retries=0, trace_packet=self._trace, reconnect_delay=0,
         )
         cls.__init__(self, client, timeout, baud, gap)
         return self
@@ -92,7 +93,7 @@ class ModbusTransport:
         """A Modbus TCP transport."""
         self = cls.__new__(cls)
         client = AsyncModbusTcpClient(host, port=port, timeout=timeout, retries=0,
-                                      trace_packet=self._trace)
+                                      trace_packet=self._trace, reconnect_delay=0)
         cls.__init__(self, client, timeout, None, 0.0)
         return self
 
@@ -123,12 +124,27 @@ class ModbusTransport:
             pending.set_exception(TimeoutError())
 
     async def open(self) -> bool:
+        """Connect; False (logged once until it works again) when the port is not there."""
+        params = self.client.comm_params
+        name = params.host if self.baud is not None else f"{params.host}:{params.port}"
         try:
-            return bool(await self.client.connect())
+            opened = bool(await self.client.connect())
+            problem = "" if opened else "it does not open (unplugged, or held by another program?)"
         except (serial.SerialException, OSError, termios.error) as exc:
             # pyserial raises termios.error (not an OSError) for settings the port refuses
-            log.warning("cannot open the bus port: %s", exc)
-            return False
+            opened, problem = False, str(exc)
+        if not opened and not self._open_failed:
+            log.warning("cannot open %s: %s; trying again at each poll", name, problem)
+        elif opened and self._open_failed:
+            log.info("%s is open again", name)
+        self._open_failed = not opened
+        return opened
+
+    async def _ensure_open(self) -> None:
+        # pymodbus reconnects by itself only with its own growing delay (up to 300 s); the
+        # pollers' back-off decides instead, so a re-plugged adapter is used at the next poll.
+        if not self.client.connected and not await self.open():
+            raise TransactionFailed(dx.CONNECT_ERROR, f"cannot open {self.client.comm_params.host}")
 
     async def close(self) -> None:
         self.client.close()
@@ -148,6 +164,7 @@ class ModbusTransport:
     async def write_coil(self, slave: int, address: int, on: bool) -> None:
         """FC 5: switch one coil (a relay channel), between polls; raises TransactionFailed."""
         async with self._lock:
+            await self._ensure_open()
             await self.pacer.wait()
             self.client.ctx.comm_params.timeout_connect = self.deadline(5, 1)
             try:
@@ -165,6 +182,7 @@ class ModbusTransport:
                 raise TransactionFailed(dx.EXCEPTION_REPLY, str(error), answered=True)
 
     async def _read(self, slave: int, function: int, address: int, count: int) -> list:
+        await self._ensure_open()
         await self.pacer.wait()
         self._rx = b""
         # pymodbus's timeout is one attempt's deadline (pinned pymodbus: comm_params is stable).
@@ -231,6 +249,7 @@ class Dlt645Transport:
         self._serial: serial.Serial | None = None
         self._buffer = bytearray()
         self._arrived = asyncio.Event()
+        self._open_failed = False  # the last open() failed (logged once, until it opens again)
 
     async def open(self) -> bool:
         if self._serial is not None:
@@ -239,8 +258,14 @@ class Dlt645Transport:
             self._serial = serial.Serial(timeout=0, write_timeout=0, exclusive=True,
                                          **self.settings)
         except (serial.SerialException, OSError, termios.error) as exc:
-            log.warning("cannot open %s: %s", self.settings["port"], exc)
+            if not self._open_failed:
+                log.warning("cannot open %s: %s; trying again at each poll",
+                            self.settings["port"], exc)
+            self._open_failed = True
             return False
+        if self._open_failed:
+            log.info("%s is open again", self.settings["port"])
+        self._open_failed = False
         asyncio.get_running_loop().add_reader(self._serial.fileno(), self._on_readable)
         return True
 
@@ -268,7 +293,12 @@ class Dlt645Transport:
         await self.pacer.wait()
         self._buffer.clear()
         assert self._serial is not None
-        os.write(self._serial.fileno(), request)
+        try:
+            os.write(self._serial.fileno(), request)
+        except OSError as exc:  # EIO: the adapter was unplugged; reopen at a later poll
+            await self.close()
+            raise TransactionFailed(
+                dx.CONNECT_ERROR, f"write to {self.settings['port']} failed: {exc}") from None
         baud = self.settings["baudrate"]
         wire = modbus_rtu.transaction_time(baud, len(request), self._LONGEST_REPLY)
         deadline = time.monotonic() + self.timeout + wire

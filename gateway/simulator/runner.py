@@ -13,6 +13,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from gateway.simulator.well import SimulatedWell
@@ -109,9 +110,15 @@ def run_command(well: SimulatedWell, command: dict[str, Any]) -> Any:
         return well.snapshot()
     if name == "ports":
         return well.ports()
+    if name == "unplug":
+        well.unplug(args["line"])
+        return well.ports()
+    if name == "replug":
+        well.replug(args["line"])
+        return well.ports()
     known = (
         "inject, clear, advance, set_params, set_pump, time_scale, served, values, stats, "
-        "snapshot, ports, stop"
+        "snapshot, ports, unplug, replug, stop"
     )
     raise ValueError(f"unknown command {name!r}; known: {known}")
 
@@ -137,6 +144,10 @@ async def _serve(args: argparse.Namespace) -> None:
         **dict(args.param),
     )
     await well.start()
+    if args.link_dir:
+        for name, kind in well.lines().items():
+            if kind != "tcp":
+                well.link(name, Path(args.link_dir) / name)
     for bus in config.buses:
         if bus.type == "tcp":
             host = getattr(bus, "host", "") or ""
@@ -199,7 +210,8 @@ def main(argv: list[str] | None = None) -> None:
             '{"cmd": "clear", "device": "flow-meter"}, {"cmd": "advance", "seconds": 60}, '
             '{"cmd": "served", "device": "flow-meter"}, {"cmd": "stats", "line": "rs485-1"}, '
             '{"cmd": "set_pump", "on": false}, {"cmd": "time_scale", "value": 60}, '
-            '{"cmd": "snapshot"}, {"cmd": "stop"}.'
+            '{"cmd": "snapshot"}, {"cmd": "unplug", "line": "rs485-1"}, '
+            '{"cmd": "replug", "line": "rs485-1"}, {"cmd": "stop"}.'
         ),
     )
     parser.add_argument("--config", required=True, help="gateway config TOML (buses and devices)")
@@ -210,6 +222,10 @@ def main(argv: list[str] | None = None) -> None:
         "--time-scale", type=float, default=1.0, help="simulated seconds per real second"
     )
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--link-dir", help="give each serial line a stable name DIR/<bus> (a symlink, like "
+        "/dev/serial/by-id/) that survives the unplug and replug commands"
+    )
     parser.add_argument(
         "--tcp-host", default="127.0.0.1", help="where to serve TCP buses not on loopback"
     )

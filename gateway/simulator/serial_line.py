@@ -145,8 +145,30 @@ class SerialLine:
         return self.pty.path
 
     async def start(self) -> None:
+        self.replug()
+
+    def unplug(self) -> None:
+        """The adapter pulled out: the pty closes, so the gateway's reads and writes fail (EIO)."""
+        if self.pty is None:
+            return
+        asyncio.get_running_loop().remove_reader(self.pty.master)
+        if self._discard:
+            self._discard.cancel()
+            self._discard = None
+        for task in [self._worker, *self._tasks]:
+            if task:
+                task.cancel()
+        self._buffer.clear()
+        self.pty.close()
+        self.pty = None
+
+    def replug(self) -> None:
+        """The adapter plugged back in: a new pty (a new device node) answering as before."""
+        if self.pty is not None:
+            return
         loop = asyncio.get_running_loop()
         self._queue = asyncio.Queue()
+        self._bus_free = 0.0
         self.pty = PtyPair()
         loop.add_reader(self.pty.master, self._on_readable)
         self._worker = loop.create_task(self._serve(), name=f"sim-line-{self.name}")

@@ -31,6 +31,7 @@ class _Line:
     emulate_baud: bool = True
     serial: SerialLine | None = None
     tcp: TcpLine | None = None
+    link: Path | None = None  # a stable name for the pty, like /dev/serial/by-id/...
 
 
 class SimulatedWell:
@@ -245,13 +246,51 @@ class SimulatedWell:
         self.started = False
 
     def port(self, line: str) -> str:
-        """Where the gateway connects: the pty path ("/dev/pts/7") or "host:port" for TCP."""
+        """Where the gateway connects: the pty path ("/dev/pts/7"), its stable name when link()
+        gave it one, or "host:port" for TCP."""
         entry = self._line(line)
         if entry.tcp is not None:
             return f"{entry.tcp.host}:{entry.tcp.port}"
+        if entry.link is not None:
+            return str(entry.link)
         if entry.serial is None:
             raise RuntimeError(f"line {line!r} is not open: await start() (or serve_tcp() for tcp)")
         return entry.serial.path
+
+    def link(self, line: str, path: str | Path) -> str:
+        """Give a serial line a stable name (a symlink, as udev makes /dev/serial/by-id/ names)
+        that follows the line's pty across unplug() and replug(); returns the name."""
+        entry = self._serial_line(line)
+        entry.link = Path(path)
+        self._point_link(entry)
+        return str(entry.link)
+
+    def unplug(self, line: str) -> None:
+        """Pull the USB adapter out: its pty closes (the gateway's reads fail with EIO) and the
+        stable name disappears, as the kernel removes the device node."""
+        entry = self._serial_line(line)
+        entry.serial.unplug()
+        if entry.link is not None:
+            entry.link.unlink(missing_ok=True)
+
+    def replug(self, line: str) -> None:
+        """Plug the adapter back in: a new pty behind the same stable name."""
+        entry = self._serial_line(line)
+        entry.serial.replug()
+        self._point_link(entry)
+
+    def _serial_line(self, line: str) -> Any:
+        entry = self._line(line)
+        if entry.serial is None:
+            raise ValueError(f"line {line!r} is not a started serial line")
+        return entry
+
+    @staticmethod
+    def _point_link(entry: _Line) -> None:
+        if entry.link is None or entry.serial is None or entry.serial.pty is None:
+            return
+        entry.link.unlink(missing_ok=True)
+        entry.link.symlink_to(entry.serial.path)
 
     def ports(self) -> dict[str, str]:
         """port() of every open line."""
