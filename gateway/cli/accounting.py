@@ -6,15 +6,20 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from gateway.cli.errors import CommandError, NotReady, load_gateway_config, open_store_file
 from gateway.cli.options import config_option, json_option
 
+if TYPE_CHECKING:
+    from gateway.accounting.calibration import CalibrationResult
+    from gateway.accounting.report import AccountingView
+    from gateway.config import GatewayConfig
 
-def _accounting_view(config_file: str) -> tuple[Any, Any]:
+
+def _accounting_view(config_file: str) -> tuple[GatewayConfig, AccountingView]:
     """(config, view of the newest accounting checkpoint); CommandError without
     [well.accounting] or a store, NotReady (exit 1) when nothing is accounted yet."""
     from gateway.accounting.report import load_view
@@ -154,7 +159,7 @@ def calibrate(config_file: str, duration: float | None, runs: int | None, yes: b
         click.echo(session.intro())
         bar = _RunBar(setup.duration_s)
 
-        def report(attempt: int, result: Any, reasons: str) -> None:
+        def report(attempt: int, result: CalibrationResult | None, reasons: str) -> None:
             bar.finish()
             click.echo(describe_run(attempt, result, reasons))
 
