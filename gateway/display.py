@@ -3,19 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from gateway.readings import Reading
-
-
-def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
-    """A left-aligned text table with a header rule."""
-    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in r] for r in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-             for row in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+from gateway.tables import format_table
 
 
 def _ago(wall: float | None, now: float) -> str:
@@ -35,8 +26,9 @@ def health_table(snapshot: dict) -> str:
          _ago(d["last_good_wall"], now), _ms(d["last_rtt"]), d["last_error"][:40])
         for d in snapshot["devices"]
     ]
-    return table(("device", "bus", "model", "state", "requests", "good", "timeouts", "crc",
-                  "exceptions", "malformed", "last good", "rtt ms", "last error"), rows)
+    return format_table(("device", "bus", "model", "state", "requests", "good", "timeouts", "crc",
+                         "exceptions", "malformed", "last good", "rtt ms", "last error"), rows,
+                        rule=True)
 
 
 def format_value(reading: Reading) -> str:
@@ -56,4 +48,4 @@ def readings_table(readings: Iterable[Reading]) -> str:
     rows = [(r.device, r.point, format_value(r), r.kind, r.quality,
              " ".join(format(x, "X") for x in r.raw[:6]))
             for r in sorted(readings, key=lambda r: (r.device, r.point))]
-    return table(("device", "point", "value", "kind", "quality", "raw"), rows)
+    return format_table(("device", "point", "value", "kind", "quality", "raw"), rows, rule=True)

@@ -10,8 +10,9 @@ from gateway.acquisition import diagnostics as dx
 from gateway.acquisition.poller import BusPoller, OfflinePolicy
 from gateway.acquisition.service import make_transport, polled_devices
 from gateway.config import GatewayConfig
-from gateway.display import readings_table, table
+from gateway.display import readings_table
 from gateway.readings import MemorySink
+from gateway.tables import format_table
 
 
 async def probe_device(config: GatewayConfig, name: str, port: str | None, as_json: bool) -> int:
@@ -45,10 +46,11 @@ async def probe_device(config: GatewayConfig, name: str, port: str | None, as_js
         click.echo(f"{name}: {device.model} on {bus.name} ({port or bus.port or bus.host})")
         if readings:
             click.echo(readings_table(readings))
-        click.echo(table(("requests", "good", "timeouts", "crc", "exceptions", "malformed",
-                          "rtt ms", "last error"),
-                         [(health.requests, health.good_replies, health.timeouts,
-                           health.crc_errors, health.exception_replies, health.malformed,
-                           "" if health.last_rtt is None else f"{health.last_rtt * 1000:.1f}",
-                           health.last_error)]))
+        click.echo(format_table(
+            ("requests", "good", "timeouts", "crc", "exceptions", "malformed", "rtt ms",
+             "last error"),
+            [(health.requests, health.good_replies, health.timeouts, health.crc_errors,
+              health.exception_replies, health.malformed,
+              "" if health.last_rtt is None else f"{health.last_rtt * 1000:.1f}",
+              health.last_error)], rule=True))
     return 0 if health.good_replies else 1

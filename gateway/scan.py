@@ -45,7 +45,6 @@ from drivers import modbus_rtu
 from gateway.acquisition.decode import ModbusDecoder
 from gateway.acquisition.plan import ReadBlock, plan_reads
 from gateway.acquisition.transport import Dlt645Transport, ModbusTransport, TransactionFailed
-from gateway.display import table
 from gateway.profiles import (
     STANDARD_BAUDS,
     ModbusPoint,
@@ -55,6 +54,7 @@ from gateway.profiles import (
     load_profile_file,
 )
 from gateway.readings import QUALITY_INVALID, Reading
+from gateway.tables import format_table
 
 # Unit factors to the unit each range below is given in.
 _UNIT_FACTORS: dict[str, tuple[str, float]] = {
@@ -405,11 +405,11 @@ async def run_scan(port: str, bauds: list[int], parities: list[str], ids: list[i
     if as_json:
         click.echo(json.dumps([asdict(f) for f in found], indent=2))
     elif found:
-        click.echo(table(
+        click.echo(format_table(
             ("protocol", "baud", "parity", "id / address", "answer", "best profiles (plausible "
              "points / points; ? = a read failed or a value is implausible)"),
             [(f.protocol, f.baud, f.parity, f.slave_id or f.address, _answer_cell(f.answer),
-              _profiles_cell(f)) for f in found]))
+              _profiles_cell(f)) for f in found], rule=True))
         for note in sorted({f.note for f in found if f.note}):
             click.echo(f"note: {note}")
     else:

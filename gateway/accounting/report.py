@@ -15,6 +15,7 @@ from typing import Any
 from gateway.accounting.ledger import Ledger
 from gateway.accounting.periods import DERIVED, METERED, local_zone
 from gateway.accounting.records import latest_checkpoint
+from gateway.tables import table_lines
 
 SOURCES = (METERED, DERIVED, "energy")
 
@@ -81,16 +82,16 @@ def totals_data(view: AccountingView, day: date, allocation: Any, counting: str,
 
 
 def format_totals(data: dict[str, Any], well: str) -> str:
-    lines = [f"well {well}: accounted to {data['accounted_to']} (store seq "
-             f"{data['accounted_through_seq']})", "",
-             f"{'period':<18} {'metered m³':>14} {'derived m³':>14} {'derived-metered':>16} "
-             f"{'energy kWh':>12}"]
+    rows = []
     for name, row in data["periods"].items():
         metered, derived = row[METERED], row[DERIVED]
         drift = (f"{(derived - metered) / metered:+.1%}" if metered and derived is not None
                  else "-")
-        lines.append(f"{name:<18} {_number(metered):>14} {_number(derived):>14} {drift:>16} "
-                     f"{_number(row['energy']):>12}")
+        rows.append((name, _number(metered), _number(derived), drift, _number(row["energy"])))
+    lines = [f"well {well}: accounted to {data['accounted_to']} (store seq "
+             f"{data['accounted_through_seq']})", "",
+             *table_lines(("period", "metered m³", "derived m³", "derived-metered", "energy kWh"),
+                          rows, align="<>>>>", min_widths=(18, 14, 14, 16, 12), sep=" ")]
     allocation = data["allocation"]
     lines.append("")
     if allocation is None:
@@ -124,16 +125,20 @@ def alarms_data(view: AccountingView, time_zone: str) -> dict[str, Any]:
             "recent": recent}
 
 
+# alarm, device, when, reason
+_ALARM_COLUMNS: dict[str, Any] = {"min_widths": (24, 14), "sep": (" ", " ", "  "), "indent": "  "}
+
+
 def format_alarms(data: dict[str, Any], well: str) -> str:
     lines = [f"well {well}: alarms as accounted to {data['accounted_to']}", ""]
     if data["active"]:
         lines.append(f"ACTIVE ({len(data['active'])}):")
-        lines += [f"  {a['alarm']:<24} {a['device']:<14} since {a['raised']}  {a['reason']}"
-                  for a in data["active"]]
+        lines += table_lines(None, [(a["alarm"], a["device"], f"since {a['raised']}", a["reason"])
+                                    for a in data["active"]], **_ALARM_COLUMNS)
     else:
         lines.append("no alarm active")
     if data["recent"]:
         lines += ["", "recent (raised → cleared):"]
-        lines += [f"  {a['alarm']:<24} {a['device']:<14} {a['raised']} → {a['cleared']}  "
-                  f"{a['reason']}" for a in data["recent"]]
+        lines += table_lines(None, [(a["alarm"], a["device"], f"{a['raised']} → {a['cleared']}",
+                                     a["reason"]) for a in data["recent"]], **_ALARM_COLUMNS)
     return "\n".join(lines)

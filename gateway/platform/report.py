@@ -7,6 +7,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from gateway.tables import table_lines
+
 
 @dataclass
 class GatewayReport:
@@ -53,14 +55,18 @@ def gateway_reports(conn: sqlite3.Connection, registered: list[str]) -> list[Gat
 
 def format_reports(reports: list[GatewayReport], now: float | None = None) -> str:
     now = time.time() if now is None else now
-    lines = [f"{'gateway':<20} {'records':>9} {'seq':>17} {'gaps':>5} {'thinned':>8} "
-             f"{'refused':>8}  last seen"]
+    rows = []
     for r in reports:
         seq = f"{r.first_seq}..{r.acked_seq}" if r.acked_seq is not None else "-"
         seen = _ago(now - r.last_seen) if r.last_seen is not None else "never"
         name = r.gateway if r.registered else f"{r.gateway} (unregistered)"
-        lines.append(f"{name:<20} {r.records:>9} {seq:>17} {len(r.gaps):>5} {r.thinned:>8} "
-                     f"{r.rejected:>8}  {seen}")
+        rows.append((name, r.records, seq, len(r.gaps), r.thinned, r.rejected, seen))
+    header, *lines_of_rows = table_lines(
+        ("gateway", "records", "seq", "gaps", "thinned", "refused", "last seen"), rows,
+        align="<>>>>><", min_widths=(20, 9, 17, 5, 8, 8), sep=(" ", " ", " ", " ", " ", "  "))
+    lines = [header]
+    for r, row_line in zip(reports, lines_of_rows, strict=True):
+        lines.append(row_line)
         for first, last in r.gaps:
             lines.append(f"    gap: seq {first}..{last} never received")
         if r.last_problem:

@@ -10,6 +10,7 @@ from typing import Any
 
 from gateway.config import GatewayConfig
 from gateway.store.schema import DB_FILE
+from gateway.tables import format_table
 from gateway.uplink.outbox import Outbox, OutboxError
 from gateway.uplink.service import read_status
 
@@ -65,16 +66,16 @@ def format_status(rows: list[dict[str, Any]], now: float | None = None) -> str:
     now = time.time() if now is None else now
     if not rows:
         return "no [[uplinks]] configured: everything stays in the local store"
-    lines = [f"{'uplink':<14} {'state':<12} {'acked':>9} {'backlog':>9} {'oldest':>8} "
-             f"{'last success':>13}  last error"]
+    cells = []
     for row in rows:
         success = row.get("last_success")
         error = row.get("store_error") or row.get("last_error") or ""
         when = row.get("last_error_wall")
         if error and when:
             error = f"{error} ({_age(now - when)} ago)"
-        lines.append(
-            f"{row['name']:<14} {row.get('state', '-'):<12} {row.get('acked_seq', '-'):>9} "
-            f"{row.get('backlog_records', '-'):>9} {_age(row.get('oldest_age_s')):>8} "
-            f"{(_age(now - success) + ' ago') if success else 'never':>13}  {error}")
-    return "\n".join(lines)
+        cells.append((row["name"], row.get("state", "-"), row.get("acked_seq", "-"),
+                      row.get("backlog_records", "-"), _age(row.get("oldest_age_s")),
+                      (_age(now - success) + " ago") if success else "never", error))
+    return format_table(("uplink", "state", "acked", "backlog", "oldest", "last success",
+                         "last error"), cells, align="<<>>>><", min_widths=(14, 12, 9, 9, 8, 13),
+                        sep=(" ", " ", " ", " ", " ", "  "))

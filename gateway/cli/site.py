@@ -1,0 +1,198 @@
+"""The commands of a gateway on its site: check-config, init, run, health, probe, scan, demo."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from gateway.cli.errors import CommandError, NotReady, load_gateway_config
+from gateway.cli.options import config_option, json_option, setup_logging, verbose_option
+
+DEMO_CONFIG = Path(__file__).resolve().parents[2] / "config" / "examples" / "demo.toml"
+
+
+@click.command("check-config")
+@click.argument("config_file", type=click.Path(dir_okay=False))
+def check_config(config_file: str) -> None:
+    """Validate CONFIG_FILE: print every error (exit 2) or a summary (exit 0).
+
+    \b
+    Example:
+      wellgate check-config /etc/wellgate/wellgate.toml
+    """
+    from gateway.config import summarize
+
+    click.echo(summarize(load_gateway_config(config_file)))
+
+
+@click.command()
+@config_option()
+@verbose_option
+def run(config_file: str, verbose: int) -> None:
+    """Run the gateway: poll every bus into the signed store until stopped (SIGTERM or
+    Ctrl-C). Needs the key made by `wellgate init`.
+
+    \b
+    Example:
+      wellgate run --config /etc/wellgate/wellgate.toml
+    """
+    from gateway.daemon import open_store, run_gateway
+    from gateway.store import NoKey, StoreError
+
+    setup_logging(verbose + 1)
+    config = load_gateway_config(config_file)
+    try:
+        store = open_store(config)
+    except NoKey:
+        raise NotReady(f"no gateway key in {config.gateway.state_dir}: run "
+                       f"`wellgate init --config {config_file}` first") from None
+    except StoreError as exc:
+        raise CommandError(str(exc)) from None
+    try:
+        asyncio.run(run_gateway(config, store))
+    finally:
+        store.close()
+
+
+@click.command()
+@config_option()
+@json_option
+def health(config_file: str, as_json: bool) -> None:
+    """Show each device's bus health, as the running gateway last wrote it.
+
+    \b
+    Example:
+      wellgate health --config /etc/wellgate/wellgate.toml --json
+    """
+    from gateway.daemon import read_health, runtime_dir
+    from gateway.display import health_table
+
+    config = load_gateway_config(config_file)
+    snapshot = read_health(config)
+    if snapshot is None:
+        raise NotReady(f"no health snapshot in {runtime_dir(config)}: is the gateway running "
+                       "(wellgate run)?", exit_code=1)
+    click.echo(json.dumps(snapshot, indent=2) if as_json else health_table(snapshot))
+
+
+@click.command()
+@config_option()
+@click.argument("device")
+@click.option("--port", help="Use this serial port (or host:port for TCP) instead of the config's.")
+@json_option
+def probe(config_file: str, device: str, port: str | None, as_json: bool) -> None:
+    """Read DEVICE once and print every decoded point with its unit.
+
+    \b
+    Example:
+      wellgate probe --config site.toml flow-meter
+    """
+    from gateway.probe import probe_device
+
+    config = load_gateway_config(config_file)
+    sys.exit(asyncio.run(probe_device(config, device, port, as_json)))
+
+
+@click.command()
+@click.option("--port", required=True, help="Serial port, e.g. /dev/ttyUSB0.")
+@click.option("--bauds", default="9600,2400,4800,19200,1200,38400", show_default=True)
+@click.option("--parities", default="N,E", show_default=True)
+@click.option("--ids", default="1-247", show_default=True, help="Modbus ids, e.g. 1-10,20.")
+@click.option("--timeout", type=float, default=None,
+              help="Seconds to wait per id (default: 0.1 s plus 30 character times).")
+@click.option("--dlt645/--no-dlt645", default=True, show_default=True,
+              help="Also try DL/T 645 read-address at each baud (8E1).")
+@json_option
+def scan(port: str, bauds: str, parities: str, ids: str, timeout: float | None, dlt645: bool,
+         as_json: bool) -> None:
+    """Find the meters on a bus: sweep baud x parity x id, and match profiles.
+
+    \b
+    Example:
+      wellgate scan --port /dev/ttyUSB0 --bauds 9600 --ids 1-10
+    """
+    from gateway.scan import parse_bauds, parse_ids, parse_parities, run_scan
+
+    parsed = {}
+    for name, parse, text in (("--ids", parse_ids, ids), ("--bauds", parse_bauds, bauds),
+                              ("--parities", parse_parities, parities)):
+        try:
+            parsed[name] = parse(text)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint=name) from None
+    id_list, baud_list, parity_list = parsed["--ids"], parsed["--bauds"], parsed["--parities"]
+    sys.exit(asyncio.run(run_scan(port, baud_list, parity_list, id_list, timeout, dlt645,
+                                  as_json)))
+
+
+@click.command()
+@click.option("--seconds", type=float, default=None, help="Stop after this long (default: Ctrl-C).")
+@config_option("The simulated well's gateway config.", required=False, default=str(DEMO_CONFIG),
+               show_default=True)
+@click.option("--byte-time/--no-byte-time", default=True, show_default=True,
+              help="Emulate RS-485 byte times at each bus's baud rate.")
+@click.option("--time-scale", type=float, default=60.0, show_default=True,
+              help="Simulated seconds per real second (pump cycles, drawdown).")
+@click.option("--refresh", type=float, default=1.0, show_default=True)
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Keep the demo's store (and its key) here; default: a temporary folder, "
+                   "removed at the end.")
+@click.option("--uplink/--no-uplink", default=True, show_default=True,
+              help="Deliver to a local reference receiver (HTTPS), taken down for a while in "
+                   "the middle of the run.")
+def demo(seconds: float | None, config_file: str, byte_time: bool, time_scale: float,
+         refresh: float, state_dir: Path | None, uplink: bool) -> None:
+    """Start the simulated well and the gateway against it; show live readings and health,
+    the signed store filling up with its chain verified, and its delivery to a local receiver
+    (down for a while in the middle: the backlog grows, then drains).
+
+    \b
+    Example:
+      wellgate demo --seconds 30
+      wellgate demo --seconds 30 --state-dir /tmp/demo-store
+    """
+    from gateway.demo import run_demo
+
+    config = load_gateway_config(config_file)
+    asyncio.run(run_demo(config, seconds, byte_time, time_scale, refresh, state_dir, uplink))
+
+
+@click.command()
+@config_option("The gateway config: the key goes into its [gateway] state_dir.", required=False)
+@click.option("--state-dir", type=click.Path(file_okay=False),
+              help="The state directory itself (instead of --config).")
+def init(config_file: str | None, state_dir: str | None) -> None:
+    """Create the state directory and the gateway's signing key; print the public key and its
+    fingerprint, to register this gateway with the platform. Never replaces a key.
+
+    \b
+    Example:
+      wellgate init --config /etc/wellgate/wellgate.toml
+      wellgate init --state-dir /var/lib/wellgate
+    """
+    from gateway.store import KEY_FILE, PUBLIC_KEY_FILE, KeyExists, StoreError, create_key
+    from gateway.store.keys import fingerprint, grouped, public_pem
+
+    if (config_file is None) == (state_dir is None):
+        raise click.UsageError("give either --config FILE or --state-dir DIR")
+    folder = Path(state_dir) if state_dir is not None else Path(
+        load_gateway_config(config_file).gateway.state_dir)
+    try:
+        public = create_key(folder)
+    except KeyExists as exc:
+        raise CommandError(str(exc), exit_code=1) from None
+    except (StoreError, OSError) as exc:
+        raise CommandError(f"cannot create the key in {folder}: {exc}", exit_code=1) from None
+    print_fingerprint = fingerprint(public)
+    click.echo(f"created {folder / KEY_FILE} (the private key: mode 0600, never share it)")
+    click.echo(f"and {folder / PUBLIC_KEY_FILE}:\n")
+    click.echo(public_pem(public).decode("ascii"))
+    click.echo(f"fingerprint (register it with the platform):\n  {print_fingerprint}\n"
+               f"read aloud in groups:\n{grouped(print_fingerprint)}")
+
+
+COMMANDS = (check_config, init, run, health, probe, scan, demo)
