@@ -18,7 +18,7 @@ from gateway.accounting.health_rules import (
 from gateway.accounting.periods import METERED, AllocationParams
 from gateway.accounting.settings import AccountingSection, PumpControlSection
 from gateway.profiles import Dlt645Point, ModbusPoint
-from gateway.simulator.units import from_base
+from gateway.units import from_base
 
 VOLUME_POINT = "forward_total"
 ENERGY_POINT = "import_energy"
