@@ -58,9 +58,11 @@ def check_config(config_file: str) -> None:
     Example:
       wellgate check-config /etc/wellgate/wellgate.toml
     """
+    from gateway.accounting.plan import describe_plan
     from gateway.config import summarize
 
-    click.echo(summarize(_load(config_file)))
+    config = _load(config_file)
+    click.echo(summarize(config, describe_plan(config)))
 
 
 @cli.command()
@@ -475,7 +477,7 @@ def calibrate(config_file: str, duration: float | None, runs: int | None, yes: b
 
     from gateway.accounting import calibrate as cal
     from gateway.accounting.calibration import CalibrationRefused
-    from gateway.accounting.plan import build_plan
+    from gateway.accounting.plan import build_plan, calibration_params
     from gateway.store import DB_FILE
 
     config = _load(config_file)
@@ -485,7 +487,7 @@ def calibrate(config_file: str, duration: float | None, runs: int | None, yes: b
                    "[well.accounting.calibration] reference_device", err=True)
         sys.exit(2)
     settings = accounting.calibration
-    params = settings.params()
+    params = calibration_params(settings)
     length = params.min_duration_s if duration is None else duration
     if length < params.min_duration_s:
         click.echo(f"error: --duration {length:g} s is shorter than the {params.min_duration_s:g}"
