@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from gateway.accounting.calibration import CalibrationParams
+from gateway.accounting.coefficient import HeadParameters
 from gateway.accounting.health_rules import (
     DriftThresholds,
     LevelThresholds,
@@ -99,6 +100,12 @@ def test_defaults_are_the_cores_thresholds(tmp_path):
     assert alarms.level.window_s == LevelThresholds.window_s
     assert calibration_params(accounting.calibration) == CalibrationParams()
     assert accounting == AccountingSection(pump_capacity_m3h=40, rated_power_kw=7.5)
+
+
+def test_head_defaults_are_the_cores(tmp_path):
+    head = _load(tmp_path, MINIMAL + "\n[well.accounting.head]\nsensor_depth_m = 80\n"
+                 ).well.accounting.head
+    assert head_parameters(head) == HeadParameters(sensor_depth_m=80.0)
 
 
 def test_a_full_section_is_read(tmp_path):
@@ -330,3 +337,16 @@ def test_check_config_says_what_accounting_will_do(tmp_path):
             "intervals of 900 s") in text
     assert "allocation 5000 m³/year counted from metered volume, warnings at 80 %, 100 %" in text
     assert "pump control (以电控水): DRY RUN (records only)" in text
+
+
+def test_check_config_prints_what_accounting_will_do(tmp_path):
+    from click.testing import CliRunner
+
+    from gateway.cli import cli
+
+    path = tmp_path / "site.toml"
+    path.write_text(BASE + textwrap.dedent(MINIMAL), encoding="utf-8")
+    result = CliRunner().invoke(cli, ["check-config", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "accounting: metered from flow-meter forward_total" in result.output
+    assert "pump control (以电控水): off" in result.output
