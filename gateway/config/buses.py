@@ -37,7 +37,9 @@ def _timeout(default: float) -> Any:
 
 
 class _BusBase(Section):
-    """What every bus has: a name, its type, line settings, and how long to wait for a reply."""
+    """What every bus has: a name, its type, line settings, and how long to wait for a reply.
+
+    A tcp bus accepts the line settings too (and ignores them), as it always has."""
 
     name: Name
     type: str
