@@ -9,7 +9,7 @@ import threading
 import time
 from pathlib import Path
 
-from gateway.config import GatewayConfig, Uplink
+from gateway.config import GatewayConfig, HttpsUplink
 from gateway.platform.local import LocalPlatform, receiver_available
 from gateway.store.keys import public_pem
 from gateway.uplink.service import RunningUplinks, start_uplinks
@@ -37,11 +37,11 @@ class DemoDelivery:
     def __init__(self, config: GatewayConfig, folder: Path, public_key_pem: bytes,
                  seconds: float | None) -> None:
         self.platform = LocalPlatform(folder / "platform", config.well.id, public_key_pem)
-        uplink = Uplink(name=UPLINK_NAME, type="https", url=self.platform.url,
-                        ca_file=str(self.platform.ca_file),
-                        platform_key=str(self.platform.ack_public_file),
-                        batch_max_age=1.0, timeout=10.0,
-                        backoff_initial=0.5, backoff_max=2.0)
+        uplink = HttpsUplink(name=UPLINK_NAME, type="https", url=self.platform.url,
+                             ca_file=str(self.platform.ca_file),
+                             platform_key=str(self.platform.ack_public_file),
+                             batch_max_age=1.0, timeout=10.0,
+                             backoff_initial=0.5, backoff_max=2.0)
         gateway = config.gateway.model_copy(update={"runtime_dir": str(folder / "run"),
                                                     "state_dir": str(folder)})
         self.config = config.model_copy(update={"uplinks": [uplink], "gateway": gateway})

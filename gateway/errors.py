@@ -8,17 +8,19 @@ import re
 import tomllib
 import types
 import typing
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Tag, ValidationError
+from pydantic import BaseModel, Discriminator, Tag, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
 # The pydantic error type a model validator raises to hand over a list of Problem (in ctx).
 RULES_ERROR = "cross_field_rules"
+# The errors of a key-discriminated union whose key is missing or names no member.
+UNION_TAG_ERRORS = ("union_tag_invalid", "union_tag_not_found")
 
 Loc = tuple[str | int, ...]
 
@@ -85,6 +87,33 @@ def format_value(value: Any, limit: int = 60) -> str:
 
 def one_of(choices: Iterable[Any]) -> str:
     return "one of: " + ", ".join(str(choice) for choice in choices)
+
+
+def _number(value: float) -> str:
+    """10000000 rather than 1e+07, 0.1 rather than 0.10000000000000001."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def bounds_text(*, ge: float | None = None, gt: float | None = None, le: float | None = None,
+                lt: float | None = None, show: Callable[[float], str] = _number) -> str:
+    """The range pydantic bounds allow, as "1..1000" or "more than 0 and at most 3600"."""
+    low = f"at least {show(ge)}" if ge is not None else (
+        f"more than {show(gt)}" if gt is not None else None)
+    high = f"at most {show(le)}" if le is not None else (
+        f"less than {show(lt)}" if lt is not None else None)
+    if ge is not None and le is not None:
+        return f"{show(ge)}..{show(le)}"
+    return " and ".join(part for part in (low, high) if part) or "any number"
+
+
+@dataclass(frozen=True)
+class WhenMissing:
+    """Field metadata: what the message of a missing key says is expected, where that is not the
+    field's description (which says what a given value must be)."""
+
+    expected: str
 
 
 def did_you_mean(word: Any, choices: Iterable[str]) -> str:
@@ -207,8 +236,23 @@ def _models_in(annotation: Any) -> list[type[BaseModel]]:
     return found
 
 
+def _discriminator_key(metadata: Iterable[Any]) -> str | None:
+    """The key a union is discriminated by (Discriminator("type") or Field(discriminator=...))."""
+    for item in metadata:
+        key = getattr(item, "discriminator", None)
+        if isinstance(item, Discriminator | FieldInfo) and isinstance(key, str):
+            return key
+    return None
+
+
+def _literal_tags(model: type[BaseModel], key: str) -> list[str]:
+    field = model.model_fields.get(key)
+    return [str(arg) for arg in typing.get_args(field.annotation)] if field is not None else []
+
+
 def _tags_in(annotation: Any) -> dict[str, type[BaseModel]]:
-    """The members of a tagged union (pydantic Tag) by tag, found anywhere in an annotation."""
+    """The members of a tagged union by tag (a pydantic Tag, or the Literal of the key a union is
+    discriminated by), found anywhere in an annotation."""
     found: dict[str, type[BaseModel]] = {}
     for arg in typing.get_args(annotation):
         found.update(_tags_in(arg))
@@ -216,7 +260,21 @@ def _tags_in(annotation: Any) -> dict[str, type[BaseModel]]:
         inner, *metadata = typing.get_args(annotation)
         for tag in (item for item in metadata if isinstance(item, Tag)):
             found.update((tag.tag, model) for model in _models_in(inner))
+        key = _discriminator_key(metadata)
+        if key is not None:
+            found.update((tag, model) for model in _models_in(inner)
+                         for tag in _literal_tags(model, key))
     return found
+
+
+def _union_key(annotation: Any) -> str | None:
+    """The discriminator key of the first key-discriminated union in an annotation."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        key = _discriminator_key(typing.get_args(annotation)[1:])
+        if key is not None:
+            return key
+    return next((key for arg in typing.get_args(annotation)
+                 if (key := _union_key(arg)) is not None), None)
 
 
 def _walk(model: type[BaseModel], loc: Loc) -> tuple[Loc, FieldInfo | None, list[type[BaseModel]]]:
@@ -255,6 +313,34 @@ def _expected_from_error(error: dict[str, Any]) -> str:
     return message[:1].lower() + message[1:]
 
 
+def _expected_of(field: FieldInfo | None, error: dict[str, Any]) -> str:
+    """What a field allows: its description (or its WhenMissing text for a missing key)."""
+    if field is None:
+        return _expected_from_error(error)
+    if error["type"] == "missing":
+        when = next((item for item in field.metadata if isinstance(item, WhenMissing)), None)
+        if when is not None:
+            return when.expected
+    return field.description or _expected_from_error(error)
+
+
+def _unknown_key(loc: Loc, parents: list[type[BaseModel]], value: Any) -> Problem:
+    """A key the table does not have; a key of another type of the table says which type has it
+    (a model's OTHER_TYPE_KEYS: key -> what is expected instead)."""
+    for parent in parents:
+        instead = getattr(parent, "OTHER_TYPE_KEYS", {}).get(loc[-1])
+        if instead is not None:
+            return Problem(loc, instead, value)
+    known = list(dict.fromkeys(name for parent in parents for name in parent.model_fields))
+    return Problem(loc, one_of(known), hint=did_you_mean(loc[-1], known), unknown_key=True)
+
+
+def _bad_union_tag(loc: Loc, field: FieldInfo, table: dict[str, Any]) -> Problem:
+    """A table of a tagged union whose discriminator key (`type`) is missing or not a known one."""
+    key = _union_key(field.annotation) or "type"
+    return Problem((*loc, key), one_of(_tags_in(field.annotation)), table.get(key, MISSING))
+
+
 def problems_from_validation_error(exc: ValidationError, model: type[BaseModel]) -> list[Problem]:
     """One Problem per key path, saying what the field allows (its description) and the value."""
     problems: dict[Loc, Problem] = {}
@@ -264,15 +350,12 @@ def problems_from_validation_error(exc: ValidationError, model: type[BaseModel])
         if kind == RULES_ERROR:
             found = [replace(p, loc=loc + p.loc) for p in error["ctx"]["problems"]]
         elif kind == "extra_forbidden":
-            known = [name for parent in parents for name in parent.model_fields]
-            known = list(dict.fromkeys(known))
-            hint = did_you_mean(loc[-1], known)
-            found = [Problem(loc, one_of(known), hint=hint, unknown_key=True)]
+            found = [_unknown_key(loc, parents, error.get("input"))]
+        elif kind in UNION_TAG_ERRORS and field is not None:
+            found = [_bad_union_tag(loc, field, error.get("input"))]
         else:
-            described = field.description if field is not None else None
-            expected = described or _expected_from_error(error)
-            value = MISSING if kind == "missing" else error.get("input")
-            found = [Problem(loc, expected, value)]
+            found = [Problem(loc, _expected_of(field, error), (
+                MISSING if kind == "missing" else error.get("input")))]
         for problem in found:
             problems.setdefault(problem.loc, problem)
     return list(problems.values())

@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import textwrap
+import typing
 from pathlib import Path
 
+import annotated_types
 import pytest
+from pydantic.fields import FieldInfo
 
+import gateway.config as config_package
 from gateway.config import (
+    Dlt645Bus,
     GatewayConfig,
+    HttpsUplink,
+    MqttUplink,
+    RtuBus,
+    TcpBus,
     load_config,
     resolve_inter_frame_gap,
     summarize,
 )
+from gateway.config.fields import Section
 from gateway.errors import ConfigError, Problem, find_line, format_problem
 from gateway.profiles import BUILTIN_PROFILE_DIR, PROFILE_PATH_ENV
 
@@ -279,3 +290,60 @@ def test_config_error_lists_every_error():
     error = ConfigError(["a.toml:1: first", "a.toml:2: second"])
     assert str(error) == "a.toml:1: first\na.toml:2: second"
     assert error.errors == ["a.toml:1: first", "a.toml:2: second"]
+
+
+# --- the schema itself --------------------------------------------------------------------------
+
+BOUND_TYPES = (annotated_types.Ge, annotated_types.Gt, annotated_types.Le, annotated_types.Lt)
+NUMBER = r"(0x[0-9A-F]+|-?\d+(?:\.\d+)?)"
+# Checked by a validator whose bound its text shares (buses.MAX_INTER_FRAME_GAP), not by Field.
+VALIDATOR_BOUNDS = {"inter_frame_gap"}
+
+
+def _schema_models() -> list[type[Section]]:
+    found = (getattr(config_package, name) for name in config_package.__all__)
+    return [value for value in found if isinstance(value, type) and issubclass(value, Section)]
+
+
+def _bounds(metadata: list, annotation) -> dict[str, float]:
+    """A field's bounds, or (a list field) its items' bounds."""
+    bounds = {type(item).__name__.lower(): float(getattr(item, type(item).__name__.lower()))
+              for item in metadata if isinstance(item, BOUND_TYPES)}
+    for arg in typing.get_args(annotation):
+        inner = [item for info in typing.get_args(arg)[1:] if isinstance(info, FieldInfo)
+                 for item in info.metadata]
+        bounds = bounds or _bounds(inner, None)
+    return bounds
+
+
+def _number(text: str) -> float:
+    return float(int(text, 16)) if text.startswith("0x") else float(text)
+
+
+def _bounds_said(text: str) -> dict[str, float]:
+    said: dict[str, float] = {}
+    if found := re.search(NUMBER + r"\.\." + NUMBER, text):
+        said |= {"ge": _number(found[1]), "le": _number(found[2])}
+    for words, key in (("more than", "gt"), ("at least", "ge"), ("at most", "le"),
+                       ("less than", "lt")):
+        if found := re.search(words + " " + NUMBER, text):
+            said[key] = _number(found[1])
+    return said
+
+
+@pytest.mark.parametrize("model", _schema_models(), ids=lambda model: model.__name__)
+def test_a_range_in_a_help_text_is_the_fields_bounds(model):
+    for name, field in model.model_fields.items():
+        if name in VALIDATOR_BOUNDS:
+            continue
+        said = _bounds_said(field.description or "")
+        bounds = _bounds(field.metadata, field.annotation)
+        assert said == bounds or not said, f"{model.__name__}.{name}: {field.description!r}"
+
+
+def test_keys_of_another_type_are_that_types_keys():
+    for family in ((RtuBus, TcpBus, Dlt645Bus), (HttpsUplink, MqttUplink)):
+        for model in family:
+            others = {key for other in family if other is not model for key in other.model_fields}
+            for key in model.OTHER_TYPE_KEYS:
+                assert key not in model.model_fields and key in others, (model.__name__, key)

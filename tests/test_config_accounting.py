@@ -10,14 +10,22 @@ from datetime import UTC, datetime
 import pytest
 
 from gateway.accounting.calibration import CalibrationParams
+from gateway.accounting.coefficient import HeadParameters
 from gateway.accounting.health_rules import (
     DriftThresholds,
     LevelThresholds,
     PowerFlowThresholds,
     StuckThresholds,
 )
-from gateway.accounting.settings import AccountingSection, PumpControlSection
-from gateway.config import load_config
+from gateway.accounting.plan import (
+    calibration_params,
+    coefficient_of,
+    describe_plan,
+    drift_thresholds,
+    head_parameters,
+    power_flow_thresholds,
+)
+from gateway.config import AccountingSection, PumpControlSection, load_config
 from gateway.errors import ConfigError
 
 BASE = """\
@@ -85,13 +93,19 @@ def test_defaults_are_the_cores_thresholds(tmp_path):
     assert accounting.head is None and accounting.allocation is None
     assert accounting.coefficients == []
     alarms = accounting.alarms
-    assert alarms.power_flow.thresholds() == PowerFlowThresholds()
-    assert alarms.drift.thresholds() == DriftThresholds()
+    assert power_flow_thresholds(alarms.power_flow) == PowerFlowThresholds()
+    assert drift_thresholds(alarms.drift) == DriftThresholds()
     assert alarms.totaliser_stuck.window_s == StuckThresholds.window_s
     assert alarms.level.control_depth_m is None  # no control level: no level alarm
     assert alarms.level.window_s == LevelThresholds.window_s
-    assert accounting.calibration.params() == CalibrationParams()
+    assert calibration_params(accounting.calibration) == CalibrationParams()
     assert accounting == AccountingSection(pump_capacity_m3h=40, rated_power_kw=7.5)
+
+
+def test_head_defaults_are_the_cores(tmp_path):
+    head = _load(tmp_path, MINIMAL + "\n[well.accounting.head]\nsensor_depth_m = 80\n"
+                 ).well.accounting.head
+    assert head_parameters(head) == HeadParameters(sensor_depth_m=80.0)
 
 
 def test_a_full_section_is_read(tmp_path):
@@ -146,15 +160,15 @@ def test_a_full_section_is_read(tmp_path):
         coil = 16
     """)
     accounting = config.well.accounting
-    assert accounting.head.params().sensor_depth_m == 80.0
+    assert head_parameters(accounting.head).sensor_depth_m == 80.0
     assert accounting.head.model == "efficiency"
-    first, second = (entry.coefficient() for entry in accounting.coefficients)
+    first, second = (coefficient_of(entry) for entry in accounting.coefficients)
     assert first.valid_from == datetime(2024, 12, 31, 16, tzinfo=UTC).timestamp()
     assert (second.version, second.efficiency, second.calibration_head_m) == (2, 0.45, 35.5)
     assert accounting.allocation.thresholds_percent == [50.0, 80.0, 100.0]
     assert accounting.alarms.level.control_depth_m == 37.0
-    assert accounting.alarms.drift.thresholds().raise_fraction == 0.08
-    assert accounting.calibration.params().runs_required == 3
+    assert drift_thresholds(accounting.alarms.drift).raise_fraction == 0.08
+    assert calibration_params(accounting.calibration).runs_required == 3
     assert config.well.pump_control.coil == 16 and config.well.pump_control.dry_run is False
 
 
@@ -294,7 +308,7 @@ def test_pump_control_with_a_relay_device_loads(tmp_path):
 
 
 def test_every_field_is_described():
-    from gateway.accounting import settings
+    from gateway import config as settings
 
     for model in (settings.AccountingSection, settings.HeadSection, settings.CoefficientEntry,
                   settings.AllocationSection, settings.PowerFlowSection,
@@ -309,16 +323,30 @@ def test_every_field_is_described():
 def test_check_config_says_what_accounting_will_do(tmp_path):
     from gateway.config import summarize
 
-    text = summarize(_load(tmp_path, RELAY + MINIMAL + """
+    config = _load(tmp_path, RELAY + MINIMAL + """
         [well.accounting.allocation]
         annual_m3 = 5000
 
         [well.pump_control]
         enabled = true
         relay_device = "relay"
-    """))
+    """)
+    text = summarize(config, describe_plan(config))
     assert ("accounting: metered from flow-meter forward_total; derived from pump-energy "
             "import_energy (no coefficient yet: wellgate calibrate; head model fixed); "
             "intervals of 900 s") in text
     assert "allocation 5000 m³/year counted from metered volume, warnings at 80 %, 100 %" in text
     assert "pump control (以电控水): DRY RUN (records only)" in text
+
+
+def test_check_config_prints_what_accounting_will_do(tmp_path):
+    from click.testing import CliRunner
+
+    from gateway.cli import cli
+
+    path = tmp_path / "site.toml"
+    path.write_text(BASE + textwrap.dedent(MINIMAL), encoding="utf-8")
+    result = CliRunner().invoke(cli, ["check-config", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "accounting: metered from flow-meter forward_total" in result.output
+    assert "pump control (以电控水): off" in result.output

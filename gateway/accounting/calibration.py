@@ -21,6 +21,9 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from gateway.accounting.coefficient import HYDRAULIC_CONSTANT, Coefficient, CoefficientBook
+from gateway.config import CalibrationSection
+
+_CONFIGURED = CalibrationSection()  # each rule a config can set defaults to the schema's value
 
 Part = tuple[int, int, float, float]  # first and last sample index, ΔV m³, ΔE kWh
 
@@ -29,17 +32,25 @@ Part = tuple[int, int, float, float]  # first and last sample index, ΔV m³, Δ
 class CalibrationParams:
     """What a calibration run must satisfy, and the meters' stated accuracy."""
 
-    min_duration_s: float = 1800.0  # the national guide's rule was not found: configurable
-    min_energy_kwh: float = 2.0
-    min_volume_m3: float = 10.0
-    sub_intervals: int = 10  # equal-time parts for the stability check and u_stat
-    max_relative_spread: float = 0.05  # (max − min) of the parts' k ÷ the run's k
-    min_running_fraction: float = 0.5  # each part's (and sample's) power ≥ this × the median
-    reference_accuracy_percent: float = 1.0  # reference flow meter's stated maximum error, ± %
-    energy_accuracy_percent: float = 1.0  # energy meter's class, ± %
-    head_uncertainty_m: float = 0.2  # standard uncertainty of the head from the level sensor
-    runs_required: int = 2
-    max_spread_between_runs: float = 0.03  # (max − min) of the runs' k ÷ the combined k
+    # the national guide's rule was not found: configurable
+    min_duration_s: float = _CONFIGURED.min_duration_s
+    min_energy_kwh: float = _CONFIGURED.min_energy_kwh
+    min_volume_m3: float = _CONFIGURED.min_volume_m3
+    # equal-time parts for the stability check and u_stat
+    sub_intervals: int = _CONFIGURED.sub_intervals
+    # (max − min) of the parts' k ÷ the run's k
+    max_relative_spread: float = _CONFIGURED.max_relative_spread
+    # each part's (and sample's) power ≥ this × the median
+    min_running_fraction: float = _CONFIGURED.min_running_fraction
+    # reference flow meter's stated maximum error, ± %
+    reference_accuracy_percent: float = _CONFIGURED.reference_accuracy_percent
+    # energy meter's class, ± %
+    energy_accuracy_percent: float = _CONFIGURED.energy_accuracy_percent
+    # standard uncertainty of the head from the level sensor
+    head_uncertainty_m: float = _CONFIGURED.head_uncertainty_m
+    runs_required: int = _CONFIGURED.runs_required
+    # (max − min) of the runs' k ÷ the combined k
+    max_spread_between_runs: float = _CONFIGURED.max_spread_between_runs
     coverage_factor: float = 2.0
 
     def __post_init__(self) -> None:

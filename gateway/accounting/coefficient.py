@@ -7,13 +7,21 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from gateway.config.accounting import (
+    EFFICIENCY,
+    FIXED,
+    HEAD_MODELS,
+    HEAD_RATIO,
+    METHODS,
+    HeadSection,
+)
+
 # k = 3.6e6 · η / (ρ · g · H) with ρ = 1000 kg/m³, g = 9.80665 m/s² (shared/domain/water.md).
 HYDRAULIC_CONSTANT = 3.6e6 / (1000.0 * 9.80665)  # ≈ 367.1
-METHODS = ("calibration", "manual", "imported")
-FIXED = "fixed"  # k as calibrated, whatever the head
-HEAD_RATIO = "head_ratio"  # k(H) = k_cal · H_cal / H (η taken as constant)
-EFFICIENCY = "efficiency"  # k(H) = 367.1 · η / H with the calibrated η
-HEAD_MODELS = (FIXED, HEAD_RATIO, EFFICIENCY)
+# The head models (FIXED, HEAD_RATIO, EFFICIENCY) and coefficient METHODS are the config schema's
+# choices, and the head's defaults its defaults (gateway.config.accounting).
+_HEAD = {name: field.default for name, field in HeadSection.model_fields.items()}
+MAX_HEAD_RATIO: float = _HEAD["max_head_ratio"]
 
 
 @dataclass(frozen=True)
@@ -21,10 +29,10 @@ class HeadParameters:
     """How to get a well's total pumping head from its level transmitter."""
 
     sensor_depth_m: float  # depth of the level transmitter below ground
-    outlet_height_m: float = 0.0  # height of the outlet above ground
-    friction_head_m: float = 0.0  # pressure and friction head at the outlet, taken as constant
-    model: str = HEAD_RATIO  # one of HEAD_MODELS
-    max_head_ratio: float = 1.5  # a head beyond H_cal × or ÷ this is a sensor fault: no correction
+    outlet_height_m: float = _HEAD["outlet_height_m"]  # height of the outlet above ground
+    friction_head_m: float = _HEAD["friction_head_m"]  # outlet pressure and friction, constant
+    model: str = HEAD_RATIO  # one of HEAD_MODELS, as the schema's default
+    max_head_ratio: float = MAX_HEAD_RATIO  # beyond H_cal × or ÷ this: sensor fault, no correction
 
     def __post_init__(self) -> None:
         if not self.sensor_depth_m > 0:
@@ -156,7 +164,8 @@ class DerivedVolume:
 
 
 def corrected_k(
-    coefficient: Coefficient, head_m: float | None, head_model: str, max_head_ratio: float = 1.5
+    coefficient: Coefficient, head_m: float | None, head_model: str,
+    max_head_ratio: float = MAX_HEAD_RATIO,
 ) -> tuple[float, str | None]:
     """k at this head by the model, and why it was not corrected (None when it was, or FIXED)."""
     if head_model not in HEAD_MODELS:
@@ -186,7 +195,7 @@ def derived_volume(
     coefficient: Coefficient,
     head_m: float | None = None,
     head_model: str = FIXED,
-    max_head_ratio: float = 1.5,
+    max_head_ratio: float = MAX_HEAD_RATIO,
 ) -> DerivedVolume:
     """Volume pumped with energy_kwh: energy × k(H), recording the coefficient version used."""
     if not (math.isfinite(energy_kwh) and energy_kwh >= 0):
@@ -198,7 +207,7 @@ def derived_volume(
 
 
 def recompute(
-    volume: DerivedVolume, coefficient: Coefficient, max_head_ratio: float = 1.5
+    volume: DerivedVolume, coefficient: Coefficient, max_head_ratio: float = MAX_HEAD_RATIO
 ) -> DerivedVolume:
     """The same energy, head and head model through another (revised) coefficient."""
     return derived_volume(

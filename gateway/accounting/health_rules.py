@@ -16,6 +16,19 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
+from gateway.config import (
+    BackwardsSection,
+    DriftSection,
+    LevelSection,
+    PowerFlowSection,
+    StatusSection,
+    StuckSection,
+)
+
+# Each threshold a config can set defaults to the config schema's value (gateway.config.alarms).
+_POWER_FLOW, _BACKWARDS, _STUCK = PowerFlowSection(), BackwardsSection(), StuckSection()
+_STATUS, _DRIFT, _LEVEL = StatusSection(), DriftSection(), LevelSection()
+
 FAULT, NORMAL, HOLD = "fault", "normal", "hold"
 Series = Sequence[tuple[float, Any]]  # (time s, value), oldest first
 
@@ -52,14 +65,15 @@ def _time(pair: tuple[float, Any]) -> float:
 class PowerFlowThresholds:
     """Power without flow, and flow without power (pump energy meter vs flow meter)."""
 
-    running_power_kw: float = 0.5  # pump counts as running at or above this
-    stopped_power_kw: float = 0.1  # and as stopped at or below this
-    flowing_m3h: float = 0.5  # water counts as moving at or above this
-    no_flow_m3h: float = 0.1  # and as still at or below this
-    window_s: float = 120.0
-    min_samples: int = 3
-    raise_after_s: float = 120.0
-    clear_after_s: float = 120.0
+    # pump counts as running at or above this
+    running_power_kw: float = _POWER_FLOW.running_power_kw
+    stopped_power_kw: float = _POWER_FLOW.stopped_power_kw  # and as stopped at or below this
+    flowing_m3h: float = _POWER_FLOW.flowing_m3h  # water counts as moving at or above this
+    no_flow_m3h: float = _POWER_FLOW.no_flow_m3h  # and as still at or below this
+    window_s: float = _POWER_FLOW.window_s
+    min_samples: int = _POWER_FLOW.min_samples
+    raise_after_s: float = _POWER_FLOW.raise_after_s
+    clear_after_s: float = _POWER_FLOW.clear_after_s
 
 
 def power_without_flow(power_kw: Series, flow_m3h: Series, now: float,
@@ -94,12 +108,13 @@ def flow_without_power(power_kw: Series, flow_m3h: Series, now: float,
 class BackwardsThresholds:
     """A totaliser that goes down (other than a rollover)."""
 
-    tolerance: float = 0.0  # a fall up to this (point's unit) is jitter, e.g. float rounding
+    # a fall up to this (point's unit) is jitter, e.g. float rounding
+    tolerance: float = _BACKWARDS.tolerance
     wrap_value: float | None = None  # as in counters.CounterParams
     near_wrap_fraction: float = 0.01
-    window_s: float = 3600.0  # a fall stays in view, and the alarm raised, this long
-    raise_after_s: float = 0.0
-    clear_after_s: float = 0.0
+    window_s: float = _BACKWARDS.window_s  # a fall stays in view, and the alarm raised, this long
+    raise_after_s: float = _BACKWARDS.raise_after_s
+    clear_after_s: float = _BACKWARDS.clear_after_s
 
 
 def totaliser_backwards(total: Series, now: float, th: BackwardsThresholds) -> Verdict:
@@ -124,14 +139,16 @@ def _rolled_over(old: float, new: float, th: BackwardsThresholds) -> bool:
 class StuckThresholds:
     """A totaliser standing still while the flow rate says water moves."""
 
-    flowing_m3h: float = 1.0  # the rate must be at least this throughout the window
-    stuck_fraction: float = 0.1  # fault: the total rose by at most this × ∫flow dt
-    clear_fraction: float = 0.5  # normal: it rose by at least this × ∫flow dt
+    flowing_m3h: float = _STUCK.flowing_m3h  # the rate must be at least this throughout the window
+    # fault: the total rose by at most this × ∫flow dt
+    stuck_fraction: float = _STUCK.stuck_fraction
+    clear_fraction: float = _STUCK.clear_fraction  # normal: it rose by at least this × ∫flow dt
     resolution: float = 0.01  # one count of the total (m³)
-    min_expected_counts: float = 5.0  # judge only when ∫flow dt is at least this many counts
-    window_s: float = 600.0
-    raise_after_s: float = 120.0
-    clear_after_s: float = 120.0
+    # judge only when ∫flow dt is at least this many counts
+    min_expected_counts: float = _STUCK.min_expected_counts
+    window_s: float = _STUCK.window_s
+    raise_after_s: float = _STUCK.raise_after_s
+    clear_after_s: float = _STUCK.clear_after_s
 
 
 def totaliser_stuck(total_m3: Series, flow_m3h: Series, now: float,
@@ -158,12 +175,12 @@ def totaliser_stuck(total_m3: Series, flow_m3h: Series, now: float,
 class StatusThresholds:
     """The meter's own status: empty pipe, error-code bits."""
 
-    empty_values: tuple[str, ...] = ("empty",)  # pipe_status enum names meaning empty
-    error_mask: int = 0xFFFF_FFFF  # error_code bits that count
+    empty_values: tuple[str, ...] = tuple(_STATUS.empty_values)  # pipe_status names meaning empty
+    error_mask: int = _STATUS.error_mask  # error_code bits that count
     flag_names: Mapping[int, str] = field(default_factory=dict)  # bit → name, from the profile
-    window_s: float = 300.0  # a status older than this is stale: HOLD
-    raise_after_s: float = 30.0
-    clear_after_s: float = 60.0
+    window_s: float = _STATUS.window_s  # a status older than this is stale: HOLD
+    raise_after_s: float = _STATUS.raise_after_s
+    clear_after_s: float = _STATUS.clear_after_s
 
 
 def meter_status(pipe_status: Series, error_code: Series, now: float,
@@ -186,12 +203,13 @@ def meter_status(pipe_status: Series, error_code: Series, now: float,
 class DriftThresholds:
     """Derived (以电折水) against metered volume over a window."""
 
-    raise_fraction: float = 0.05  # |derived − metered| / metered above this: fault
-    clear_fraction: float = 0.03  # below this: normal
-    min_volume_m3: float = 5.0  # judge only windows with at least this metered volume
-    window_s: float = 86_400.0
-    raise_after_s: float = 3600.0
-    clear_after_s: float = 3600.0
+    raise_fraction: float = _DRIFT.raise_fraction  # |derived − metered| / metered above this: fault
+    clear_fraction: float = _DRIFT.clear_fraction  # below this: normal
+    # judge only windows with at least this metered volume
+    min_volume_m3: float = _DRIFT.min_volume_m3
+    window_s: float = _DRIFT.window_s
+    raise_after_s: float = _DRIFT.raise_after_s
+    clear_after_s: float = _DRIFT.clear_after_s
 
 
 def derived_metered_drift(metered_m3: Series, derived_m3: Series, now: float,
@@ -213,11 +231,12 @@ class LevelThresholds:
     """Groundwater level against its control level (超采区), as depth below ground."""
 
     control_depth_m: float  # fault when the water is deeper than this (per well, from the plan)
-    hysteresis_m: float = 0.5  # clear only when this much shallower again
-    window_s: float = 86_400.0  # a daily mean: whole pump cycles, so drawdown does not swing it
-    min_samples: int = 3
-    raise_after_s: float = 3600.0
-    clear_after_s: float = 3600.0
+    hysteresis_m: float = _LEVEL.hysteresis_m  # clear only when this much shallower again
+    # a daily mean: whole pump cycles, so drawdown does not swing it
+    window_s: float = _LEVEL.window_s
+    min_samples: int = _LEVEL.min_samples
+    raise_after_s: float = _LEVEL.raise_after_s
+    clear_after_s: float = _LEVEL.clear_after_s
 
 
 def level_below_control(depth_m: Series, now: float, th: LevelThresholds) -> Verdict:

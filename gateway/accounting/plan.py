@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.accounting.coefficient import FIXED, CoefficientBook, HeadParameters
+from gateway.accounting.calibration import CalibrationParams
+from gateway.accounting.coefficient import FIXED, Coefficient, CoefficientBook, HeadParameters
 from gateway.accounting.counters import CounterParams
 from gateway.accounting.health_rules import (
     BackwardsThresholds,
@@ -16,9 +17,17 @@ from gateway.accounting.health_rules import (
     StuckThresholds,
 )
 from gateway.accounting.periods import METERED, AllocationParams
-from gateway.accounting.settings import AccountingSection, PumpControlSection
+from gateway.config import (
+    AccountingSection,
+    CalibrationSection,
+    CoefficientEntry,
+    DriftSection,
+    HeadSection,
+    PowerFlowSection,
+    PumpControlSection,
+)
 from gateway.profiles import Dlt645Point, ModbusPoint
-from gateway.simulator.units import from_base
+from gateway.units import from_base
 
 VOLUME_POINT = "forward_total"
 ENERGY_POINT = "import_energy"
@@ -121,6 +130,32 @@ class AccountingPlan:
         }
 
 
+# --- the config's tables as the accounting core's parameters ------------------------------------
+
+
+def head_parameters(head: HeadSection) -> HeadParameters:
+    return HeadParameters(head.sensor_depth_m, head.outlet_height_m, head.friction_head_m,
+                          head.model, head.max_head_ratio)
+
+
+def coefficient_of(entry: CoefficientEntry) -> Coefficient:
+    return Coefficient(entry.version, entry.value_m3_per_kwh, entry.valid_from.timestamp(),
+                       entry.method, entry.source, entry.efficiency, entry.calibration_head_m,
+                       entry.uncertainty_m3_per_kwh)
+
+
+def power_flow_thresholds(section: PowerFlowSection) -> PowerFlowThresholds:
+    return PowerFlowThresholds(**section.model_dump(exclude={"enabled"}))
+
+
+def drift_thresholds(section: DriftSection) -> DriftThresholds:
+    return DriftThresholds(**section.model_dump(exclude={"enabled"}))
+
+
+def calibration_params(section: CalibrationSection) -> CalibrationParams:
+    return CalibrationParams(**section.model_dump(exclude={"reference_device"}))
+
+
 def _first_with(config: Any, role: str, point: str) -> str | None:
     for device in config.devices:
         if config.effective_role(device) == role and point in {
@@ -156,9 +191,9 @@ def build_plan(config: Any, accounting: AccountingSection | None = None) -> Acco
     level = acc.level_sensor or _first_with(config, "level", LEVEL_POINT)
     volume = _totaliser(config, flow, VOLUME_POINT, acc.pump_capacity_m3h, acc.spike_margin)
     energy_total = _totaliser(config, energy, ENERGY_POINT, acc.rated_power_kw, acc.spike_margin)
-    book = CoefficientBook(entry.coefficient() for entry in acc.coefficients)
+    book = CoefficientBook(coefficient_of(entry) for entry in acc.coefficients)
     alarms = acc.alarms
-    head = acc.head.params() if acc.head is not None else None
+    head = head_parameters(acc.head) if acc.head is not None else None
     allocation = None
     if acc.allocation is not None:
         allocation = AllocationParams(acc.allocation.annual_m3,
@@ -193,8 +228,8 @@ def build_plan(config: Any, accounting: AccountingSection | None = None) -> Acco
         allocation=allocation,
         counting_source=counting,
         devices=tuple(device.name for device in config.devices),
-        power_flow=(alarms.power_flow.thresholds() if alarms.power_flow.enabled and has_power
-                    and has_flow else None),
+        power_flow=(power_flow_thresholds(alarms.power_flow) if alarms.power_flow.enabled
+                    and has_power and has_flow else None),
         backwards=(BackwardsThresholds(alarms.totaliser_backwards.tolerance, None, 0.01,
                                        alarms.totaliser_backwards.window_s,
                                        alarms.totaliser_backwards.raise_after_s,
@@ -212,7 +247,7 @@ def build_plan(config: Any, accounting: AccountingSection | None = None) -> Acco
                                  alarms.meter_status.window_s, alarms.meter_status.raise_after_s,
                                  alarms.meter_status.clear_after_s)
                 if alarms.meter_status.enabled and status_points else None),
-        drift=(alarms.drift.thresholds() if alarms.drift.enabled and volume is not None
+        drift=(drift_thresholds(alarms.drift) if alarms.drift.enabled and volume is not None
                and energy_total is not None else None),
         level=(LevelThresholds(alarms.level.control_depth_m, alarms.level.hysteresis_m,
                                alarms.level.window_s, alarms.level.min_samples,
@@ -229,7 +264,9 @@ def build_plan(config: Any, accounting: AccountingSection | None = None) -> Acco
 
 
 def describe_plan(config: Any) -> list[str]:
-    """What accounting will do, for `wellgate check-config`."""
+    """What accounting will do, for `wellgate check-config` (nothing without [well.accounting])."""
+    if config.well.accounting is None:
+        return []
     plan = build_plan(config)
     metered = (f"metered from {plan.volume.device} {plan.volume.point}" if plan.volume
                else "no flow meter")

@@ -21,7 +21,7 @@ from typing import Any
 
 from gateway.accounting.health_rules import FAULT, HOLD, NORMAL
 from gateway.accounting.records import KIND_PUMP, WELL_DEVICE, make
-from gateway.accounting.settings import PumpControlSection
+from gateway.config import PumpControlSection
 from gateway.store.records import NewRecord
 
 log = logging.getLogger(__name__)

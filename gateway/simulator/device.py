@@ -14,7 +14,7 @@ from gateway.simulator import encoding
 from gateway.simulator.faults import Faults
 from gateway.simulator.physics import Snapshot
 from gateway.simulator.quantities import TOTAL_QUANTITIES, DeviceTotals, canonical_values
-from gateway.simulator.units import from_base, normalise_unit
+from gateway.units import from_base, normalise_unit
 
 # Modbus exception codes the meter itself raises (Modbus Application Protocol V1.1b3 §7).
 ILLEGAL_FUNCTION = 1

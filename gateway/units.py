@@ -1,4 +1,4 @@
-"""Unit conversion from the simulator's base units (kW, kWh, m³, m³/h, m, V, A) to a profile's."""
+"""Units: values in the base units (kW, kWh, m³, m³/h, m, V, A) expressed in a profile's units."""
 
 from __future__ import annotations
 
