@@ -27,7 +27,7 @@ from gateway.accounting.calibrate import (
     store_coefficient,
 )
 from gateway.accounting.calibration import CalibrationParams, CalibrationResult
-from gateway.accounting.plan import AccountingPlan, build_plan
+from gateway.accounting.plan import AccountingPlan, build_plan, calibration_params
 from gateway.store import DB_FILE
 
 Report = Callable[[int, CalibrationResult | None, str], None]  # attempt, result or None, reasons
@@ -71,7 +71,7 @@ def prepare_calibration(config: Any, config_name: str, duration_s: float | None 
         raise CalibrationSetupError(f"{config_name} names no reference flow meter: set "
                                     "[well.accounting.calibration] reference_device")
     settings = accounting.calibration
-    params = settings.params()
+    params = calibration_params(settings)
     length = params.min_duration_s if duration_s is None else duration_s
     if length < params.min_duration_s:
         raise CalibrationSetupError(

@@ -24,9 +24,11 @@ def check_config(config_file: str) -> None:
     Example:
       wellgate check-config /etc/wellgate/wellgate.toml
     """
+    from gateway.accounting.plan import describe_plan
     from gateway.config import summarize
 
-    click.echo(summarize(load_gateway_config(config_file)))
+    config = load_gateway_config(config_file)
+    click.echo(summarize(config, describe_plan(config)))
 
 
 @click.command()

@@ -79,7 +79,7 @@ def partial_view(data: dict[str, Any], context: dict[str, Any]) -> ConfigView:
     dirs = data.get("profile_dirs", [])
     dirs = dirs if isinstance(dirs, list) and all(isinstance(d, str) for d in dirs) else []
     buses = data.get("buses") if isinstance(data.get("buses"), list) else []
-    names = {bus.get("name") for bus in buses if isinstance(bus, dict)}
+    names = [bus.get("name") for bus in buses if isinstance(bus, dict)]  # any type, even a table
     return ConfigView(
         buses=[(i, bus) for i, table in enumerate(buses)
                if (bus := _salvage_bus(table, context)) is not None],

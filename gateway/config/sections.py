@@ -14,7 +14,7 @@ from gateway.config.fields import Section, bounded
 def _time_zone(value: str) -> str:
     try:
         zoneinfo.ZoneInfo(value)
-    except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+    except (ValueError, OSError, zoneinfo.ZoneInfoNotFoundError):  # OSError: a name too long
         raise ValueError("an IANA time zone name, e.g. \"Asia/Shanghai\"") from None
     return value
 
