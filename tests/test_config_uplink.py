@@ -25,6 +25,7 @@ def test_https_and_mqtt_destinations_with_defaults(tmp_path):
         host = "broker.example"
         client_cert = "tls/gw.pem"
         client_key = "tls/gw.key"
+        platform_key = "keys/county-ack.pub"
         batch_max_records = 5000
         """)
     city, county = config.uplinks
@@ -78,6 +79,23 @@ def test_names_must_be_unique(tmp_path):
         name = "city"
         type = "mqtt"
         host = "b.example"
+        platform_key = "keys/ack.pub"
         """)
     assert errors == ['uplinks[1].name = "city": expected a name not already used by '
                       'uplinks[0]']
+
+
+def test_an_mqtt_uplink_needs_the_platform_key_or_a_loud_opt_out(tmp_path):
+    """Issue 10 item 7: MQTT acks were unsigned by default, so anyone who may publish on the ack
+    topic could move the cursor; the key is required, unsigned acks only by explicit opt-out."""
+    errors = site_errors(tmp_path, '[[uplinks]]\nname = "county"\ntype = "mqtt"\nhost = "b"\n')
+    assert len(errors) == 1 and "uplinks[0].platform_key: missing; expected the platform's ack " \
+        "public key file" in errors[0], errors
+    config = load_site(tmp_path, """
+        [[uplinks]]
+        name = "county"
+        type = "mqtt"
+        host = "b"
+        insecure_unsigned_acks = true
+        """)
+    assert config.uplinks[0].insecure_unsigned_acks is True

@@ -99,6 +99,11 @@ class MqttUplink(_UplinkBase):
     )
     username: str | None = Field(default=None, min_length=1, description="an MQTT user name")
     password: str | None = Field(default=None, description="the MQTT password")
+    insecure_unsigned_acks: bool = Field(
+        default=False,
+        description="true takes acks without the platform's signature (only for a test broker: "
+        "anyone who can publish on the ack topic could then mark records delivered)",
+    )
 
     OTHER_TYPE_KEYS: ClassVar[dict[str, str]] = {
         "url": "no url on an mqtt uplink (give host and port)"}
@@ -107,6 +112,21 @@ class MqttUplink(_UplinkBase):
     def url(self) -> None:
         """An mqtt uplink has no URL (it has a broker host and port)."""
         return None
+
+    @model_validator(mode="after")
+    def _acks_are_signed(self) -> MqttUplink:
+        problems = list(signed_acks(self))
+        if problems:
+            raise rules_error(problems)
+        return self
+
+
+def signed_acks(uplink: MqttUplink) -> Iterator[Problem]:
+    """An MQTT ack topic is open to whoever may publish on the broker: acks must be signed."""
+    if uplink.platform_key is None and not uplink.insecure_unsigned_acks:
+        yield Problem(("platform_key",), "the platform's ack public key file (the .pub that "
+                      "`wellgate platform keygen` made), so that only acks the platform signed "
+                      "move the cursor; insecure_unsigned_acks = true is for a test broker only")
 
 
 Uplink = Annotated[HttpsUplink | MqttUplink, Field(discriminator="type")]
