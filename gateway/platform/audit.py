@@ -35,9 +35,8 @@ def audit_gateway(conn: sqlite3.Connection, gateway: str,
     try:
         blocks = conn.execute("SELECT block_no, first_seq, last_seq, prev_head, head, signature "
                               "FROM blocks WHERE gateway = ? ORDER BY block_no", (gateway,))
-        rows = iter(conn.execute(
-            "SELECT seq, kind, device, point, value, unit, quality, raw, wall_time, mono_time, "
-            "boot, data, leaf FROM records WHERE gateway = ? ORDER BY seq", (gateway,)))
+        rows = iter(conn.execute(f"SELECT {LEAF_COLUMNS} FROM records WHERE gateway = ? ORDER BY "
+                                 "seq", (gateway,)))
         previous = None
         for block_no, first, last, prev_head, head, signature in blocks:
             if previous is not None and previous[0] + 1 == block_no and prev_head != previous[1]:
@@ -47,13 +46,7 @@ def audit_gateway(conn: sqlite3.Connection, gateway: str,
                 row = next(rows, None)
                 if row is None or row[0] != seq:
                     return _bad(result, f"seq {seq} of block {block_no} is not stored in order")
-                if row[12] is not None:
-                    leaf = row[12]
-                else:
-                    data = None if row[11] is None else json.loads(row[11])
-                    fields = (*row[:7], unpack_raw(row[7]), row[8], row[9], row[10], data)
-                    leaf = chain.leaf_hash(chain.canonical_bytes(fields))
-                running = chain.chain_step(running, leaf)
+                running = chain.chain_step(running, stored_leaf(row))
                 result.records += 1
             if running != head or not chain.block_signature_valid(
                     public_key, block_no, first, last, prev_head, head, signature):
@@ -68,6 +61,20 @@ def audit_gateway(conn: sqlite3.Connection, gateway: str,
     finally:
         conn.execute("ROLLBACK")
     return result
+
+
+LEAF_COLUMNS = ("seq, kind, device, point, value, unit, quality, raw, wall_time, mono_time, boot, "
+                "data, leaf")
+
+
+def stored_leaf(row: tuple) -> bytes:
+    """The leaf of a records row read as LEAF_COLUMNS: its canonical bytes hashed, or the leaf
+    a thinned record was stored with."""
+    if row[12] is not None:
+        return row[12]
+    data = None if row[11] is None else json.loads(row[11])
+    fields = (*row[:7], unpack_raw(row[7]), row[8], row[9], row[10], data)
+    return chain.leaf_hash(chain.canonical_bytes(fields))
 
 
 def _bad(result: AuditResult, problem: str) -> AuditResult:

@@ -1,7 +1,7 @@
 """The receiver's SQLite database: what each gateway delivered, its blocks, and the event log.
 
 Migrations are sqlite-utils migrations in the set "wellgate-platform" (as the gateway's store).
-Tables (version 1):
+Tables (version 1, and the columns version 2 added):
   gateways  one row per gateway that ever delivered: first_seq (the first seq received),
             acked_seq (every seq first_seq..acked_seq is stored), head (the chain head after
             acked_seq), next_block, last_nonce (of the newest batch accepted: replays are
@@ -12,7 +12,9 @@ Tables (version 1):
   blocks    (gateway, block_no): first_seq, last_seq, prev_head, head, signature, as signed by
             the gateway: with the records they prove every record again at any later time.
   events    id, gateway, wall, kind, first_seq, last_seq, detail: batches rejected and why, gaps
-            in what a gateway could deliver, thinning reported by the gateway, resumptions.
+            in what a gateway could deliver, thinning reported by the gateway, resumptions;
+            (2) count, last_wall, source: a row counts repeated refusals of one kind from one
+            source, wall is the first and last_wall the latest (gateway/platform/events.py).
 """
 
 from __future__ import annotations
@@ -82,6 +84,14 @@ def m001_gateways_records_blocks_events(db: Database) -> None:
             detail TEXT NOT NULL
         )""")
     db.execute("CREATE INDEX events_by_gateway ON events (gateway, kind)")
+
+
+@MIGRATIONS()
+def m002_events_count_repeats(db: Database) -> None:
+    db.execute("ALTER TABLE events ADD COLUMN count INTEGER NOT NULL DEFAULT 1")
+    db.execute("ALTER TABLE events ADD COLUMN last_wall REAL")
+    db.execute("ALTER TABLE events ADD COLUMN source TEXT")
+    db.execute("UPDATE events SET last_wall = wall")
 
 
 def open_database(path: Path) -> sqlite3.Connection:

@@ -4,6 +4,12 @@ A persistent session (clean_session false, a fixed client id) with QoS 1, so bat
 while the receiver is away wait at the broker. A batch is acknowledged to the broker (PUBACK)
 only after the receiver has stored it and published its ack (paho's manual acknowledgement),
 so a crash in between gets the batch delivered again, and it is de-duplicated by seq.
+
+Every message is acknowledged to the broker once handled, refusals included, and whatever goes
+wrong while handling it is logged, never raised into paho's thread (that would end the intake
+while `serve` stays up, and the broker would hand the same message over after every restart):
+a message that cannot be handled is dropped with its event, and the gateway, which sees no ack
+(or a refusal), sends its records again in a new batch of its own.
 """
 
 from __future__ import annotations
@@ -63,13 +69,24 @@ class MqttReceiver:
         log.warning("lost broker %s:%d: %s", *self._address, reason_code)
 
     def _on_message(self, client, userdata, message) -> None:
-        ack = self.receiver.accept(message.payload)
+        try:
+            self._handle(client, message)
+        except Exception:  # never into paho's thread: that would stop the intake
+            log.exception("message on %s could not be handled: dropped", message.topic)
+        finally:
+            try:
+                client.ack(message.mid, message.qos)
+            except Exception:
+                log.exception("cannot acknowledge message %s to the broker", message.mid)
+
+    def _handle(self, client, message) -> None:
+        ack = self.receiver.accept(message.payload, "mqtt")
         topic_gateway = message.topic[len(self.prefix) + 1:].rsplit("/", 1)[0]
         if ack.gateway and ack.gateway != topic_gateway:
             log.warning("batch on %s names gateway %r: acked on its own topic", message.topic,
-                        ack.gateway)
-        # Acks go to the topic of the gateway the batch names (its signature proved it), or,
-        # for a batch that could not be read, to the topic it came on.
-        client.publish(ack_topic(self.prefix, ack.gateway or topic_gateway),
+                        ack.gateway[:64])
+        # Acks go to the topic of the gateway the batch names, if it is registered (its
+        # signature proved it), or else to the topic it came on.
+        gateway = ack.gateway if ack.gateway in self.receiver.keys else topic_gateway
+        client.publish(ack_topic(self.prefix, gateway),
                        json.dumps(self.receiver.ack_body(ack)).encode("utf-8"), qos=1)
-        client.ack(message.mid, message.qos)

@@ -13,17 +13,21 @@ Receiver.accept(batch bytes) -> Ack, the same for HTTPS and MQTT, in this order:
      from the batch's prev_head, and every block's signature verified with the registered key;
   7. the records not stored yet are stored, with their blocks, in one transaction; then the ack:
      the highest seq up to which everything from the gateway's first seq is stored.
-A batch failing 1-6 is rejected with the reason, recorded as an event, and nothing of it stored.
+A batch failing 1-6 is rejected with the reason, recorded as an event (gateway/platform/events.py
+bounds them), and nothing of it stored. Nothing raises out of accept(): an input that makes
+anything fail is refused as malformed (400), a fault of the receiver's own (its database) is
+refused as internal_error (500), both with the exception named. A batch that re-uses stored seqs
+with other records (gateway/platform/forks.py) is refused with kind "fork" and the first seq
+that differs (fork_seq), once its own signatures verify.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
 from dataclasses import asdict, dataclass
@@ -34,12 +38,22 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from gateway.batchwork import paused_gc
 from gateway.platform.db import open_database
+from gateway.platform.events import EventLog, clip
+from gateway.platform.forks import differing_block, first_differing_seq
+from gateway.platform.rows import INSERT_RECORD, Rows, fast_leaves, first_bad_signature
 from gateway.store import chain
-from gateway.store.leaves import canonical_leaves
-from gateway.store.records import pack_raw, seq_ranges
+from gateway.store.records import seq_ranges
 from gateway.uplink.acksign import sign_ack
 from gateway.uplink.columns import WireError
-from gateway.uplink.wire import Batch, Tombstone, decode_envelope, open_envelope
+from gateway.uplink.wire import (
+    MAGIC,
+    MAX_HEADER,
+    Batch,
+    Envelope,
+    Tombstone,
+    decode_envelope,
+    open_envelope,
+)
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +61,9 @@ STORED, DUPLICATE, REJECTED = "stored", "duplicate", "rejected"
 SIGNATURES_PER_TASK = 256
 _SIGNATURE_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="signature-check")
 _INSERTER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="record-insert")
-INSERT_RECORD = "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, sort_keys=True,
-                         allow_nan=False)
+MAX_INTEGER = 2**63 - 1  # SQLite's INTEGER
+_HEADER_INTEGERS = ("nonce", "first_seq", "last_seq", "first_block", "blocks", "payload_size")
+ENVELOPE_PREFIX = 6 + chain.SIGNATURE_SIZE  # magic and header length, signature (+ the header)
 
 
 @dataclass
@@ -66,18 +80,34 @@ class Ack:
     reason: str = ""
     code: int = 200  # the HTTP status that goes with it
     last_nonce: int | None = None  # with a replay rejection: the last nonce accepted
+    kind: str = ""  # with a rejection: rejected | verification_failed | replay | out_of_order |
+    #                 fork | internal_error
+    fork_seq: int | None = None  # with a fork: the first seq whose stored record differs
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-
 class Rejected(Exception):
+    """A refusal: the HTTP code, its kind, why, and the seqs the event names."""
+
     def __init__(self, code: int, kind: str, reason: str, first_seq: int | None = None,
-                 last_seq: int | None = None, last_nonce: int | None = None) -> None:
+                 last_seq: int | None = None, last_nonce: int | None = None,
+                 fork_seq: int | None = None) -> None:
         super().__init__(reason)
         self.code, self.kind, self.reason = code, kind, reason
         self.first_seq, self.last_seq, self.last_nonce = first_seq, last_seq, last_nonce
+        self.fork_seq = fork_seq
+
+
+@dataclass
+class _Seen:
+    """What accept() has learnt of a batch so far (for its refusal)."""
+
+    gateway: str = ""
+    nonce: int | None = None
+    seqs: tuple[int, int] | None = None
+    signed: bool = False  # the envelope signature verified with the gateway's key
 
 
 @dataclass
@@ -102,11 +132,24 @@ class Receiver:
         self.max_batch_bytes = max_batch_bytes
         self.clock = clock
         self.conn = open_database(self.database)
+        self.events = EventLog(self.conn, clock)
         self._lock = threading.Lock()
 
     def close(self) -> None:
         with self._lock:
+            self._flush_events(everything=True)
             self.conn.close()
+
+    def flush_events(self) -> None:
+        """Write the refusal counts held in memory (close() does it too)."""
+        with self._lock:
+            self._flush_events(everything=True)
+
+    def _flush_events(self, everything: bool = False) -> None:
+        try:
+            self.events.flush(everything)
+        except sqlite3.Error as exc:
+            log.error("cannot record refusal counts: %s", exc)
 
     def ack_body(self, ack: Ack) -> dict[str, Any]:
         """The ack as the HTTP body or MQTT message carries it: signed with the ack key, if the
@@ -116,42 +159,102 @@ class Receiver:
 
     # --- the one entry point ---------------------------------------------------------------------
 
-    def accept(self, data: bytes) -> Ack:
-        """Check, store and acknowledge one batch (never raises for a bad batch: it says why)."""
+    def accept(self, data: bytes, source: str = "") -> Ack:
+        """Check, store and acknowledge one batch; never raises: a refusal says why. `source`
+        names where it came from (an address, "mqtt") for the event log."""
         with self._lock, paused_gc():
-            gateway, nonce = "", None
+            self._flush_events()
+            seen = _Seen()
             try:
                 if len(data) > self.max_batch_bytes:
-                    raise Rejected(413, "rejected", f"batch of {len(data)} bytes; this receiver "
-                                   f"takes at most {self.max_batch_bytes}")
-                try:
-                    envelope = open_envelope(data)
-                except WireError as exc:
-                    raise Rejected(400, "rejected", f"malformed batch: {exc}") from None
-                gateway, nonce = envelope.gateway, envelope.header["nonce"]
-                key = self.keys.get(gateway)
-                if key is None:
-                    raise Rejected(403, "rejected", f"unknown gateway {gateway!r}: it is not in "
-                                   "this receiver's registry")
-                if not envelope.signature_valid(key):
-                    raise Rejected(403, "verification_failed",
-                                   f"the batch signature does not verify with gateway "
-                                   f"{gateway!r}'s registered key: signed with another key, or "
-                                   "altered on the way")
-                state = self._state(gateway)
-                if state is not None and nonce <= state.last_nonce:
-                    raise Rejected(409, "replay",
-                                   f"replayed batch: nonce {nonce} is not above the last "
-                                   f"accepted nonce {state.last_nonce}",
-                                   envelope.header["first_seq"], envelope.header["last_seq"],
-                                   state.last_nonce)
+                    raise self._too_large(len(data))
+                envelope, key, state = self._open(data, seen)
                 try:
                     batch = decode_envelope(envelope)
                 except WireError as exc:
                     raise Rejected(400, "rejected", f"malformed batch: {exc}") from None
+                except Exception as exc:  # the decoder met what it did not foresee
+                    raise Rejected(400, "rejected", "malformed batch: the payload cannot be "
+                                   f"decoded ({_named(exc)})") from None
                 return self._accept(batch, state, key)
             except Rejected as rejected:
-                return self._reject(gateway, nonce, rejected)
+                return self._reject(seen, rejected, source)
+            except Exception as exc:
+                log.exception("batch from %r: the receiver failed on it", seen.gateway or "?")
+                why = (f"the receiver could not store the batch ({_named(exc)}); nothing of it "
+                       "is stored, send it again later" if isinstance(exc, sqlite3.Error) else
+                       f"the receiver failed on this batch ({_named(exc)}); nothing of it is "
+                       "stored")
+                return self._reject(seen, Rejected(500, "internal_error", why), source)
+
+    def screen(self, prefix: bytes, source: str = "") -> Ack | None:
+        """The refusal of a batch whose first bytes condemn it already (framing, registry,
+        envelope signature, replayed nonce), so that HTTPS reads no more of it; None while it
+        may be good. `prefix` holds screen_length(prefix) bytes, or the whole body."""
+        with self._lock:
+            seen = _Seen()
+            try:
+                self._open(prefix[:self.screen_length(prefix)], seen)
+            except Rejected as rejected:
+                return self._reject(seen, rejected, source)
+            except Exception:  # accept() will refuse it with the reason
+                return None
+            return None
+
+    @staticmethod
+    def screen_length(prefix: bytes) -> int:
+        """How many first bytes screen() needs (magic, header length, header, signature)."""
+        if len(prefix) < 6 or prefix[:4] != MAGIC:
+            return 6
+        size = int.from_bytes(prefix[4:6], "big")
+        return 6 if size > MAX_HEADER else ENVELOPE_PREFIX + size
+
+    def refuse_too_large(self, size: int, source: str = "", more: bool = False) -> Ack:
+        """The refusal of a body of `size` bytes (or, more: of more than that) before reading
+        it all."""
+        with self._lock:
+            return self._reject(_Seen(), self._too_large(size, more), source)
+
+    # --- checks ----------------------------------------------------------------------------------
+
+    def _too_large(self, size: int, more: bool = False) -> Rejected:
+        return Rejected(413, "rejected", f"batch of {'more than ' if more else ''}{size} bytes; "
+                        f"this receiver takes at most {self.max_batch_bytes}")
+
+    def _open(self, data: bytes, seen: _Seen) -> tuple[Envelope, Ed25519PublicKey,
+                                                       _State | None]:
+        """Steps 1-3: framing, registry, envelope signature, nonce."""
+        try:
+            envelope = open_envelope(data)
+        except WireError as exc:
+            raise Rejected(400, "rejected", f"malformed batch: {exc}") from None
+        except Exception as exc:  # e.g. RecursionError: a header nested too deeply
+            raise Rejected(400, "rejected", "malformed batch: batch header cannot be read "
+                           f"({_named(exc)})") from None
+        header = envelope.header
+        for name in _HEADER_INTEGERS:
+            if not 0 <= header[name] <= MAX_INTEGER:
+                raise Rejected(400, "rejected", f"malformed batch: header field {name!r} is "
+                               f"{clip(str(header[name]), 40)}; expected 0..{MAX_INTEGER} "
+                               "(below 2**63, what the receiver's database holds)")
+        seen.gateway, seen.nonce = envelope.gateway, header["nonce"]
+        seen.seqs = (header["first_seq"], header["last_seq"])
+        key = self.keys.get(seen.gateway)
+        if key is None:
+            raise Rejected(403, "rejected", f"unknown gateway {clip(seen.gateway, 64)!r}: it is "
+                           "not in this receiver's registry")
+        if not envelope.signature_valid(key):
+            raise Rejected(403, "verification_failed",
+                           f"the batch signature does not verify with gateway "
+                           f"{seen.gateway!r}'s registered key: signed with another key, or "
+                           "altered on the way")
+        seen.signed = True
+        state = self._state(seen.gateway)
+        if state is not None and seen.nonce <= state.last_nonce:
+            raise Rejected(409, "replay", f"replayed batch: nonce {seen.nonce} is not above the "
+                           f"last accepted nonce {state.last_nonce}", *seen.seqs,
+                           state.last_nonce)
+        return envelope, key, state
 
     # --- checks ----------------------------------------------------------------------------------
 
@@ -163,13 +266,16 @@ class Receiver:
     def _accept(self, batch: Batch, state: _State | None, key: Ed25519PublicKey) -> Ack:
         gateway = batch.gateway
         acked = state.acked_seq if state else 0
-        if state is not None and batch.last_seq <= acked:
-            self._seen(gateway, batch.nonce)
-            return Ack(DUPLICATE, gateway, acked, batch.nonce, batch.first_seq, batch.last_seq,
-                       reason=f"seq {batch.first_seq}..{batch.last_seq} already stored")
-        gap = self._check_continuity(batch, state)
+        if state is not None and batch.first_seq <= acked:
+            self._check_stored_seqs(batch, state, key)
+            if batch.last_seq <= acked:
+                self._seen(gateway, batch.nonce)
+                return Ack(DUPLICATE, gateway, acked, batch.nonce, batch.first_seq,
+                           batch.last_seq, reason=f"seq {batch.first_seq}..{batch.last_seq} "
+                           "already stored")
+        gap = self._check_continuity(batch, state, key)
         first_new = max(batch.first_seq, acked + 1)
-        rows = _Rows(batch, first_new)
+        rows = Rows(batch, first_new)
         conn = self.conn
         inserts: list[Future] = []
 
@@ -196,7 +302,34 @@ class Receiver:
         return Ack(STORED, gateway, batch.last_seq, batch.nonce, batch.first_seq,
                    batch.last_seq, rows.count)
 
-    def _check_continuity(self, batch: Batch, state: _State | None) -> tuple[int, int] | None:
+    def _check_stored_seqs(self, batch: Batch, state: _State, key: Ed25519PublicKey) -> None:
+        """A batch over seqs already stored: the same blocks (a harmless resend), or a fork."""
+        if batch.first_seq < state.first_seq:
+            raise Rejected(409, "verification_failed", f"the batch starts at seq "
+                           f"{batch.first_seq}, before what is stored (seq {state.first_seq}..)",
+                           batch.first_seq, batch.last_seq)
+        block = differing_block(self.conn, batch, state.acked_seq)
+        if block is None:
+            return
+        high = min(batch.last_seq, state.acked_seq)
+        fork_seq = first_differing_seq(self.conn, batch, block.first_seq, high)
+        if fork_seq is None:  # the same records, cut into other blocks
+            fork_seq = high + 1
+        self._refuse_fork(batch, key, fork_seq, f"block {block.block_no} (seq {block.first_seq}"
+                          f"..{block.last_seq}) is not the block stored under that number: "
+                          f"seq {fork_seq} differs from the record stored")
+
+    def _refuse_fork(self, batch: Batch, key: Ed25519PublicKey, fork_seq: int | None,
+                     why: str) -> None:
+        """Raise the fork refusal, once the batch's own signatures verify (if they do not,
+        that is the refusal)."""
+        self._verify(batch, key)
+        raise Rejected(409, "fork", f"fork: the gateway signed other records under seqs this "
+                       f"receiver holds: {why}; the receiver keeps what it stored (acked_seq)",
+                       fork_seq, batch.last_seq, fork_seq=fork_seq)
+
+    def _check_continuity(self, batch: Batch, state: _State | None,
+                          key: Ed25519PublicKey) -> tuple[int, int] | None:
         """The gap this batch starts after (first, last seq missing), if it may start anew."""
         first, block_no = batch.first_seq, batch.blocks[0].block_no
         if state is None or (batch.resume and first > state.acked_seq + 1):
@@ -205,29 +338,27 @@ class Receiver:
                                "from the zero head", first, batch.last_seq)
             if state is None:
                 return (1, first - 1) if first > 1 else None
+            if block_no < state.next_block:
+                self._refuse_fork(batch, key, None, f"the batch resumes at seq {first} with "
+                                  f"block {block_no}, a number already stored (at or before "
+                                  f"seq {state.acked_seq})")
             return (state.acked_seq + 1, first - 1)
         if first == state.acked_seq + 1:
-            if block_no != state.next_block or batch.prev_head != state.head:
+            if batch.prev_head != state.head:
+                self._refuse_fork(batch, key, None, f"the batch continues at seq {first} from "
+                                  f"another chain head than the one stored: the gateway's chain "
+                                  f"differs at or before seq {state.acked_seq}")
+            if block_no != state.next_block:
                 raise Rejected(409, "verification_failed",
                                f"the batch does not continue the chain: it starts block "
-                               f"{block_no} at seq {first} from another head than block "
-                               f"{state.next_block - 1}'s", first, batch.last_seq)
+                               f"{block_no} at seq {first}; block {state.next_block} is the "
+                               "next one expected", first, batch.last_seq)
             return None
         if first > state.acked_seq + 1:
             raise Rejected(409, "out_of_order", f"the batch starts at seq {first} but seq "
                            f"{state.acked_seq + 1} is the next one expected", first,
                            batch.last_seq)
-        stored = self.conn.execute("SELECT first_seq, last_seq, prev_head, signature FROM blocks "
-                                   "WHERE gateway = ? AND block_no = ?",
-                                   (batch.gateway, block_no)).fetchone()
-        sent = batch.blocks[0]
-        if stored is None or stored != (sent.first_seq, sent.last_seq, batch.prev_head,
-                                        sent.signature):
-            raise Rejected(409, "verification_failed",
-                           f"block {block_no} (seq {first}..{sent.last_seq}) differs from the "
-                           "block stored under that number, or starts before what is stored",
-                           first, batch.last_seq)
-        return None
+        return None  # over stored seqs, the same blocks (_check_stored_seqs)
 
     def _verify(self, batch: Batch, key: Ed25519PublicKey,
                 verified: Callable[[int, int], None] | None = None) -> list[bytes]:
@@ -236,7 +367,7 @@ class Receiver:
         GIL) while the next blocks are hashed."""
         records, first_seq = batch.records, batch.first_seq
         canonical, leaf_hash, step = chain.canonical_bytes, chain.leaf_hash, chain.chain_step
-        fast = _fast_leaves(records)  # every leaf at once, or None: then one by one, below
+        fast = fast_leaves(records)  # every leaf at once, or None: then one by one, below
         running = batch.prev_head
         heads: list[bytes] = []
         pending: list[tuple[int, int, int, bytes, bytes, bytes]] = []
@@ -262,12 +393,12 @@ class Receiver:
             pending.append((block.block_no, block.first_seq, block.last_seq, prev_head, running,
                             block.signature))
             if len(pending) >= SIGNATURES_PER_TASK:
-                checks.append(_SIGNATURE_POOL.submit(_first_bad_signature, key, pending))
+                checks.append(_SIGNATURE_POOL.submit(first_bad_signature, key, pending))
                 if verified is not None:
                     verified(pending[0][1] - first_seq, pending[-1][2] - first_seq + 1)
                 pending = []
         if pending:
-            checks.append(_SIGNATURE_POOL.submit(_first_bad_signature, key, pending))
+            checks.append(_SIGNATURE_POOL.submit(first_bad_signature, key, pending))
             if verified is not None:
                 verified(pending[0][1] - first_seq, pending[-1][2] - first_seq + 1)
         bad = next((found for check in checks if (found := check.result()) is not None), None)
@@ -288,7 +419,7 @@ class Receiver:
     # --- storing ---------------------------------------------------------------------------------
 
     def _finish(self, batch: Batch, state: _State | None, heads: list[bytes],
-                gap: tuple[int, int] | None, first_new: int, rows: _Rows) -> None:
+                gap: tuple[int, int] | None, first_new: int, rows: Rows) -> None:
         """Blocks, the gateway's row and the events, in the open transaction."""
         gateway, now, conn = batch.gateway, self.clock(), self.conn
         block_rows = []
@@ -325,22 +456,29 @@ class Receiver:
 
     def _event(self, gateway: str | None, kind: str, first: int | None, last: int | None,
                detail: str) -> None:
-        self.conn.execute("INSERT INTO events (gateway, wall, kind, first_seq, last_seq, detail) "
-                          "VALUES (?, ?, ?, ?, ?, ?)",
-                          (gateway, self.clock(), kind, first, last, detail))
+        self.events.event(gateway, kind, first, last, detail)
 
-    def _reject(self, gateway: str, nonce: int | None, rejected: Rejected) -> Ack:
-        log.warning("batch from %r rejected: %s", gateway or "?", rejected.reason)
+    def _reject(self, seen: _Seen, rejected: Rejected, source: str) -> Ack:
+        """Record the refusal (bounded: events.py) and answer it; never raises."""
+        gateway = seen.gateway
         try:
-            self._event(gateway or None, rejected.kind, rejected.first_seq, rejected.last_seq,
-                        rejected.reason)
+            if self.events.refusal(gateway, rejected.kind, rejected.code, source,
+                                   rejected.first_seq, rejected.last_seq, rejected.reason,
+                                   seen.signed):
+                log.warning("batch from %r rejected: %s", clip(gateway, 64) or "?",
+                            clip(rejected.reason, 300))
         except sqlite3.Error as exc:
             log.error("cannot record the rejection: %s", exc)
-        state = self._state(gateway) if gateway in self.keys else None
-        return Ack(REJECTED, gateway, state.acked_seq if state else (0 if gateway in self.keys
-                                                                      else None),
-                   nonce, rejected.first_seq, rejected.last_seq, 0, rejected.reason,
-                   rejected.code, rejected.last_nonce)
+        acked = None
+        if gateway in self.keys:
+            try:
+                state = self._state(gateway)
+                acked = state.acked_seq if state else 0
+            except sqlite3.Error as exc:
+                log.error("cannot read gateway %r's state: %s", gateway, exc)
+        first, last = seen.seqs if seen.seqs else (rejected.first_seq, rejected.last_seq)
+        return Ack(REJECTED, gateway, acked, seen.nonce, first, last, 0, rejected.reason,
+                   rejected.code, rejected.last_nonce, rejected.kind, rejected.fork_seq)
 
     # --- queries ---------------------------------------------------------------------------------
 
@@ -355,57 +493,5 @@ class Receiver:
                 "next_block": state.next_block if state else 0}
 
 
-def _fast_leaves(records: Sequence[Any]) -> list[bytes] | None:
-    """Every record's leaf (a tombstone's as sent), built column by column; None if a record
-    is off the common types."""
-    contents = [record for record in records if not isinstance(record, Tombstone)]
-    leaves = canonical_leaves(contents)
-    if leaves is None or len(contents) == len(records):
-        return leaves
-    computed = iter(leaves)
-    return [record.leaf if isinstance(record, Tombstone) else next(computed)
-            for record in records]
-
-
-class _Rows:
-    """The records-table rows of a batch's new records (seq >= first_new), built chunk by
-    chunk."""
-
-    def __init__(self, batch: Batch, first_new: int) -> None:
-        self.batch = batch
-        self.skip = first_new - batch.first_seq  # offsets below this are stored already
-        self.count = 0
-        self.thinned: list[int] = []
-        self._texts: dict[int, str] = {}
-
-    def build(self, low: int, high: int) -> list[tuple[Any, ...]]:
-        gateway, texts = self.batch.gateway, self._texts
-        rows = []
-        for record in self.batch.records[max(low, self.skip):high]:
-            if isinstance(record, Tombstone):
-                rows.append((gateway, record.seq, None, None, None, None, None, None, None,
-                             None, None, None, None, record.leaf))
-                self.thinned.append(record.seq)
-                continue
-            data = record[11]
-            text = None
-            if data is not None:
-                text = texts.get(id(data))
-                if text is None:
-                    text = texts[id(data)] = _JSON.encode(data)
-            rows.append((gateway, *record[:7], pack_raw(record[7]), record[8], record[9],
-                         record[10], text, None))
-        self.count += len(rows)
-        return rows
-
-
-def _first_bad_signature(key: Ed25519PublicKey,
-                         blocks: Sequence[tuple[int, int, int, bytes, bytes, bytes]]
-                         ) -> tuple[int, int, int] | None:
-    for block_no, first, last, prev_head, head, signature in blocks:
-        if not chain.block_signature_valid(key, block_no, first, last, prev_head, head,
-                                           signature):
-            return block_no, first, last
-    return None
-
-
+def _named(exc: BaseException) -> str:
+    return clip(f"{type(exc).__name__}: {exc}", 200)

@@ -28,7 +28,8 @@ class GatewayReport:
         return asdict(self)
 
 
-_REFUSALS = ("rejected", "replay", "verification_failed", "out_of_order")
+_REFUSALS = ("rejected", "replay", "verification_failed", "out_of_order", "fork",
+             "internal_error")
 
 
 def gateway_reports(conn: sqlite3.Connection, registered: list[str]) -> list[GatewayReport]:
@@ -39,16 +40,17 @@ def gateway_reports(conn: sqlite3.Connection, registered: list[str]) -> list[Gat
         report = reports.setdefault(gateway, GatewayReport(gateway, False))
         report.first_seq, report.acked_seq, report.records = first, acked, records
         report.thinned, report.last_seen = thinned, last_seen
-    for gateway, kind, first, last, detail in conn.execute(
-            "SELECT gateway, kind, first_seq, last_seq, detail FROM events ORDER BY id"):
+    for gateway, kind, first, last, detail, count in conn.execute(
+            "SELECT gateway, kind, first_seq, last_seq, detail, count FROM events "
+            "ORDER BY coalesce(last_wall, wall), id"):
         if gateway is None:
             continue
         report = reports.setdefault(gateway, GatewayReport(gateway, False))
         if kind == "gap":
             report.gaps.append((first, last))
         elif kind in _REFUSALS:
-            report.rejected += 1
-            report.verification_failures += kind == "verification_failed"
+            report.rejected += count
+            report.verification_failures += count if kind == "verification_failed" else 0
             report.last_problem = detail
     return sorted(reports.values(), key=lambda r: r.gateway)
 

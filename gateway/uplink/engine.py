@@ -232,6 +232,10 @@ class UplinkEngine:
         # Rejected.
         if ack.last_nonce is not None:
             self.nonces.skip_past(ack.last_nonce)
+        if ack.code == 409 and ack.acked_seq is not None and ack.acked_seq > chunk.last_seq:
+            self._failed(f"the receiver claims seq {ack.acked_seq} for a batch of seq "
+                         f"{chunk.first_seq}..{chunk.last_seq}: more than was sent; ignored")
+            return None
         if ack.code == 409 and ack.acked_seq is not None and ack.acked_seq != chunk.first_seq - 1:
             log.warning("uplink %s: %s; continuing after seq %d, as the receiver holds",
                         self.name, ack.reason, ack.acked_seq)

@@ -2,7 +2,8 @@
 
 TLS is verified against the configured CA (or the system's CAs); an https:// URL is required, so
 nothing goes in clear. Responses: 2xx and 4xx carry an ack (a 4xx one a rejection with its
-reason); 5xx, timeouts and connection errors are TransportError (send again later).
+reason); 5xx, timeouts and connection errors are TransportError (send again later), and so is
+an ack that does not name this gateway and this batch (transport.py ack_problem).
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ import ssl
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from gateway.uplink.transport import AckMessage, TransportError
-from gateway.uplink.wire import CONTENT_TYPE
+from gateway.uplink.transport import AckMessage, TransportError, ack_problem
+from gateway.uplink.wire import CONTENT_TYPE, open_envelope
 
 
 class HttpsTransport:
@@ -38,7 +39,11 @@ class HttpsTransport:
             raise TransportError(f"{self.url}: {type(exc).__name__}: {exc}") from None
         if response.status_code >= 500:
             raise TransportError(f"{self.url} answered HTTP {response.status_code}")
-        return AckMessage.from_json(response.content, response.status_code, self.platform_key)
+        ack = AckMessage.from_json(response.content, response.status_code, self.platform_key)
+        problem = ack_problem(ack, open_envelope(batch).gateway, nonce, seqs)
+        if problem is not None:
+            raise TransportError(f"{problem}: ignored")
+        return ack
 
     async def close(self) -> None:
         await self.client.aclose()

@@ -7,7 +7,9 @@ REPUBLISH_AFTER_TIMEOUTS ack timeouts): the engine's resend after an ack timeout
 longer, because the broker will hand the batch to the receiver when it comes back (the link is
 paid per megabyte). After a reconnection it is published again (the receiver de-duplicates by
 seq). An ack answers the batch with its nonce or, stored or duplicate, any copy of the same seq
-range, also one that arrives while no send is waiting (it is kept for the next).
+range, also one that arrives while no send is waiting (it is kept for the next). An ack naming
+another gateway is ignored, and one that does not answer the batch sent is a TransportError
+(transport.py ack_problem).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import time
 import paho.mqtt.client as mqtt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from gateway.uplink.transport import AckMessage, TransportError
+from gateway.uplink.transport import AckMessage, TransportError, ack_problem
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,7 @@ class MqttTransport:
         self.name = name
         self.platform_key = platform_key  # acks must be signed with it (acksign.py)
         self.timeout = timeout
+        self.gateway = gateway
         self.batch_topic = batch_topic(prefix, gateway)
         self.ack_topic = ack_topic(prefix, gateway)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -95,6 +98,10 @@ class MqttTransport:
         except TransportError as exc:  # not an ack, or not the platform's: the cursor stays
             log.warning("uplink %s: message on %s: %s", self.name, self.ack_topic, exc)
             return
+        if ack.gateway != self.gateway:
+            log.warning("uplink %s: an ack for gateway %r on %s: ignored", self.name,
+                        ack.gateway[:64], self.ack_topic)
+            return
         seqs = _seqs_of(message.payload)
         with self._lock:
             matched = [future for nonce, (sent, future) in self._waiting.items()
@@ -125,7 +132,7 @@ class MqttTransport:
                 fresh = (taken is not None and taken[0] == self._generation and time.monotonic()
                          - taken[1] < REPUBLISH_AFTER_TIMEOUTS * self.timeout)
             if early is not None:
-                return early
+                return _answering(early, self.gateway, nonce, seqs)
             if not fresh:
                 info = self.client.publish(self.batch_topic, batch, qos=1)
                 if info.rc != mqtt.MQTT_ERR_SUCCESS:
@@ -138,7 +145,8 @@ class MqttTransport:
                 with self._lock:
                     self._published = {seqs: (generation, time.monotonic())}
             try:
-                return await asyncio.wait_for(future, self.timeout)
+                return _answering(await asyncio.wait_for(future, self.timeout), self.gateway,
+                                  nonce, seqs)
             except TimeoutError:
                 raise TransportError(f"no ack within {self.timeout:g} s (the broker holds the "
                                      "batch for the receiver)") from None
@@ -157,6 +165,13 @@ class MqttTransport:
 def _resolve(future: asyncio.Future[AckMessage], ack: AckMessage) -> None:
     if not future.done():
         future.set_result(ack)
+
+
+def _answering(ack: AckMessage, gateway: str, nonce: int, seqs: tuple[int, int]) -> AckMessage:
+    problem = ack_problem(ack, gateway, nonce, seqs)
+    if problem is not None:
+        raise TransportError(f"{problem}: ignored")
+    return ack
 
 
 def _seqs_of(payload: bytes) -> tuple[int, int] | None:

@@ -3,7 +3,8 @@
 A transport raises TransportError when it cannot tell what became of a batch (no connection,
 timeout, 5xx, a garbled answer): the engine backs off and sends the same records again, which is
 harmless because the receiver de-duplicates by seq. An answer the receiver gave comes back as an
-AckMessage, rejections included.
+AckMessage, rejections included; ack_problem() says whether it answers the batch that was sent
+(an ack names the gateway and the batch, and a signed ack is signed over both).
 """
 
 from __future__ import annotations
@@ -34,6 +35,11 @@ class AckMessage:
     code: int = 200
     stored: int = 0
     last_nonce: int | None = None  # a replay rejection: the receiver's last accepted nonce
+    gateway: str = ""  # the gateway and the batch (seqs) the ack answers
+    first_seq: int | None = None
+    last_seq: int | None = None
+    kind: str = ""  # a rejection's kind: "fork" (the gateway's chain differs), "replay", ...
+    fork_seq: int | None = None  # a fork: the first seq the receiver holds other records for
 
     @classmethod
     def from_json(cls, body: bytes | str, code: int | None = None,
@@ -51,14 +57,34 @@ class AckMessage:
             problem = ack_signature_problem(platform_key, data)
             if problem is not None:
                 raise TransportError(f"{problem}: ignored ({str(data)[:120]})")
-        acked = data.get("acked_seq")
-        nonce = data.get("nonce")
-        last_nonce = data.get("last_nonce")
-        return cls(data["status"], acked if isinstance(acked, int) else None,
-                   nonce if isinstance(nonce, int) else None, str(data.get("reason", "")),
-                   code if code is not None else int(data.get("code", 200)),
-                   int(data.get("stored", 0) or 0),
-                   last_nonce if isinstance(last_nonce, int) else None)
+        number = {name: value if isinstance(value := data.get(name), int)
+                  and not isinstance(value, bool) else None
+                  for name in ("acked_seq", "nonce", "last_nonce", "first_seq", "last_seq",
+                               "fork_seq", "code", "stored")}
+        return cls(data["status"], number["acked_seq"], number["nonce"],
+                   str(data.get("reason", "")),
+                   code if code is not None else number["code"] or 200,
+                   number["stored"] or 0, number["last_nonce"], str(data.get("gateway", "")),
+                   number["first_seq"], number["last_seq"], str(data.get("kind", "")),
+                   number["fork_seq"])
+
+
+def ack_problem(ack: AckMessage, gateway: str, nonce: int, seqs: tuple[int, int]) -> str | None:
+    """None when `ack` answers the batch `gateway` sent with `nonce` over `seqs` (its nonce; or,
+    stored or duplicate, the same seqs: the ack of an earlier copy); else what is wrong. A
+    refusal of a batch the receiver could not read (no nonce; not a 409) names none and moves
+    nothing: it is taken as it is."""
+    if ack.status == "rejected" and ack.nonce is None and ack.code != 409:
+        return None
+    if ack.gateway != gateway:
+        return f"the ack is for gateway {ack.gateway[:64]!r}, not this one ({gateway!r})"
+    if ack.nonce == nonce and ack.first_seq in (None, seqs[0]) and ack.last_seq in (None,
+                                                                                   seqs[1]):
+        return None
+    if ack.status != "rejected" and (ack.first_seq, ack.last_seq) == seqs:
+        return None
+    return (f"the ack answers batch nonce {ack.nonce} (seq {ack.first_seq}..{ack.last_seq}), "
+            f"not the one sent (nonce {nonce}, seq {seqs[0]}..{seqs[1]})")
 
 
 class Transport(Protocol):
