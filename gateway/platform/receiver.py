@@ -39,7 +39,8 @@ from gateway.store.leaves import canonical_leaves
 from gateway.store.records import pack_raw, seq_ranges
 from gateway.uplink.acksign import sign_ack
 from gateway.uplink.columns import WireError
-from gateway.uplink.wire import Batch, Tombstone, decode_envelope, open_envelope
+from gateway.uplink.payload import Tombstone
+from gateway.uplink.wire import Batch, decode_envelope, open_envelope
 
 log = logging.getLogger(__name__)
 

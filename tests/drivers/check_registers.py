@@ -176,7 +176,7 @@ def test_flags_set_vectors():
 
 
 def test_prepared_decoder_equals_decode_for_every_vector():
-    for type, order, words, value, source in REGISTER_VECTORS + DECODE_ONLY_VECTORS:
+    for type, order, words, _, source in REGISTER_VECTORS + DECODE_ONLY_VECTORS:
         assert same(reg.decoder(type, order)(words), reg.decode(words, type, order)), source
 
 
