@@ -55,6 +55,54 @@ def register_count(type, length=None):
     raise _unknown_type(type)
 
 
+def integer_range(type):
+    """(lowest, highest) raw value of an integer type (BCD: its decimal digits); None for others."""
+    if type in _BCD_CARRIER:
+        return 0, 10 ** (4 * _BINARY[_BCD_CARRIER[type]][0]) - 1
+    spec = _BINARY.get(type)
+    if spec is None or spec[1] in "fd":
+        return None
+    return spec[2], spec[3]
+
+
+def wrap_raw(type):
+    """The raw value at which a counter of `type` returns to zero (its largest value + 1; a
+    long_fraction's i32 accumulator: 2^31); None for floats, strings and bit fields."""
+    if type == "long_fraction":
+        return 0x80000000
+    if type.startswith("bits"):
+        return None
+    limits = integer_range(type)
+    return None if limits is None else limits[1] + 1
+
+
+def decoder(type, order="ABCD"):
+    """A function registers -> value equal to decode(registers, type, order), built once.
+
+    Binary types in ABCD or CDAB order unpack with two prepared structs and skip decode()'s
+    checks (a wrong count raises struct.error); every other type and order calls decode()."""
+    spec = _BINARY.get(type)
+    if spec is None or order not in ("ABCD", "CDAB"):
+        return lambda registers: decode(registers, type, order)
+    count, fmt = spec[0], spec[1]
+    pack, unpack = _packer(">%dH" % count), _unpacker(">" + fmt)
+    if order == "CDAB" and count > 1:
+        return lambda registers: unpack(pack(*registers[::-1]))[0]
+    return lambda registers: unpack(pack(*registers))[0]
+
+
+def _packer(fmt):
+    if hasattr(struct, "Struct"):  # CPython; MicroPython's struct has only the functions
+        return struct.Struct(fmt).pack
+    return lambda *values: struct.pack(fmt, *values)
+
+
+def _unpacker(fmt):
+    if hasattr(struct, "Struct"):
+        return struct.Struct(fmt).unpack
+    return lambda data: struct.unpack(fmt, data)
+
+
 def _swap_bytes(register):
     return ((register & 0xFF) << 8) | (register >> 8)
 

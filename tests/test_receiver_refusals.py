@@ -28,7 +28,7 @@ from uplink_support import (
 from gateway.platform.mqtt import MqttReceiver
 from gateway.platform.receiver import Receiver
 from gateway.store import chain
-from gateway.uplink import wire
+from gateway.uplink import payload, wire
 from gateway.uplink.backlog import backlog_config
 from gateway.uplink.mqtt import ack_topic, batch_topic
 from gateway.uplink.outbox import Outbox
@@ -56,11 +56,11 @@ def overflowing_batch(store, nonce: int = 1) -> bytes:
     """A batch sealed by the gateway whose payload has one varint made huge (9 bytes of 0xff..7f
     over the clock columns): decode_payload raises OverflowError, not WireError."""
     chunk = Outbox(store.db).read(0, 16)
-    raw = wire.encode_payload(chunk.blocks, chunk.records, RECIPES)
+    raw = payload.encode_payload(chunk.blocks, chunk.records, RECIPES)
     for position in range(len(raw) - 9, 0, -1):
         mutated = raw[:position] + b"\xff" * 8 + b"\x7f" + raw[position + 9:]
         try:
-            wire.decode_payload(mutated, 1, 0)
+            payload.decode_payload(mutated, 1, 0)
         except OverflowError:
             return wire.seal(store.writer.key, GATEWAY, nonce, 0.0, chunk.blocks,
                              chunk.prev_head, chunk.head, wire.compress(mutated), len(mutated))
@@ -80,7 +80,7 @@ def batch_beyond_sqlite(store, nonce: int = 1) -> bytes:
     first, last = records[0][0], records[-1][0]
     signature = chain.sign_block(store.writer.key, 0, first, last, chain.ZERO_HEAD, head)
     return wire.encode_batch(store.writer.key, GATEWAY, nonce, 0.0,
-                             [wire.BlockSignature(0, first, last, signature)], records,
+                             [payload.BlockSignature(0, first, last, signature)], records,
                              chain.ZERO_HEAD, head, RECIPES)
 
 

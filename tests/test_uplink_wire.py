@@ -21,20 +21,21 @@ from gateway.uplink import wire
 from gateway.uplink.backlog import backlog_config
 from gateway.uplink.columns import WireError, float_key, key_float, planes, uvarints
 from gateway.uplink.outbox import Outbox
+from gateway.uplink.payload import Tombstone, decode_payload, encode_payload
 from gateway.uplink.recipes import Recipe, recipes_from_config
 
 RECIPES = recipes_from_config(backlog_config())
 
 
 def canonical(record) -> bytes:
-    if isinstance(record, wire.Tombstone):
+    if isinstance(record, Tombstone):
         return b"tombstone" + record.leaf
     return chain.canonical_bytes(record)
 
 
 def roundtrip(chunk, recipes=RECIPES):
-    payload = wire.encode_payload(chunk.blocks, chunk.records, recipes)
-    return wire.decode_payload(payload, chunk.first_seq, chunk.blocks[0].block_no)
+    payload = encode_payload(chunk.blocks, chunk.records, recipes)
+    return decode_payload(payload, chunk.first_seq, chunk.blocks[0].block_no)
 
 
 def test_a_day_of_meter_readings_comes_back_exactly_and_small(tmp_path):
@@ -50,7 +51,7 @@ def test_a_day_of_meter_readings_comes_back_exactly_and_small(tmp_path):
     # Without recipes every value travels itself: correct still, only bigger.
     blocks, records = roundtrip(chunk, recipes={})
     assert [canonical(r) for r in records] == [canonical(r) for r in chunk.records]
-    assert len(wire.compress(wire.encode_payload(chunk.blocks, chunk.records, {}))) > len(data)
+    assert len(wire.compress(encode_payload(chunk.blocks, chunk.records, {}))) > len(data)
 
 
 def test_odd_records_tombstones_and_store_events(tmp_path):
@@ -72,13 +73,13 @@ def test_odd_records_tombstones_and_store_events(tmp_path):
     thin_oldest(store.writer, keep_interval=900.0, reason="test", free_bytes=1, floor_bytes=2,
                 max_records=200)
     chunk = Outbox(store.db).read(0, 10**6)
-    assert any(isinstance(r, wire.Tombstone) for r in chunk.records)
+    assert any(isinstance(r, Tombstone) for r in chunk.records)
     _blocks, records = roundtrip(chunk)
     assert [canonical(r) for r in records] == [canonical(r) for r in chunk.records]
     # The whole chain still verifies from what came back.
     head = chain.ZERO_HEAD
     for record in records:
-        leaf = record.leaf if isinstance(record, wire.Tombstone) else chain.leaf_hash(
+        leaf = record.leaf if isinstance(record, Tombstone) else chain.leaf_hash(
             canonical(record))
         head = chain.chain_step(head, leaf)
     assert head == chunk.head
@@ -125,13 +126,13 @@ def test_primitives_known_values():
 def test_truncated_or_corrupt_payloads_raise_wire_error(tmp_path):
     store = make_store(tmp_path, minutes=5)
     chunk = Outbox(store.db).read(0, 10**6)
-    payload = wire.encode_payload(chunk.blocks, chunk.records, RECIPES)
+    payload = encode_payload(chunk.blocks, chunk.records, RECIPES)
     rng = random.Random(5)
     for cut in [0, 1, 10, len(payload) // 2, len(payload) - 1]:
         with pytest.raises(WireError):
-            wire.decode_payload(payload[:cut], 1, 0)
+            decode_payload(payload[:cut], 1, 0)
     for _ in range(200):  # a flipped byte is caught or gives other records, never a crash
         damaged = bytearray(payload)
         damaged[rng.randrange(len(damaged))] ^= 1 << rng.randrange(8)
         with contextlib.suppress(WireError):
-            wire.decode_payload(bytes(damaged), 1, 0)
+            decode_payload(bytes(damaged), 1, 0)

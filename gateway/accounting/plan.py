@@ -26,43 +26,18 @@ from gateway.config import (
     PowerFlowSection,
     PumpControlSection,
 )
+from gateway.point_values import wrap_and_resolution
 from gateway.profiles import Dlt645Point, ModbusPoint
 from gateway.units import from_base
 
 VOLUME_POINT = "forward_total"
 ENERGY_POINT = "import_energy"
 LEVEL_POINT = "level"
-# An unsigned or signed integer register wraps at its largest raw value + 1 (times the scale).
-_REGISTER_TOPS = {"u16": 2**16, "u32": 2**32, "u64": 2**64, "i16": 2**15, "i32": 2**31,
-                  "i64": 2**63, "bcd16": 10**4, "bcd32": 10**8, "long_fraction": 2**31}
 
 
 def to_base(value: float, unit: str) -> float:
     """A value in `unit` in accounting's base units (m³, kWh, kW, m³/h, m): 1500 W → 1.5."""
     return value / from_base(1.0, unit)
-
-
-def wrap_and_resolution(point: ModbusPoint | Dlt645Point) -> tuple[float | None, float]:
-    """(where the total returns to zero, one count), both in the point's unit.
-
-    A stated `rollover` is the largest value shown, so the wrap is one count above it; an integer
-    register wraps at its width; a float total with no stated rollover has no known wrap (a fall
-    is then flagged as a reset for a person, never counted as a rollover)."""
-    if isinstance(point, Dlt645Point):
-        count = 10.0 ** -point.decimals
-        top = point.rollover + count if point.rollover else 10.0 ** (
-            2 * point.length - point.decimals)
-        return top, count
-    if point.decimals_from:  # decimals from another register: one count is not known here
-        count = 0.0
-    else:
-        count = abs(point.scale) if point.type in _REGISTER_TOPS and (
-            point.type != "long_fraction") else 0.0
-    if point.rollover:
-        return point.rollover + count, count
-    if point.type in _REGISTER_TOPS and not point.decimals_from:
-        return float(_REGISTER_TOPS[point.type]) * abs(point.scale), count
-    return None, count
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import math
-
 from drivers import dlt645, registers
+from gateway.point_values import modbus_value
 from gateway.profiles import Dlt645Point, ModbusPoint
 from gateway.readings import QUALITY_GOOD, QUALITY_INVALID, Reading
 
@@ -62,24 +61,16 @@ class ModbusDecoder:
     ) -> tuple[int | float | str | None, bool]:
         if raw is None:
             return None, False
-        if isinstance(raw, str):
-            return raw, True
-        if point.enum:
-            name = point.enum.get(str(int(raw)))
-            return (name, True) if name is not None else (int(raw), False)
-        if point.type.startswith("bits"):
-            return int(raw), True
-        if isinstance(raw, float) and not math.isfinite(raw):
-            return None, False
-        decimals = None
-        if point.decimals_from:
+        decimals: int | None = None
+        known = True
+        if point.decimals_from:  # a register holding 0..9, else the value is not known
             source = self.known_raw.get(point.decimals_from)
-            if not isinstance(source, int) or not 0 <= source <= 9:
-                return None, False
-            decimals = source
-        if point.scale == 1.0 and point.offset == 0.0 and decimals is None:
-            return raw, True
-        return registers.scaled(raw, point.scale, point.offset, decimals), True
+            if isinstance(source, int) and 0 <= source <= 9:
+                decimals = source
+            else:
+                known = False
+        return modbus_value(raw, point.type, point.scale, point.offset, decimals, point.enum,
+                            decimals_known=known)
 
 
 def decode_dlt645(

@@ -13,7 +13,8 @@ import sqlite3
 
 from gateway.platform.audit import LEAF_COLUMNS, stored_leaf
 from gateway.store import chain
-from gateway.uplink.wire import Batch, BlockSignature, Tombstone
+from gateway.uplink.payload import BlockSignature, Tombstone
+from gateway.uplink.wire import Batch
 
 
 def differing_block(conn: sqlite3.Connection, batch: Batch,

@@ -45,12 +45,12 @@ from gateway.store import chain
 from gateway.store.records import seq_ranges
 from gateway.uplink.acksign import sign_ack
 from gateway.uplink.columns import WireError
+from gateway.uplink.payload import Tombstone
 from gateway.uplink.wire import (
     MAGIC,
     MAX_HEADER,
     Batch,
     Envelope,
-    Tombstone,
     decode_envelope,
     open_envelope,
 )

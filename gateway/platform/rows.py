@@ -12,7 +12,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from gateway.store import chain
 from gateway.store.leaves import canonical_leaves
 from gateway.store.records import pack_raw
-from gateway.uplink.wire import Batch, Tombstone
+from gateway.uplink.payload import Tombstone
+from gateway.uplink.wire import Batch
 
 INSERT_RECORD = "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, sort_keys=True,

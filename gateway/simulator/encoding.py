@@ -5,25 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from drivers import dlt645, registers
+from gateway.point_values import modbus_value, wrap_and_resolution
 from gateway.profiles import Dlt645Point, ModbusPoint
 
-# Raw ranges of the integer register types (inclusive).
-_INTEGER_RANGES: dict[str, tuple[int, int]] = {
-    "u16": (0, 0xFFFF),
-    "i16": (-0x8000, 0x7FFF),
-    "u32": (0, 0xFFFF_FFFF),
-    "i32": (-0x8000_0000, 0x7FFF_FFFF),
-    "u64": (0, 2**64 - 1),
-    "i64": (-(2**63), 2**63 - 1),
-    "bcd16": (0, 9999),
-    "bcd32": (0, 99_999_999),
-    "bits16": (0, 0xFFFF),
-    "bits32": (0, 0xFFFF_FFFF),
-}
-# Where a float totaliser wraps when its profile states no `rollover`: a float32 keeps 7 digits, so
-# a 6-digit display maximum (999999.x) is what such meters show; float64 gets the 8-digit maximum.
+# Where a float totaliser wraps when its profile states no `rollover` (gateway.point_values knows
+# no wrap for it, but a simulated meter must wrap somewhere): a float32 keeps 7 digits, so a
+# 6-digit display maximum (999999.x) is what such meters show; float64 gets the 8-digit maximum.
 _FLOAT_WRAP_RAW = {"float32": 1e6, "float64": 1e8}
-_LONG_FRACTION_WRAP_RAW = 2**31  # the i32 accumulator part
 
 
 def enum_raw(enum: dict[str, str], wanted: str) -> int | None:
@@ -35,36 +23,25 @@ def enum_raw(enum: dict[str, str], wanted: str) -> int | None:
 
 
 def modbus_wrap(point: ModbusPoint, decimals: int | None) -> float:
-    """The value at which this totaliser point wraps to zero.
-
-    An integer counter wraps at its largest raw value + 1 (register width, or the profile's
-    `rollover` = the largest value it shows, plus one count); a float wraps at `rollover` itself.
-    """
-    if point.type in _INTEGER_RANGES or point.type == "long_fraction":
-        one_count = registers.scaled(1, point.scale, 0.0, decimals)
-        if point.rollover:
-            return point.rollover + (one_count if point.type != "long_fraction" else 0.0)
-        top = (
-            _LONG_FRACTION_WRAP_RAW
-            if point.type == "long_fraction"
-            else _INTEGER_RANGES[point.type][1] + 1
-        )
-        return registers.scaled(top, point.scale, 0.0, decimals)
-    if point.rollover:
-        return point.rollover
+    """The value at which this totaliser point wraps to zero (point_values.wrap_and_resolution;
+    a float with no `rollover` at its display maximum)."""
+    wrap, _ = wrap_and_resolution(point, decimals)
+    if wrap is not None:
+        return wrap
     return registers.scaled(_FLOAT_WRAP_RAW.get(point.type, 1e8), point.scale, 0.0, decimals)
 
 
 def dlt645_wrap(point: Dlt645Point) -> float:
     """Where a DL/T 645 total wraps: `rollover` (its largest value) + one count, else 10^digits."""
-    if point.rollover:
-        return point.rollover + 10.0 ** (-point.decimals)
-    return 10.0 ** (2 * point.length - point.decimals)
+    wrap, _ = wrap_and_resolution(point)
+    assert wrap is not None  # a DL/T 645 total always has one
+    return wrap
 
 
 def decimals_that_fit(point: ModbusPoint, peak: float) -> int:
     """The most decimals (3..0) with which `peak` still fits the point's integer register type."""
-    limit = _INTEGER_RANGES.get(point.type, (0, float("inf")))[1]
+    limits = registers.integer_range(point.type)
+    limit = limits[1] if limits is not None else float("inf")
     for decimals in (3, 2, 1, 0):
         if registers.unscaled(peak, point.scale, point.offset, decimals) <= limit:
             return decimals
@@ -76,27 +53,19 @@ def encode_modbus(point: ModbusPoint, value: Any, decimals: int | None) -> list[
     if point.type == "string":
         return registers.encode(str(value), "string", point.order, point.length)
     raw = registers.unscaled(value, point.scale, point.offset, decimals)
-    if point.type in _INTEGER_RANGES:
-        low, high = _INTEGER_RANGES[point.type]
-        raw = min(high, max(low, round(raw)))
+    limits = registers.integer_range(point.type)
+    if limits is not None:
+        raw = min(limits[1], max(limits[0], round(raw)))
     elif point.type == "long_fraction":
-        raw = min(float(_LONG_FRACTION_WRAP_RAW - 1), max(-float(_LONG_FRACTION_WRAP_RAW), raw))
+        top = float(registers.wrap_raw("long_fraction"))
+        raw = min(top - 1, max(-top, raw))
     return registers.encode(raw, point.type, point.order)
 
 
 def decode_modbus(point: ModbusPoint, words: list[int], decimals: int | None) -> Any:
     """The value a master decodes from these registers: enum name, bits, string or scaled number."""
     raw = registers.decode(words, point.type, point.order)
-    if point.type == "string" or point.type.startswith("bits"):
-        return raw
-    if point.enum:
-        for key, name in point.enum.items():
-            if int(key, 0) == raw:
-                return name
-        return raw
-    if point.scale == 1.0 and point.offset == 0.0 and decimals is None:
-        return raw  # as read: an int stays an int
-    return registers.scaled(raw, point.scale, point.offset, decimals)
+    return modbus_value(raw, point.type, point.scale, point.offset, decimals, point.enum)[0]
 
 
 def encode_dlt645(point: Dlt645Point, value: float) -> bytes:

@@ -33,6 +33,7 @@ from gateway.batchwork import paused_gc
 from gateway.uplink import wire
 from gateway.uplink.nonce import NonceSource
 from gateway.uplink.outbox import Chunk, Outbox, OutboxError, record_delivery
+from gateway.uplink.payload import encode_payload
 from gateway.uplink.recipes import Recipe
 from gateway.uplink.transport import AckMessage, Transport, TransportError
 
@@ -179,7 +180,7 @@ class UplinkEngine:
             return None
         if chunk.first_seq > cursor + 1:
             resume = True  # the store no longer holds what comes after the cursor
-        raw = wire.encode_payload(chunk.blocks, chunk.records, self.recipes)
+        raw = encode_payload(chunk.blocks, chunk.records, self.recipes)
         payload = wire.compress(raw)
         self._bytes_per_record = max(1.0, len(payload) / len(chunk.records))
         if len(payload) <= self.limits.max_bytes or len(chunk.blocks) == 1:

@@ -18,7 +18,7 @@ from typing import Any
 
 from gateway.store.records import ROW_COLUMNS, unpack_raw
 from gateway.store.schema import BUSY_TIMEOUT_MS, DB_FILE, open_reader
-from gateway.uplink.wire import BlockSignature, Record, Tombstone
+from gateway.uplink.payload import BlockSignature, Record, Tombstone
 
 
 class OutboxError(Exception):

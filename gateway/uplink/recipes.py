@@ -7,21 +7,20 @@ it exactly, so a recipe can only ever cost bytes, never change a record.
 
 Recipes are given on the wire as JSON arrays (wire format v1, docs/wire-format.md):
   ["modbus", type, order, scale, offset, decimals, enum]
-      v = drivers.registers.decode(raw, type, order); then, as gateway/acquisition/decode.py:
-      a str stays; with an enum (object raw -> name) the name, or int(v) if unnamed; a bits16/32
-      type int(v); a non-finite float None; scale 1, offset 0 and decimals null: v itself;
-      otherwise drivers.registers.scaled(v, scale, offset, decimals).
+      v = drivers.registers.decode(raw, type, order); then gateway.point_values.modbus_value, as
+      acquisition decodes it: a str stays; with an enum (object raw -> name) the name, or int(v)
+      if unnamed; a bits16/32 type int(v); a non-finite float None; scale 1, offset 0 and
+      decimals null: v itself; otherwise drivers.registers.scaled(v, scale, offset, decimals).
   ["dlt645", decimals, signed]
       v = drivers.dlt645.decode_bcd(bytes(raw), decimals, signed)
 and the result then as the store keeps it (gateway/store/records.py normal_value: bool -> int,
-NaN/inf -> None).
+NaN/inf -> None), except a value through an enum, which is given as it is.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -29,6 +28,7 @@ from typing import Any
 
 from drivers import dlt645, registers
 from gateway.config import GatewayConfig
+from gateway.point_values import modbus_value
 from gateway.profiles import Dlt645Point, ModbusPoint
 from gateway.store.records import normal_value
 from gateway.uplink.columns import WireError
@@ -36,14 +36,6 @@ from gateway.uplink.columns import WireError
 MODBUS = "modbus"
 DLT645 = "dlt645"
 DECIMALS_TRIED = range(0, 10)  # a decimals_from register holds 0..9 (decode.py checks it)
-# The binary register types as one struct each (registers most significant first): the same
-# result as drivers.registers.decode for orders ABCD and CDAB, only faster (tests compare them).
-_BINARY_STRUCTS = {
-    "u16": (1, ">H", ">H"), "i16": (1, ">H", ">h"), "bits16": (1, ">H", ">H"),
-    "u32": (2, ">HH", ">I"), "i32": (2, ">HH", ">i"), "bits32": (2, ">HH", ">I"),
-    "float32": (2, ">HH", ">f"), "u64": (4, ">HHHH", ">Q"), "i64": (4, ">HHHH", ">q"),
-    "float64": (4, ">HHHH", ">d"),
-}
 
 
 @dataclass(frozen=True)
@@ -64,31 +56,19 @@ class Recipe:
         """The value this recipe gives for `raw`; raises ValueError (or another error) if none."""
         if self.protocol == DLT645:
             return normal_value(dlt645.decode_bcd(bytes(raw), self.decimals, self.signed))
-        decoded = self._decode(raw)
-        if isinstance(decoded, str):
-            return decoded
-        if self.enum:
-            name = dict(self.enum).get(str(int(decoded)))
-            return name if name is not None else int(decoded)
-        if self.type.startswith("bits"):
-            return int(decoded)
-        if isinstance(decoded, float) and not math.isfinite(decoded):
-            return None
-        if self.scale == 1.0 and self.offset == 0.0 and self.decimals is None:
-            return normal_value(decoded)
-        return normal_value(registers.scaled(decoded, self.scale, self.offset, self.decimals))
+        value, _ = modbus_value(self._decode(raw), self.type, self.scale, self.offset,
+                                self.decimals, self._enum)
+        # An enum's name, or its unnamed raw int (even beyond 64 bits), is given as it is.
+        return value if self.enum else normal_value(value)
 
     @cached_property
     def _decode(self) -> Callable[[list[int]], Any]:
-        """drivers.registers.decode for this type and order (a struct of its own where one does)."""
-        fast = _BINARY_STRUCTS.get(self.type)
-        if fast is None or self.order not in ("ABCD", "CDAB"):
-            return lambda raw: registers.decode(raw, self.type, self.order)
-        count, words, value = fast[0], struct.Struct(fast[1]), struct.Struct(fast[2])
-        pack, unpack = words.pack, value.unpack
-        if self.order == "CDAB" and count > 1:
-            return lambda raw: unpack(pack(*raw[::-1]))[0]
-        return lambda raw: unpack(pack(*raw))[0]
+        """drivers.registers.decode for this type and order, prepared once (cached structs)."""
+        return registers.decoder(self.type, self.order)
+
+    @cached_property
+    def _enum(self) -> dict[str, str]:
+        return dict(self.enum)
 
     def gives(self, raw: list[int], value: Any) -> bool:
         """Whether this recipe reproduces `value` exactly (type and float bits) from `raw`."""

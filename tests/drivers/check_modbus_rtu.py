@@ -239,7 +239,9 @@ def test_bus_timing_follows_serial_line_spec():
     assert rtu.silent_interval(38400) == 0.00175
     assert rtu.inter_char_limit(9600) == 1.5 * 11 / 9600
     assert rtu.inter_char_limit(115200) == 0.00075
-    # protocols.md: 2 registers at 9600 baud (8-byte request, 9-byte reply) cost about 27 ms
+    # 2 registers at 9600 baud (8-byte request, 9-byte reply) cost about 27 ms: 11-bit characters
+    # and 3.5-character silences (Modbus over serial line V1.02 §2.5.1.1), the sum of
+    # shared/domain/protocols.md
     seconds = rtu.transaction_time(9600, 8, 9)
     assert abs(seconds - (17 * 11 / 9600 + 7 * 11 / 9600)) < 1e-12
     assert 0.027 < seconds < 0.028

@@ -173,3 +173,19 @@ def test_flags_set_vectors():
     error = raises(reg.RegisterError, reg.flags_set, 1, {"low": "x"})
     assert "low" in str(error), str(error)
     raises(reg.RegisterError, reg.flags_set, 1, {"64": "x"})
+
+
+def test_prepared_decoder_equals_decode_for_every_vector():
+    for type, order, words, _, source in REGISTER_VECTORS + DECODE_ONLY_VECTORS:
+        assert same(reg.decoder(type, order)(words), reg.decode(words, type, order)), source
+
+
+def test_integer_ranges_and_wrap_points():
+    assert reg.integer_range("i16") == (-32768, 32767)
+    assert reg.integer_range("u64") == (0, 18446744073709551615)
+    assert reg.integer_range("bcd32") == (0, 99999999)
+    assert reg.integer_range("float32") is None and reg.integer_range("string") is None
+    assert reg.wrap_raw("u16") == 65536 and reg.wrap_raw("i32") == 2147483648
+    assert reg.wrap_raw("bcd16") == 10000 and reg.wrap_raw("long_fraction") == 2147483648
+    for type in ("float32", "float64", "string", "bits16", "bits32"):
+        assert reg.wrap_raw(type) is None, type

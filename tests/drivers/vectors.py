@@ -10,24 +10,60 @@ def h(text):
 
 
 # --- sources -------------------------------------------------------------------------------------
-PROTOCOLS_CRC = "protocols.md, checked: CRC of 01 04 00 00 00 02 is 71 CB"
-SDM = "meters.md, checked: Eastron SDM reply 01 04 04 43 66 33 34 decodes to 230.2 V"
-TUF = "meters.md, checked: TUF-2000M wire bytes 80 6B 42 12 decode to 36.625 as CDAB"
-XINTAI = "meters.md, checked: Xintai flow bytes 1E 85 0B 3F decode to 0.545 m3/h as DCBA"
-REVENG = "RevEng CRC catalogue: CRC-16/MODBUS check value 0x4B37 for ASCII 123456789"
-CRC_INIT = "CRC-16/MODBUS definition: no data leaves the initial value 0xFFFF"
-PYMODBUS_CRC = "frame written by hand per Serial Line V1.02; CRC by pymodbus 3.16.1 compute_CRC"
-MBAP = "Modbus Application Protocol V1.1b3 example PDU (%s), slave 0x11; CRC by pymodbus 3.16.1"
-STRUCT = "CPython 3.11 struct.pack big-endian, 16-bit words rearranged per the order's definition"
-TUF_LAYOUT = "meters.md TUF-2000M layout (i32 + float32 fraction); parts by CPython struct.pack"
-HAND = "arithmetic by hand from the definition in drivers-api.md (%s)"
+# Standards: Modbus Application Protocol Specification V1.1b3 (2012), Modbus over serial line
+# specification and implementation guide V1.02 (2006), DL/T 645-2007 (multi-function watt-hour
+# meter communication protocol), IEEE 754-2008. Public implementations the vectors were checked
+# against, run or with their algorithm transcribed for a one-off check (none is imported here):
+# pymodbus 3.16.1 (pymodbus-dev/pymodbus: pymodbus/framer/rtu.py FramerRTU.compute_CRC,
+# pymodbus/client/mixin.py convert_from_registers), minimalmodbus 2.1.1 (pyhys/minimalmodbus:
+# minimalmodbus.py _calculate_crc, _bytes_to_long, _bytes_to_float, _bytes_to_textstring, with
+# ABCD = BYTEORDER_BIG, CDAB = BYTEORDER_LITTLE_SWAP, BADC = BYTEORDER_BIG_SWAP, DCBA =
+# BYTEORDER_LITTLE), 600888/dlt645 (python/src/protocol/protocol.py build_frame,
+# python/src/common/transform.py bcd_to_float). shared/domain/ is the project's notes outside
+# this repository; it is named only where a vector was taken from it.
+CHECKED_CRC = ("CRC checked with pymodbus 3.16.1 FramerRTU.compute_CRC and minimalmodbus 2.1.1 "
+               "_calculate_crc")
+PROTOCOLS_CRC = ("FC 4 request per Modbus over serial line V1.02 §2.5.1.1, example of "
+                 "shared/domain/protocols.md; " + CHECKED_CRC)
+SDM = ("Eastron SDM120 reply to FC 4 register 0x0000, voltage as float32 ABCD (map as in "
+       "ilseh/Oppleo src/nl/oppleo/utils/modbus/SDM120.py), example of shared/domain/meters.md; "
+       "IEEE 754 value checked with pymodbus 3.16.1 convert_from_registers and minimalmodbus "
+       "2.1.1 _bytes_to_float")
+TUF = ("TUF-2000M REAL4 low word first (CDAB), as RakugakiRkGk/TUF2000M-Arduino-Read-Write- "
+       "Mobus_Auto_TTL/functions.cpp readFloat reads it; example of shared/domain/meters.md; "
+       "checked with pymodbus 3.16.1 (word_order little) and minimalmodbus 2.1.1")
+XINTAI = ("Kaifeng Xintai water meter MODBUS 485 protocol V1 example 1E 85 0B 3F = 0.545 m3/h "
+          "(float32 DCBA), as quoted in tankwanghow/pou_con "
+          "lib/pou_con/hardware/devices/xintai_water_meter.ex; checked with minimalmodbus 2.1.1 "
+          "_bytes_to_float BYTEORDER_LITTLE")
+REVENG = ("RevEng CRC catalogue (reveng.sourceforge.io/crc-catalogue/16.htm), CRC-16/MODBUS: "
+          "check value 0x4B37 for ASCII 123456789")
+CRC_INIT = ("Modbus over serial line V1.02 §6.2.2: the CRC register is preset to 0xFFFF, so no "
+            "data leaves 0xFFFF")
+PYMODBUS_CRC = "frame written by hand per Modbus over serial line V1.02 §2.5.1; " + CHECKED_CRC
+MBAP = ("Modbus Application Protocol V1.1b3 example PDU (%s) as an RTU frame to slave 0x11 "
+        "(Modbus over serial line V1.02 §2.5.1); " + CHECKED_CRC)
+STRUCT = ("IEEE 754 binary32/binary64 or two's complement, big-endian (CPython 3.11 struct), the "
+          "16-bit words arranged as the order says; checked with minimalmodbus 2.1.1 and, ABCD "
+          "and CDAB, pymodbus 3.16.1 convert_from_registers, where they have the type")
+TUF_LAYOUT = ("TUF-2000M accumulator: LONG whole units then REAL4 fraction, both low word first, "
+              "as RakugakiRkGk/TUF2000M-Arduino-Read-Write- Mobus_Auto_TTL/functions.cpp "
+              "readLong/readFloat read them (layout of shared/domain/meters.md); parts packed "
+              "by CPython struct")
+BCD_REGISTER = ("by hand: one decimal digit per nibble of the register value, as "
+                "drivers/registers.py defines bcd16/bcd32 (Modbus has no BCD type) (%s)")
+TEXT = ("by hand: ASCII, two characters a register, its high byte first (Modbus Application "
+        "Protocol V1.1b3 §4.2); checked with minimalmodbus 2.1.1 _bytes_to_textstring (%s)")
+DEFINED = "by hand from the definition in drivers/registers.py (%s)"
+SHORTEST = ("by hand: the shortest reply, an exception, is 5 bytes (Modbus Application "
+            "Protocol V1.1b3 §7, Modbus over serial line V1.02 §2.5.1.1) (%s)")
 
 # --- CRC-16/MODBUS: (data, CRC bytes as sent, low byte first, source) --------------------------
 CRC_VECTORS = [
     ("01 04 00 00 00 02", "71 CB", PROTOCOLS_CRC),
     ("31 32 33 34 35 36 37 38 39", "37 4B", REVENG),
     ("", "FF FF", CRC_INIT),
-    ("01 04 04 43 66 33 34", "1B 38", PYMODBUS_CRC + " (the SDM reply of meters.md)"),
+    ("01 04 04 43 66 33 34", "1B 38", PYMODBUS_CRC + " (the SDM reply above)"),
     ("01 03 00 00 00 0A", "C5 CD", PYMODBUS_CRC),
     ("11 03 00 6B 00 03", "76 87", MBAP % "§6.3 read holding registers"),
     ("01 83 02", "C0 F1", PYMODBUS_CRC),
@@ -106,7 +142,7 @@ BAD_REPLIES = [
     ("01 04 04 43 66 33 6B 5B", "WrongLength", "one data byte missing", PYMODBUS_CRC),
     ("01 04 06 43 66 33 34 00 00 28 E2", "WrongLength", "three registers", PYMODBUS_CRC),
     ("01 84 02 00 40 91", "WrongLength", "exception reply with a stray byte", PYMODBUS_CRC),
-    ("01 04 71", "WrongLength", "shorter than any reply", HAND % "3 bytes"),
+    ("01 04 71", "WrongLength", "shorter than any reply", SHORTEST % "3 bytes"),
     ("02 04 04 43 66 33 34 1B 38", "CrcError", "slave id hit by noise: CRC fails first", SDM),
 ]
 
@@ -161,20 +197,20 @@ REGISTER_VECTORS = [
     ("float64", "DCBA", [0x0000, 0x0000, 0x0000, 0xF03F], 1.0, STRUCT),
     ("float64", "ABCD", [0xFFF0, 0x0000, 0x0000, 0x0000], -INF, STRUCT),
     ("float64", "ABCD", [0x7FF8, 0x0000, 0x0000, 0x0000], NAN, STRUCT),
-    ("bcd16", "ABCD", [0x1234], 1234, HAND % "one decimal digit per nibble"),
-    ("bcd16", "ABCD", [0x9999], 9999, HAND % "one decimal digit per nibble"),
-    ("bcd16", "ABCD", [0x0000], 0, HAND % "one decimal digit per nibble"),
-    ("bcd16", "BADC", [0x3412], 1234, HAND % "one decimal digit per nibble"),
-    ("bcd32", "ABCD", [0x1234, 0x5678], 12345678, HAND % "one decimal digit per nibble"),
-    ("bcd32", "CDAB", [0x5678, 0x1234], 12345678, HAND % "one decimal digit per nibble"),
-    ("bcd32", "ABCD", [0x9999, 0x9999], 99999999, HAND % "one decimal digit per nibble"),
+    ("bcd16", "ABCD", [0x1234], 1234, BCD_REGISTER % "one decimal digit per nibble"),
+    ("bcd16", "ABCD", [0x9999], 9999, BCD_REGISTER % "one decimal digit per nibble"),
+    ("bcd16", "ABCD", [0x0000], 0, BCD_REGISTER % "one decimal digit per nibble"),
+    ("bcd16", "BADC", [0x3412], 1234, BCD_REGISTER % "one decimal digit per nibble"),
+    ("bcd32", "ABCD", [0x1234, 0x5678], 12345678, BCD_REGISTER % "one decimal digit per nibble"),
+    ("bcd32", "CDAB", [0x5678, 0x1234], 12345678, BCD_REGISTER % "one decimal digit per nibble"),
+    ("bcd32", "ABCD", [0x9999, 0x9999], 99999999, BCD_REGISTER % "one decimal digit per nibble"),
     ("bits16", "ABCD", [0x8001], 0x8001, STRUCT),
     ("bits16", "BADC", [0x0180], 0x8001, STRUCT),
     ("bits32", "CDAB", [0x0001, 0x8000], 0x80000001, STRUCT),
-    ("string", "ABCD", [0x4142, 0x4344], "ABCD", HAND % "ASCII, first character high byte"),
-    ("string", "ABCD", [0x5444, 0x5331, 0x3030, 0x0000], "TDS100", HAND % "ASCII, NUL padded"),
-    ("string", "CDAB", [0x4142, 0x4300], "ABC", HAND % "strings: CDAB reads as ABCD"),
-    ("string", "BADC", [0x4241, 0x0043], "ABC", HAND % "ASCII, bytes swapped per register"),
+    ("string", "ABCD", [0x4142, 0x4344], "ABCD", TEXT % "first character high byte"),
+    ("string", "ABCD", [0x5444, 0x5331, 0x3030, 0x0000], "TDS100", DEFINED % "ASCII, NUL padded"),
+    ("string", "CDAB", [0x4142, 0x4300], "ABC", DEFINED % "strings: CDAB reads as ABCD"),
+    ("string", "BADC", [0x4241, 0x0043], "ABC", DEFINED % "ASCII, bytes swapped per register"),
     ("long_fraction", "CDAB", [0xE240, 0x0001, 0x0000, 0x3F00], 123456.5, TUF_LAYOUT),
     ("long_fraction", "CDAB", [0xFFF9, 0xFFFF, 0x0000, 0xBE80], -7.25, TUF_LAYOUT),
     ("long_fraction", "ABCD", [0x0000, 0x0024, 0x3F20, 0x0000], 36.625, TUF_LAYOUT),
@@ -191,36 +227,46 @@ ROUNDED_VECTORS = [
 
 # --- decode only (not what encode writes): (type, order, registers, value, source) --------------
 DECODE_ONLY_VECTORS = [
-    ("string", "ABCD", [0x4142, 0x2020], "AB", HAND % "trailing spaces stripped"),
-    ("string", "ABCD", [0x4100, 0x0000], "A", HAND % "trailing NULs stripped"),
+    ("string", "ABCD", [0x4142, 0x2020], "AB", DEFINED % "trailing spaces stripped"),
+    ("string", "ABCD", [0x4100, 0x0000], "A", DEFINED % "trailing NULs stripped"),
     ("float32", "ABCD", [0x7FC0, 0x0001], NAN, STRUCT + " (a NaN with payload)"),
 ]
 
 # --- scaling: (raw, scale, offset, decimals, value, source) -------------------------------------
+METERS = "shared/domain/meters.md: "
 SCALING_VECTORS = [
-    (2302.0, 0.1, 0.0, None, 230.2, "meters.md: DTSU666 voltage is float x0.1 V"),
-    (1234, 1.0, 0.0, 3, 1.234, "meters.md: QDY30A value = raw / 10^decimals register"),
-    (-1234, 1.0, 0.0, 2, -12.34, "meters.md: QDY30A int16 value, decimals register 2"),
-    (4567, 0.01, 0.0, None, 45.67, "meters.md: Acrel ADW300 current uint16 x0.01 A"),
-    (1000, 0.01, -5.0, None, 5.0, HAND % "raw x scale + offset"),
-    (12, 1.0, 0.0, -2, 1200.0, HAND % "negative decimals multiply"),
-    (7, 2.0, 1.0, 1, 2.4, HAND % "7 x 2 / 10 + 1"),
+    (2302.0, 0.1, 0.0, None, 230.2, METERS + "DTSU666 voltage is float x0.1 V"),
+    (1234, 1.0, 0.0, 3, 1.234, METERS + "QDY30A value = raw / 10^decimals register"),
+    (-1234, 1.0, 0.0, 2, -12.34, METERS + "QDY30A int16 value, decimals register 2"),
+    (4567, 0.01, 0.0, None, 45.67, METERS + "Acrel ADW300 current uint16 x0.01 A"),
+    (1000, 0.01, -5.0, None, 5.0, DEFINED % "raw x scale + offset"),
+    (12, 1.0, 0.0, -2, 1200.0, DEFINED % "negative decimals multiply"),
+    (7, 2.0, 1.0, 1, 2.4, DEFINED % "7 x 2 / 10 + 1"),
 ]
 
 # --- flags: (value, flags, names set) -----------------------------------------------------------
 FLAG_VECTORS = [
-    (0x0000, {"0": "no_signal", "1": "low_signal"}, [], HAND % "no bit set"),
-    (0x0005, {"2": "c", "0": "a", "1": "b"}, ["a", "c"], HAND % "bits 0 and 2, lowest first"),
-    (0x8000, {"15": "top", "0": "bottom"}, ["top"], HAND % "bit 15"),
-    (0x80000000, {"31": "bit31"}, ["bit31"], HAND % "bit 31 of a bits32 value"),
+    (0x0000, {"0": "no_signal", "1": "low_signal"}, [], DEFINED % "no bit set"),
+    (0x0005, {"2": "c", "0": "a", "1": "b"}, ["a", "c"], DEFINED % "bits 0 and 2, lowest first"),
+    (0x8000, {"15": "top", "0": "bottom"}, ["top"], DEFINED % "bit 15"),
+    (0x80000000, {"31": "bit31"}, ["bit31"], DEFINED % "bit 31 of a bits32 value"),
 ]
 
 # === DL/T 645-2007 ===============================================================================
-DLT_CHECKED = "protocols.md, checked: %s"
+# DL/T 645-2007 frame: 68, address (6 bytes BCD, low byte first), 68, control, length, data (each
+# byte + 33H), checksum (sum from the first 68 through the data, mod 256), 16; values BCD, low
+# byte first. Frames were rebuilt byte for byte with the build_frame algorithm of 600888/dlt645
+# (python/src/protocol/protocol.py), BCD values with its bcd_to_float (little-endian, sign in the
+# top bit of the last byte; python/src/common/transform.py).
+DLT_CHECKED = ("example of shared/domain/protocols.md; rebuilt identically by 600888/dlt645 "
+               "build_frame: %s")
 DLT_RECORDED = ("reply of a real meter (address 181226034194) quoted in Hongranl/stm32f103x "
-                "Relay_8-power-Modle/Module/Source_CM/sourceCM.c; checksum rechecked")
-DLT_HAND = ("frame assembled by hand per protocols.md; checksum by a one-off CPython "
-            "sum(bytes) %% 256 (%s)")
+                "Relay_8-power-Modle/Module/Source_CM/sourceCM.c; rebuilt identically by "
+                "600888/dlt645 build_frame")
+DLT_HAND = ("frame assembled by hand per DL/T 645-2007's frame format; rebuilt identically by "
+            "600888/dlt645 build_frame (%s)")
+DLT_BCD = ("by hand: DL/T 645-2007 BCD, low byte first, the sign in the top bit of the last "
+           "byte where signed; checked with 600888/dlt645 bcd_to_float (%s)")
 METER = "181226034194"  # the recorded meter
 
 # --- read requests: (address, di, preamble, frame, source) --------------------------------------
@@ -293,14 +339,14 @@ DLT_BCD_VECTORS = [
     ("26 00 00 00", 2, False, 0.26, DLT_RECORDED + ": energy XXXXXX.XX kWh"),
     ("03 23", 1, False, 230.3, DLT_RECORDED + ": voltage XXX.X V"),
     ("88 01 00", 3, False, 0.188, DLT_RECORDED + ": current XXX.XXX A"),
-    ("78 56 34 12", 2, False, 123456.78, HAND % "BCD, low byte first"),
-    ("99 99 99 99", 2, False, 999999.99, HAND % "largest 4-byte energy"),
-    ("00 00 00 00", 2, False, 0.0, HAND % "zero"),
-    ("12 25 00", 4, True, 0.2512, HAND % "power XX.XXXX kW, sign bit clear"),
-    ("12 25 80", 4, True, -0.2512, HAND % "power XX.XXXX kW, sign bit set"),
-    ("88 01 80", 3, True, -0.188, HAND % "current XXX.XXX A, sign bit set"),
-    ("99 99 79", 4, True, 79.9999, HAND % "largest signed 3-byte value"),
-    ("12", 0, False, 12.0, HAND % "one byte, no decimals"),
+    ("78 56 34 12", 2, False, 123456.78, DLT_BCD % "BCD, low byte first"),
+    ("99 99 99 99", 2, False, 999999.99, DLT_BCD % "largest 4-byte energy"),
+    ("00 00 00 00", 2, False, 0.0, DLT_BCD % "zero"),
+    ("12 25 00", 4, True, 0.2512, DLT_BCD % "power XX.XXXX kW, sign bit clear"),
+    ("12 25 80", 4, True, -0.2512, DLT_BCD % "power XX.XXXX kW, sign bit set"),
+    ("88 01 80", 3, True, -0.188, DLT_BCD % "current XXX.XXX A, sign bit set"),
+    ("99 99 79", 4, True, 79.9999, DLT_BCD % "largest signed 3-byte value"),
+    ("12", 0, False, 12.0, DLT_BCD % "one byte, no decimals"),
 ]
 
 # --- find_frame: (buffer, (start, end) or None, what) -------------------------------------------
