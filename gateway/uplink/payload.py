@@ -35,6 +35,8 @@ from gateway.uplink.columns import (
 )
 from gateway.uplink.recipes import Recipe, same_value
 
+MAX_INT64 = 2**63 - 1  # seqs and block numbers are SQLite INTEGERs
+
 # Channel index column: 0 a tombstone (thinned record: seq and leaf only), 1 a verbatim record
 # (canonical JSON, for records the columns cannot carry exactly), c + 2 channel c.
 TOMBSTONE = 0
@@ -250,7 +252,26 @@ def _width_of(rows: list[tuple[Any, ...]]) -> int:
 
 def decode_payload(raw: bytes, first_seq: int,
                    first_block: int) -> tuple[list[BlockSignature], list[Record]]:
-    """Blocks and records (12-field tuples, in seq order) from the uncompressed columns."""
+    """Blocks and records (12-field tuples, in seq order) from the uncompressed columns;
+    WireError for anything malformed (numbers past 64 bits included)."""
+    if not (0 <= first_seq <= MAX_INT64 and 0 <= first_block <= MAX_INT64):
+        raise WireError(f"first seq {first_seq} and first block {first_block}: expected "
+                        f"0..{MAX_INT64}")
+    try:
+        blocks, records = _decode_payload(raw, first_seq, first_block)
+    except (OverflowError, struct.error, ValueError) as exc:  # a number no column can hold
+        if isinstance(exc, WireError):
+            raise
+        raise WireError(f"the payload holds a value out of range: {type(exc).__name__}: "
+                        f"{exc}") from None
+    if blocks and (blocks[-1].last_seq > MAX_INT64 or blocks[-1].block_no > MAX_INT64):
+        raise WireError(f"payload runs to seq {blocks[-1].last_seq}, block "
+                        f"{blocks[-1].block_no}: expected at most {MAX_INT64}")
+    return blocks, records
+
+
+def _decode_payload(raw: bytes, first_seq: int,
+                    first_block: int) -> tuple[list[BlockSignature], list[Record]]:
     reader = Reader(raw)
     channel_count = reader.uvarint()
     channels = []

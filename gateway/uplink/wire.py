@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import struct
 import zlib
 from collections.abc import Sequence
@@ -33,6 +34,7 @@ from gateway.store import chain
 from gateway.uplink.columns import WireError
 from gateway.uplink.payload import (
     COMPACT_JSON,
+    MAX_INT64,
     BlockSignature,
     Record,
     decode_payload,
@@ -136,6 +138,22 @@ _HEADER_TYPES: dict[str, Any] = {
 }
 
 
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a number a batch header holds")
+
+
+def _finite_time(value: float) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an integer of hundreds of digits
+        return False
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:77]}..."
+
+
 def open_envelope(data: bytes) -> Envelope:
     """Split wire bytes into header, signature and payload; WireError if they are not a batch."""
     if len(data) < 6 or data[:4] != MAGIC:
@@ -146,9 +164,9 @@ def open_envelope(data: bytes) -> Envelope:
                         "truncated or not a batch")
     header_bytes = data[6:6 + size]
     try:
-        header = json.loads(header_bytes)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise WireError(f"batch header is not JSON: {exc}") from None
+        header = json.loads(header_bytes, parse_constant=_no_constant)
+    except (ValueError, RecursionError) as exc:  # bad UTF-8 or JSON, NaN, nesting too deep
+        raise WireError(f"batch header is not JSON: {type(exc).__name__}: {exc}") from None
     if not isinstance(header, dict):
         raise WireError("batch header is not a JSON object")
     if header.get("v") != VERSION:
@@ -156,8 +174,14 @@ def open_envelope(data: bytes) -> Envelope:
     for name, kind in _HEADER_TYPES.items():
         value = header.get(name)
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise WireError(f"batch header field {name!r} is {value!r}; expected "
+            raise WireError(f"batch header field {name!r} is {_short(value)}; expected "
                             f"{getattr(kind, '__name__', 'a number')}")
+        if name == "sent" and not _finite_time(value):
+            raise WireError(f"batch header field 'sent' is {_short(value)}; expected a finite "
+                            "Unix time")
+        if kind is int and not 0 <= value <= MAX_INT64:
+            raise WireError(f"batch header field {name!r} is {_short(value)}; expected "
+                            f"0..{MAX_INT64}")
     signature = data[6 + size:6 + size + chain.SIGNATURE_SIZE]
     return Envelope(header, header_bytes, signature, data[6 + size + chain.SIGNATURE_SIZE:])
 
