@@ -26,7 +26,8 @@ from gateway.store.keys import (
 )
 from gateway.store.records import NewRecord, Record
 from gateway.store.schema import DB_FILE, open_reader
-from gateway.store.sink import StoreSink, StoreStats
+from gateway.store.sink import StoreSink
+from gateway.store.stats import StoreStats
 from gateway.store.verify import Verifier, VerifyResult, verify_store
 from gateway.store.writer import Block, StoreWriter
 

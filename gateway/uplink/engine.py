@@ -29,6 +29,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from gateway.backoff import Backoff
 from gateway.batchwork import paused_gc
 from gateway.uplink import wire
 from gateway.uplink.nonce import NonceSource
@@ -99,7 +100,8 @@ class UplinkEngine:
         self.status = UplinkStatus(name)
         self._stopping = asyncio.Event()
         self._bytes_per_record = float(FIRST_ESTIMATE)
-        self._delay = 0.0
+        self._backoff = Backoff(self.limits.backoff_initial, self.limits.backoff_max,
+                                jitter=0.5, rng=self.rng)
         self._resume = False
 
     def stop(self) -> None:
@@ -223,7 +225,7 @@ class UplinkEngine:
                 self._failed(f"the receiver acknowledged seq {ack.acked_seq} for a batch of "
                              f"seq {chunk.first_seq}..{chunk.last_seq}")
                 return None
-            self._delay = 0.0
+            self._backoff.reset()
             self._resume = False
             self.status.last_success = self.clock()
             self.status.records += ack.stored
@@ -250,9 +252,7 @@ class UplinkEngine:
         self.status.failures += 1
 
     async def _back_off(self) -> None:
-        limits = self.limits
-        self._delay = min(limits.backoff_max, max(limits.backoff_initial, self._delay * 2))
-        wait = self.rng.uniform(self._delay / 2, self._delay)
+        wait = self._backoff.next()
         self.status.state = "backing off"
         self.status.next_attempt_in = wait
         await self._sleep(wait)
