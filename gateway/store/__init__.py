@@ -9,8 +9,10 @@
 
 Modules: chain (the spec: canonical bytes, hash chain, block signature), keys, schema
 (connections, migrations), records, writer (one transaction per block), sink (buffer and writer
-thread), verify, export, retention (pruning and thinning), ingest (a deterministic writer process
-for crash tests).
+thread; its upkeep in space, its own alarms and events in notes, its counters in stats), verify,
+export, retention (pruning and thinning). The other rooms read the store through queries
+(records and blocks by seq, the newest of a kind) and cursors (each uplink destination's acked
+seq); only this package knows its tables.
 """
 
 from gateway.store.errors import StoreError

@@ -31,9 +31,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.backoff import Backoff
 from gateway.batchwork import paused_gc
+from gateway.store.cursors import record_delivery
 from gateway.uplink import wire
 from gateway.uplink.nonce import NonceSource
-from gateway.uplink.outbox import Chunk, Outbox, OutboxError, record_delivery
+from gateway.uplink.outbox import Chunk, Outbox, OutboxError
 from gateway.uplink.recipes import Recipe
 from gateway.uplink.transport import AckMessage, Transport, TransportError
 

@@ -21,9 +21,9 @@ from typing import Any
 
 from gateway.atomic_file import write_json_atomic
 from gateway.config import GatewayConfig, Uplink
+from gateway.store import DB_FILE
 from gateway.store.errors import StoreError
 from gateway.store.keys import load_private_key, load_public_key
-from gateway.store.schema import DB_FILE
 from gateway.uplink.engine import Limits, UplinkEngine
 from gateway.uplink.https import HttpsTransport
 from gateway.uplink.mqtt import MqttTransport
