@@ -32,7 +32,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from gateway.batchwork import paused_gc
+from gateway.batchwork import batch_gc
 from gateway.platform.db import open_database
 from gateway.store import chain
 from gateway.store.leaves import canonical_leaves
@@ -118,7 +118,7 @@ class Receiver:
 
     def accept(self, data: bytes) -> Ack:
         """Check, store and acknowledge one batch (never raises for a bad batch: it says why)."""
-        with self._lock, paused_gc():
+        with self._lock, batch_gc():
             gateway, nonce = "", None
             try:
                 if len(data) > self.max_batch_bytes:

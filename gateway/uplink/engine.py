@@ -30,7 +30,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.backoff import Backoff
-from gateway.batchwork import paused_gc
+from gateway.batchwork import batch_gc
 from gateway.store.cursors import record_delivery
 from gateway.uplink import wire
 from gateway.uplink.nonce import NonceSource
@@ -168,7 +168,7 @@ class UplinkEngine:
         limit = max(1, min(self.limits.max_records,
                            int(self.limits.max_bytes / self._bytes_per_record)))
         while True:
-            with paused_gc():  # tens of thousands of records, no cycles
+            with batch_gc():  # tens of thousands of records, no cycles
                 sealed = self._read_and_encode(cursor, limit, resume)
             if sealed is None or isinstance(sealed, _Sealed):
                 return sealed
