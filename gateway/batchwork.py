@@ -8,10 +8,12 @@ frozen (gc.freeze(): no collection walks it) and a young-generation collection w
 BATCH_THRESHOLD allocations instead of 700, so collections stay few and small; the collector
 stays on for every thread (acquisition too) and collects their cycles as usual, just less
 often. When the outermost batch ends the heap is unfrozen (back into the oldest generation, where
-cycles made before the batch are collected) and the thresholds are restored. Measured on
-bench/drain_backlog.py's batches: the collector's own CPU time went from ~5 µs per record at the
-default thresholds to ~1 µs, as with the collector switched off. Thread-safe: batches nest across
-threads. Assumes nothing else in the process uses gc.freeze().
+cycles made before the batch are collected) and the thresholds are restored. Measured on the
+50,000-record batches of bench/drain_backlog.py's backlog (read and encode, then the receiver's
+accept, in one process): the collector's own CPU time ~5 µs per record at the default thresholds,
+~1 µs in batch_gc() as with the collector switched off, and the process's CPU per record the same
+as switched off (27-29 µs). Thread-safe: batches nest across threads. Assumes nothing else in
+the process uses gc.freeze().
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
 """One destination's delivery loop: read after the cursor, batch, send, advance on the ack only.
 
-    cursor = deliveries.acked_seq (the store's table; 0 for a new destination)
+    cursor = the destination's acked seq in the store (gateway/store/cursors.py; 0 when new)
     loop: whole blocks after the cursor, up to batch_max_records / batch_max_kb
           wait while the batch is not full and its oldest record is younger than batch_max_age
           seal with a fresh nonce, send, and on the ack:
-            stored / duplicate  -> cursor = acked_seq (at most what the store holds), written
-                                   to deliveries; next batch at once
+            stored / duplicate  -> cursor = acked_seq (at most what the store holds), recorded
+                                   in the store; next batch at once
             rejected, 409       -> the receiver holds up to acked_seq: continue from there
                                    (resume, with a gap, if the store no longer has that)
             rejected, other     -> log it, back off (the operator must act: registry, key)
