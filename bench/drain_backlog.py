@@ -3,7 +3,7 @@
     .venv/bin/python bench/drain_backlog.py                 # 30 days x 16 channels, 1/min
     .venv/bin/python bench/drain_backlog.py --days 1        # a quick look
 
-The backlog: BACKLOG_CONFIG's 16 channels (gateway/uplink/backlog.py) polled once a simulated
+The backlog: BACKLOG_CONFIG's 16 channels (gateway/simulator/backlog.py) polled once a simulated
 minute from the simulated well, through the store's own writer, one signed block a minute
 (43,200 blocks, 691,200 readings for 30 days). It is made once in --store (default: a temporary
 folder) and reused when that folder already holds it.
@@ -41,15 +41,16 @@ sys.path.insert(0, str(ROOT / "tests"))
 from uplink_support import Broker, free_port, make_tls  # noqa: E402
 
 from gateway.platform.audit import audit_gateway  # noqa: E402
+from gateway.simulator.backlog import CHANNELS, backlog_config, fill_store  # noqa: E402
 from gateway.store import StoreWriter, create_key, load_private_key  # noqa: E402
+from gateway.store.cursors import record_delivery  # noqa: E402
 from gateway.store.keys import public_pem  # noqa: E402
 from gateway.store.records import ROW_COLUMNS, Record  # noqa: E402
-from gateway.uplink.backlog import CHANNELS, backlog_config, fill_store  # noqa: E402
 from gateway.uplink.engine import Limits, UplinkEngine  # noqa: E402
 from gateway.uplink.https import HttpsTransport  # noqa: E402
 from gateway.uplink.mqtt import MqttTransport  # noqa: E402
 from gateway.uplink.nonce import NonceSource  # noqa: E402
-from gateway.uplink.outbox import Outbox, record_delivery  # noqa: E402
+from gateway.uplink.outbox import Outbox  # noqa: E402
 from gateway.uplink.recipes import recipes_from_config  # noqa: E402
 from gateway.uplink.transport import tls_context  # noqa: E402
 

@@ -3,7 +3,7 @@
     .venv/bin/python bench/store_throughput.py [--readings 20000] [--rounds 5]
         [--seconds 60] [--time-scale 10] [--dir DIR]
 
-(a) Throughput. The same realistic readings (gateway/uplink/backlog.py: the simulated well's 16
+(a) Throughput. The same realistic readings (gateway/simulator/backlog.py: the simulated well's 16
 channels as acquisition decodes them, raw registers and both clocks) are stored three ways, each
 into its own new database in --dir: through StoreWriter.append (canonical JSON, hash chain, one
 Ed25519 signature per block, one transaction per block), through StoreSink (the acquisition's
@@ -50,6 +50,7 @@ from pathlib import Path
 from gateway.acquisition.service import polled_devices
 from gateway.config import StoreSection, load_config
 from gateway.readings import Reading
+from gateway.simulator.backlog import minute_polls
 from gateway.store import (
     StoreSink,
     StoreWriter,
@@ -60,7 +61,6 @@ from gateway.store import (
 )
 from gateway.store.records import normal_value, pack_raw
 from gateway.store.schema import DB_FILE
-from gateway.uplink.backlog import minute_polls
 
 DEMO_CONFIG = Path(__file__).resolve().parent.parent / "config" / "examples" / "demo.toml"
 PLAIN_SCHEMA = ("CREATE TABLE records (seq INTEGER PRIMARY KEY, kind TEXT, device TEXT, "

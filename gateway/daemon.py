@@ -6,15 +6,14 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import signal
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from gateway.accounting.service import AccountingRoom, start_accounting
 from gateway.acquisition.service import Acquisition
+from gateway.atomic_file import write_json_atomic
 from gateway.config import GatewayConfig
 from gateway.readings import ReadingSink
 from gateway.store import StoreSink
@@ -29,15 +28,6 @@ STOP_FLUSH_TIMEOUT = 5.0  # s: on the way out, how long to try committing what w
 def runtime_dir(config: GatewayConfig) -> Path:
     """Where the running gateway leaves its health snapshot (tmpfs under systemd: no flash wear)."""
     return Path(config.gateway.runtime_dir)
-
-
-def write_json_atomically(path: Path, data: dict) -> None:
-    """Replace `path` with `data` so a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
-        json.dump(data, handle)
-    os.replace(tmp, path)
 
 
 def state_dir(config: GatewayConfig) -> Path:
@@ -109,7 +99,7 @@ async def run_gateway(
             if write_health and now >= next_health:
                 next_health = now + health_every
                 try:
-                    write_json_atomically(health_path, health_snapshot(acquisition, sink))
+                    write_json_atomic(health_path, health_snapshot(acquisition, sink))
                 except OSError as exc:
                     log.warning("cannot write health snapshot %s: %s", health_path, exc)
             if deadline is not None and now >= deadline:
@@ -132,5 +122,5 @@ async def run_gateway(
             await uplinks.close()
         if write_health:
             with contextlib.suppress(OSError):
-                write_json_atomically(health_path, health_snapshot(acquisition, sink))
+                write_json_atomic(health_path, health_snapshot(acquisition, sink))
     return acquisition

@@ -27,8 +27,8 @@ from uplink_support import (
 
 from gateway.platform.mqtt import MqttReceiver
 from gateway.platform.receiver import Receiver
+from gateway.simulator.backlog import backlog_config
 from gateway.uplink.acksign import sign_ack
-from gateway.uplink.backlog import backlog_config
 from gateway.uplink.engine import UplinkEngine
 from gateway.uplink.mqtt import MqttTransport, ack_topic, batch_topic
 from gateway.uplink.nonce import NonceSource

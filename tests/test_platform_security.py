@@ -15,8 +15,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from uplink_support import GATEWAY, make_store
 
 from gateway.platform.receiver import Receiver
+from gateway.simulator.backlog import backlog_config
 from gateway.uplink import wire
-from gateway.uplink.backlog import backlog_config
 from gateway.uplink.outbox import Outbox
 from gateway.uplink.recipes import recipes_from_config
 

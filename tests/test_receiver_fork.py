@@ -15,8 +15,8 @@ import pytest
 from uplink_support import GATEWAY, make_store
 
 from gateway.platform.receiver import Receiver
+from gateway.simulator.backlog import backlog_config, minute_polls
 from gateway.uplink import wire
-from gateway.uplink.backlog import backlog_config, minute_polls
 from gateway.uplink.outbox import Outbox
 from gateway.uplink.recipes import recipes_from_config
 

@@ -31,10 +31,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from uplink_support import GATEWAY, async_wait_until, free_port, make_store, make_tls
 
 from gateway.platform.local import end_process
+from gateway.simulator.backlog import backlog_config
 from gateway.store import chain
 from gateway.store.keys import public_pem
 from gateway.uplink import wire
-from gateway.uplink.backlog import backlog_config
 from gateway.uplink.engine import Limits
 from gateway.uplink.https import HttpsTransport
 from gateway.uplink.outbox import Outbox

@@ -27,9 +27,9 @@ from uplink_support import (
 
 from gateway.platform.mqtt import MqttReceiver
 from gateway.platform.receiver import Receiver
+from gateway.simulator.backlog import backlog_config
 from gateway.store import chain
 from gateway.uplink import payload, wire
-from gateway.uplink.backlog import backlog_config
 from gateway.uplink.mqtt import ack_topic, batch_topic
 from gateway.uplink.outbox import Outbox
 from gateway.uplink.recipes import recipes_from_config

@@ -19,12 +19,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from store_support import synthetic_reading
 
 from gateway.cli import cli
 from gateway.config import load_config
 from gateway.simulator import SimulatedWell, ThreadRunner
 from gateway.store import StoreWriter, chain, create_key, load_private_key, open_reader
-from gateway.store.ingest import synthetic_reading
 from gateway.store.keys import raw_public_key
 from gateway.store.records import from_reading
 from gateway.store.schema import DB_FILE

@@ -1,4 +1,4 @@
-"""Crash safety of the signed store: the writer process (python -m gateway.store.ingest) is killed
+"""Crash safety of the signed store: the writer process (python tests/ingest_proc.py) is killed
 with SIGKILL at random points of heavy ingest and restarted, again and again. After every kill:
 each commit the process reported ("committed <seq>") is in the store, every reading is exactly the
 one its ingest index makes (all fields, raw included), in order, seq 1..N without a gap, block
@@ -40,6 +40,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from store_support import synthetic_reading
 
 from gateway.store import (
     DB_FILE,
@@ -53,13 +54,12 @@ from gateway.store import (
     open_reader,
     verify_store,
 )
-from gateway.store.ingest import synthetic_reading
 from gateway.store.keys import raw_public_key
 from gateway.store.records import KIND_READING, ROW_COLUMNS, STORE_DEVICE, Record, from_reading
 from gateway.store.schema import applied_migrations
 
 SEED = int(os.environ.get("WELLGATE_CRASH_SEED", "20261129"))
-INGEST = (sys.executable, "-m", "gateway.store.ingest")
+INGEST = (sys.executable, str(Path(__file__).parent / "ingest_proc.py"))
 WELLGATE = (sys.executable, "-m", "gateway")
 STRACE = shutil.which("strace")
 WAIT = 30.0  # seconds a child may take for its next line on a loaded 2-core machine

@@ -6,10 +6,10 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
+from store_support import synthetic_reading
 
 from gateway.config import StoreSection
 from gateway.store import StoreSink, create_key, load_private_key, open_reader
-from gateway.store.ingest import synthetic_reading
 from gateway.store.records import ROW_COLUMNS, NewRecord, Record
 from gateway.store.schema import DB_FILE
 from gateway.store.verify import verify_store

@@ -8,12 +8,11 @@ import sqlite3
 import time
 
 import pytest
-from store_support import stored, verified
+from store_support import index_of, stored, synthetic_reading, verified
 
 from gateway.config import StoreSection
 from gateway.store import StoreSink, StoreWriter, create_key, load_private_key, open_reader
 from gateway.store.export import export_records
-from gateway.store.ingest import index_of, synthetic_reading
 from gateway.store.records import from_reading
 from gateway.store.retention import prune_delivered, thin_oldest
 from gateway.store.schema import DB_FILE

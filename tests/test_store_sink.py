@@ -9,12 +9,11 @@ import threading
 import time
 
 import pytest
-from store_support import stored, verified
+from store_support import index_of, matches, stored, synthetic_reading, verified
 
 from gateway.config import StoreSection
 from gateway.readings import Reading
 from gateway.store import StoreSink, create_key, open_reader
-from gateway.store.ingest import index_of, matches, synthetic_reading
 from gateway.store.records import Record
 from gateway.store.schema import DB_FILE
 

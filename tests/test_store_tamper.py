@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import pytest
 from click.testing import CliRunner
+from store_support import synthetic_reading
 
 from gateway.cli import cli
 from gateway.store import StoreWriter, create_key, load_private_key
-from gateway.store.ingest import synthetic_reading
 from gateway.store.records import ROW_COLUMNS, Record, from_reading
 from gateway.store.schema import DB_FILE
 

@@ -9,12 +9,11 @@ import time
 
 import pytest
 from sqlite_utils.migrations import Migrations
-from store_support import stored, verified
+from store_support import matches, stored, synthetic_reading, verified
 
 from gateway.store import StoreError, StoreWriter, create_key, load_private_key, open_reader
 from gateway.store import schema as store_schema
 from gateway.store.export import export_records
-from gateway.store.ingest import matches, synthetic_reading
 from gateway.store.records import from_reading
 from gateway.store.schema import DB_FILE, applied_migrations
 from gateway.store.verify import verify_store

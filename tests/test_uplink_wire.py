@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 from uplink_support import make_store
 
 from drivers import registers
+from gateway.simulator.backlog import backlog_config
 from gateway.store import chain
 from gateway.store.records import NewRecord
 from gateway.store.retention import thin_oldest
 from gateway.uplink import wire
-from gateway.uplink.backlog import backlog_config
 from gateway.uplink.columns import WireError, float_key, key_float, planes, uvarints
 from gateway.uplink.outbox import Outbox
 from gateway.uplink.payload import Tombstone, decode_payload, encode_payload

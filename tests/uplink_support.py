@@ -22,8 +22,8 @@ from gateway.platform.audit import audit_gateway
 from gateway.platform.http import make_app
 from gateway.platform.local import end_process
 from gateway.platform.receiver import Receiver
+from gateway.simulator.backlog import backlog_config, fill_store
 from gateway.store import StoreWriter, create_key, load_private_key
-from gateway.uplink.backlog import backlog_config, fill_store
 from gateway.uplink.engine import Limits, UplinkEngine
 from gateway.uplink.https import HttpsTransport
 from gateway.uplink.mqtt import MqttTransport

@@ -34,8 +34,8 @@ from gateway.accounting.records import (
     KIND_COEFFICIENT,
     WELL_DEVICE,
     latest_checkpoint,
-    records_after,
 )
+from gateway.store.queries import records_after
 from gateway.store.records import NewRecord, Record
 
 POINT_VOLUME = "forward_total"

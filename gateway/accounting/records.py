@@ -19,7 +19,8 @@ import sqlite3
 import time
 from typing import Any
 
-from gateway.store.records import KIND_ALARM, ROW_COLUMNS, NewRecord, Record
+from gateway.store.queries import latest_record
+from gateway.store.records import KIND_ALARM, NewRecord, Record
 
 KIND_VOLUME = "volume"
 KIND_ENERGY = "energy"
@@ -64,25 +65,4 @@ def health(device: str, point: str, value: Any, reason: str) -> NewRecord:
 
 def latest_checkpoint(conn: sqlite3.Connection) -> Record | None:
     """The newest checkpoint in the store (scanning back from the end: checkpoints are near it)."""
-    row = conn.execute(
-        f"SELECT {ROW_COLUMNS} FROM records WHERE kind = ? AND device = ? AND point = ? "
-        "ORDER BY seq DESC LIMIT 1", (KIND_CHECKPOINT, ACCOUNTING_DEVICE, CHECKPOINT_POINT),
-    ).fetchone()
-    return None if row is None else Record.from_row(row)
-
-
-def record_at(conn: sqlite3.Connection, seq: int) -> Record | None:
-    row = conn.execute(f"SELECT {ROW_COLUMNS} FROM records WHERE seq = ?", (seq,)).fetchone()
-    return None if row is None else Record.from_row(row)
-
-
-def records_after(conn: sqlite3.Connection, seq: int, limit: int,
-                  through: int | None = None) -> list[Record]:
-    """Committed records with seq > `seq` (and <= `through`), oldest first."""
-    if through is None:
-        rows = conn.execute(f"SELECT {ROW_COLUMNS} FROM records WHERE seq > ? ORDER BY seq "
-                            "LIMIT ?", (seq, limit))
-    else:
-        rows = conn.execute(f"SELECT {ROW_COLUMNS} FROM records WHERE seq > ? AND seq <= ? "
-                            "ORDER BY seq LIMIT ?", (seq, through, limit))
-    return [Record.from_row(row) for row in rows]
+    return latest_record(conn, KIND_CHECKPOINT, ACCOUNTING_DEVICE, CHECKPOINT_POINT)

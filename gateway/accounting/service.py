@@ -30,10 +30,9 @@ from gateway.accounting.records import (
     STATE_POINT,
     health,
     latest_checkpoint,
-    record_at,
-    records_after,
 )
 from gateway.store import DB_FILE, open_reader
+from gateway.store.queries import has_record_after, record_at, records_after
 from gateway.store.records import NewRecord
 
 log = logging.getLogger(__name__)
@@ -218,10 +217,7 @@ class AccountingRoom:
             return False
         conn = open_reader(self.path)
         try:
-            row = conn.execute("SELECT 1 FROM records WHERE seq > ? AND kind = ? AND "
-                               "json_extract(data, '$.request_seq') = ? LIMIT 1",
-                               (request_seq, KIND_RELAY, request_seq)).fetchone()
-            return row is not None
+            return has_record_after(conn, request_seq, KIND_RELAY, "request_seq", request_seq)
         finally:
             conn.close()
 

@@ -11,6 +11,7 @@ from gateway.acquisition import diagnostics as dx
 from gateway.acquisition.decode import ModbusDecoder, decode_dlt645
 from gateway.acquisition.plan import ReadBlock
 from gateway.acquisition.transport import Dlt645Transport, ModbusTransport, TransactionFailed
+from gateway.backoff import next_delay
 from gateway.profiles import Dlt645Point
 from gateway.readings import Reading, ReadingSink
 
@@ -110,8 +111,8 @@ class BusPoller:
                              f"{health.consecutive_failures} polls without a valid answer "
                              f"({health.last_error})")
         if health.state == dx.STATE_OFFLINE:
-            device.backoff = (self.policy.backoff_initial if device.backoff == 0
-                              else min(device.backoff * 2, self.policy.backoff_max))
+            device.backoff = next_delay(device.backoff, self.policy.backoff_initial,
+                                        self.policy.backoff_max)
             device.next_due = now + device.backoff
         else:
             device.next_due += device.interval

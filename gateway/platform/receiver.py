@@ -36,7 +36,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from gateway.batchwork import paused_gc
+from gateway.batchwork import batch_gc
 from gateway.platform.db import open_database
 from gateway.platform.events import EventLog, clip
 from gateway.platform.forks import differing_block, first_differing_seq
@@ -162,7 +162,7 @@ class Receiver:
     def accept(self, data: bytes, source: str = "") -> Ack:
         """Check, store and acknowledge one batch; never raises: a refusal says why. `source`
         names where it came from (an address, "mqtt") for the event log."""
-        with self._lock, paused_gc():
+        with self._lock, batch_gc():
             self._flush_events()
             seen = _Seen()
             try:

@@ -9,8 +9,10 @@
 
 Modules: chain (the spec: canonical bytes, hash chain, block signature), keys, schema
 (connections, migrations), records, writer (one transaction per block), sink (buffer and writer
-thread), verify, export, retention (pruning and thinning), ingest (a deterministic writer process
-for crash tests).
+thread; its upkeep in space, its own alarms and events in notes, its counters in stats), verify,
+export, retention (pruning and thinning). The other rooms read the store through queries
+(records and blocks by seq, the newest of a kind) and cursors (each uplink destination's acked
+seq); only this package knows its tables.
 """
 
 from gateway.store.errors import StoreError
@@ -26,7 +28,8 @@ from gateway.store.keys import (
 )
 from gateway.store.records import NewRecord, Record
 from gateway.store.schema import DB_FILE, open_reader
-from gateway.store.sink import StoreSink, StoreStats
+from gateway.store.sink import StoreSink
+from gateway.store.stats import StoreStats
 from gateway.store.verify import Verifier, VerifyResult, verify_store
 from gateway.store.writer import Block, StoreWriter
 

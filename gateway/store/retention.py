@@ -20,13 +20,13 @@ record into a valid-looking tombstone. The rows of a thinned stretch are deleted
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from gateway.store import chain
+from gateway.store.cursors import delivered_seq
 from gateway.store.records import (
     KIND_READING,
     KIND_STORE_EVENT,
@@ -62,14 +62,6 @@ class ThinResult:
     ranges: list[tuple[int, int]]
     thinned: int
     through_seq: int  # thinning has looked at every record up to here
-
-
-def delivered_seq(conn: sqlite3.Connection, destinations: Sequence[str]) -> int:
-    """The highest seq every destination has acknowledged (0 with none, or one never acked)."""
-    if not destinations:
-        return 0
-    acked = dict(conn.execute("SELECT destination, acked_seq FROM deliveries").fetchall())
-    return min(int(acked.get(name, 0)) for name in destinations)
 
 
 def _event(point: str, value: int, data: dict[str, Any]) -> NewRecord:

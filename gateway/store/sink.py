@@ -6,9 +6,9 @@ close(). A failed commit (disk full, I/O error) is rolled back and its readings 
 front of the buffer; the error is logged once per change, retries back off from 1 s to 30 s, and
 the first commit that works again carries a store_write_failing alarm (raised at the first
 failure, cleared now). Only when the buffer itself is full are the oldest readings dropped:
-counted, logged, and recorded in the log as a "readings_dropped" store_event. The same thread
-checks free space every minute (store_low_space alarm, pruning of delivered blocks, thinning:
-gateway/store/retention.py) and prunes delivered history older than the retention age hourly.
+counted, logged, and recorded in the log as a "readings_dropped" store_event (the store's own
+records: gateway/store/notes.py). The same thread checks free space every minute and prunes
+delivered history older than the retention age hourly (gateway/store/space.py).
 """
 
 from __future__ import annotations
@@ -19,54 +19,24 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from gateway.backoff import Backoff
 from gateway.config import StoreSection
 from gateway.readings import Reading
-from gateway.store import chain
+from gateway.store import chain, notes
 from gateway.store.block_rows import Entry
 from gateway.store.keys import load_private_key
-from gateway.store.records import (
-    KIND_ALARM,
-    KIND_STORE_EVENT,
-    STORE_DEVICE,
-    NewRecord,
-    from_reading,
-)
-from gateway.store.retention import prune_delivered, thin_oldest
+from gateway.store.records import NewRecord, from_reading
 from gateway.store.schema import Connect, connect_file
+from gateway.store.space import SpaceKeeper
+from gateway.store.stats import StoreStats
 from gateway.store.writer import Block, StoreWriter
 
 log = logging.getLogger(__name__)
-
-ALARM_WRITE_FAILING = "store_write_failing"
-ALARM_LOW_SPACE = "store_low_space"
-EVENT_READINGS_DROPPED = "readings_dropped"
-EVENT_RECORDS_REJECTED = "records_rejected"
-LOW_SPACE_CLEAR_FACTOR = 1.1  # the alarm clears 10 % above the floor, so it does not flap
-SPACE_STEPS_PER_ROUND = 5  # prune/thin transactions per maintenance round (the rest: next round)
-
-
-@dataclass(frozen=True)
-class StoreStats:
-    """What the store has done since it was opened (for the demo, health and tests)."""
-
-    boot: int | None
-    committed_records: int
-    committed_blocks: int
-    last_seq: int | None
-    buffered: int
-    dropped: int
-    write_failing: bool
-    last_error: str
-    low_space: bool
-
-    def as_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
 
 def _encodable(entry: Entry) -> bool:
@@ -93,10 +63,8 @@ class StoreSink:
         self.key = key if key is not None else load_private_key(self.state_dir)
         self.destinations = tuple(destinations)
         self._connect, self._max_page_count = connect, max_page_count
-        self._free_space = free_space
         self._on_commit = on_commit
-        self._retry_initial, self._retry_max = retry_initial, retry_max
-        self._maintenance_every, self._retention_every = maintenance_every, retention_every
+        self._retry = Backoff(retry_initial, retry_max)
 
         self._cond = threading.Condition()
         # (intake monotonic time, entry): readings wait as they came; the writer stores them
@@ -116,14 +84,10 @@ class StoreSink:
         self._failing_since: tuple[float, float] | None = None  # (wall, monotonic)
         self._failed_attempts = 0
         self._last_error = ""
-        self._backoff = 0.0
         self._retry_at = 0.0
         self._needs_reconnect = False
-        self._low_space = False
-        self._nothing_to_thin_logged = False
-        now = time.monotonic()
-        self._maintenance_at = now  # a first space check right away
-        self._retention_at = now + min(60.0, retention_every)  # not in the start-up rush
+        self._space = SpaceKeeper(self.settings, self.destinations, self._note_alarm,
+                                  free_space, maintenance_every, retention_every)
 
         self._writer: StoreWriter | None = None
         self._open_writer(raise_permanent=True)
@@ -240,7 +204,7 @@ class StoreSink:
                 dropped=self._dropped,
                 write_failing=self._failing_since is not None,
                 last_error=self._last_error,
-                low_space=self._low_space,
+                low_space=self._space.low_space,
             )
 
     @property
@@ -268,7 +232,8 @@ class StoreSink:
             return not closing or self._pause_while_closing()
         committed_all = self._commit_due(closing)
         if not closing:
-            self._maintain()
+            if self._writer is not None:
+                self._space.maintain(self._writer, self._failing_since is not None)
             return True
         return not committed_all and self._pause_while_closing()
 
@@ -287,9 +252,9 @@ class StoreSink:
             if now < self._retry_at:
                 self._cond.wait(self._retry_at - now)
                 continue
-            if self._writer is None or self._commit_is_due(now) or now >= self._maintenance_at:
+            if self._writer is None or self._commit_is_due(now) or now >= self._space.due_at:
                 return
-            wake = self._maintenance_at
+            wake = self._space.due_at
             if self._buffer:
                 wake = min(wake, self._buffer[0][0] + self.settings.commit_interval)
             self._cond.wait(max(0.001, min(wake - now, 60.0)))
@@ -339,8 +304,8 @@ class StoreSink:
                 own = list(self._own)
                 groups = len(self._groups)
                 grouped = [entry for group in self._groups for entry in group]
-                notes, reported = self._pending_notes()
-            entries = own + notes + grouped + [entry for _, entry in batch]
+                pending, reported = self._pending_notes()
+            entries = own + pending + grouped + [entry for _, entry in batch]
             try:
                 block = self._writer.append(entries)
             except (ValueError, TypeError) as exc:  # a record that cannot be encoded at all
@@ -361,35 +326,16 @@ class StoreSink:
         """The alarms and events the next commit must carry, and the (dropped, rejected)
         counts they report (lock held)."""
         wall, mono = time.time(), time.monotonic()
-        notes = []
+        pending = []
         if self._failing_since is not None:
-            since_wall, since_mono = self._failing_since
-            notes.append(NewRecord.make(
-                KIND_ALARM, STORE_DEVICE, ALARM_WRITE_FAILING, "raised", wall_time=since_wall,
-                mono_time=since_mono, data={"alarm": ALARM_WRITE_FAILING,
-                                            "error": self._last_error}))
-            notes.append(NewRecord.make(
-                KIND_ALARM, STORE_DEVICE, ALARM_WRITE_FAILING, "cleared", wall_time=wall,
-                mono_time=mono, data={"alarm": ALARM_WRITE_FAILING,
-                                      "failed_attempts": self._failed_attempts,
-                                      "failing_seconds": round(mono - since_mono, 3),
-                                      "last_error": self._last_error}))
+            pending += notes.write_failing_alarms(self._failing_since, self._failed_attempts,
+                                                  self._last_error, wall, mono)
         if self._dropped_unreported:
-            first, last = self._dropped_walls
-            notes.append(NewRecord.make(
-                KIND_STORE_EVENT, STORE_DEVICE, EVENT_READINGS_DROPPED, self._dropped_unreported,
-                "records", wall_time=wall, mono_time=mono,
-                data={"event": EVENT_READINGS_DROPPED, "count": self._dropped_unreported,
-                      "first_wall_time": first, "last_wall_time": last,
-                      "buffer_max": self.settings.buffer_max,
-                      "reason": "memory buffer full while the store could not keep up"}))
+            pending.append(notes.readings_dropped(self._dropped_unreported, self._dropped_walls,
+                                                  self.settings.buffer_max, wall, mono))
         if self._rejected_unreported:
-            notes.append(NewRecord.make(
-                KIND_STORE_EVENT, STORE_DEVICE, EVENT_RECORDS_REJECTED, self._rejected_unreported,
-                "records", wall_time=wall, mono_time=mono,
-                data={"event": EVENT_RECORDS_REJECTED, "count": self._rejected_unreported,
-                      "reason": "content that has no canonical JSON form"}))
-        return notes, (self._dropped_unreported, self._rejected_unreported)
+            pending.append(notes.records_rejected(self._rejected_unreported, wall, mono))
+        return pending, (self._dropped_unreported, self._rejected_unreported)
 
     def _put_back(self, batch: list[tuple[float, Entry]], rejected: int = 0) -> None:
         with self._cond:
@@ -412,7 +358,7 @@ class StoreSink:
                             self._failed_attempts, time.monotonic() - self._failing_since[1])
             self._failing_since = None
             self._failed_attempts = 0
-            self._backoff = 0.0
+            self._retry.reset()
             self._dropped_unreported -= reported[0]
             self._rejected_unreported -= reported[1]
             if not self._dropped_unreported:
@@ -432,9 +378,7 @@ class StoreSink:
             if first:
                 self._failing_since = (time.time(), time.monotonic())
             self._failed_attempts += 1
-            self._backoff = (self._retry_initial if first
-                             else min(self._backoff * 2, self._retry_max))
-            self._retry_at = time.monotonic() + self._backoff
+            self._retry_at = time.monotonic() + self._retry.next()
             buffered = len(self._buffer)
             changed = text != self._last_error or first
             self._last_error = text
@@ -443,80 +387,13 @@ class StoreSink:
         if changed:
             log.error("store: cannot write %s (%s%s); %d readings wait in memory (at most %d), "
                       "retrying every %g..%g s", self.path, text, f", {code}" if code else "",
-                      buffered, self.settings.buffer_max, self._retry_initial, self._retry_max)
+                      buffered, self.settings.buffer_max, self._retry.initial, self._retry.maximum)
         else:
             log.debug("store: still cannot write (%s), attempt %d", text, self._failed_attempts)
 
-    # --- maintenance: free space, retention ----------------------------------------------------
-
-    def _free_bytes(self) -> int:
-        if self._free_space is not None:
-            return int(self._free_space())
-        assert self._writer is not None
-        return self._writer.free_bytes()
-
-    def _maintain(self) -> None:
-        now = time.monotonic()
-        if now < self._maintenance_at or self._writer is None:
-            return
-        self._maintenance_at = now + self._maintenance_every
-        try:
-            self._check_space()
-            if now >= self._retention_at:
-                self._retention_at = now + self._retention_every
-                cutoff = time.time() - self.settings.retention_days * 86400
-                reason = (f"delivered to every uplink and older than "
-                          f"{self.settings.retention_days:g} days")
-                for _ in range(SPACE_STEPS_PER_ROUND):
-                    if prune_delivered(self._writer, self.destinations, cutoff, reason) is None:
-                        break
-        except (sqlite3.Error, OSError) as exc:
-            level = logging.DEBUG if self._failing_since is not None else logging.WARNING
-            log.log(level, "store: maintenance could not write (%s); trying again later", exc)
-
-    def _check_space(self) -> None:
-        assert self._writer is not None
-        floor = int(self.settings.free_space_floor_mb * 1_000_000)
-        free = self._free_bytes()
-        if free >= floor:
-            if self._low_space and free >= floor * LOW_SPACE_CLEAR_FACTOR:
-                self._low_space = False
-                self._nothing_to_thin_logged = False
-                log.warning("store: free space back to %d bytes (floor %d)", free, floor)
-                self._note_alarm(ALARM_LOW_SPACE, "cleared", {"free_bytes": free,
-                                                              "floor_bytes": floor})
-            return
-        if not self._low_space:
-            self._low_space = True
-            log.error("store: free space %d bytes is below the floor of %d bytes: pruning "
-                      "delivered history, then thinning undelivered history", free, floor)
-            self._note_alarm(ALARM_LOW_SPACE, "raised", {"free_bytes": free,
-                                                         "floor_bytes": floor})
-        self._maintenance_at = time.monotonic() + 1.0  # keep at it while space is low
-        reason = f"free space {free} bytes below the floor of {floor} bytes"
-        for _ in range(SPACE_STEPS_PER_ROUND):
-            if prune_delivered(self._writer, self.destinations, None, reason) is None:
-                break
-            free = self._free_bytes()
-            if free >= floor * LOW_SPACE_CLEAR_FACTOR:
-                return
-        for _ in range(SPACE_STEPS_PER_ROUND):
-            result = thin_oldest(self._writer, self.settings.thin_keep_interval, reason, free,
-                                 floor)
-            if result is None:
-                if not self._nothing_to_thin_logged:
-                    self._nothing_to_thin_logged = True
-                    log.error("store: free space still low and all history is thinned already")
-                self._maintenance_at = time.monotonic() + self._maintenance_every
-                return
-            free = self._free_bytes()
-            if free >= floor * LOW_SPACE_CLEAR_FACTOR:
-                return
-
     def _note_alarm(self, name: str, state: str, data: dict[str, Any]) -> None:
-        entry = NewRecord.make(KIND_ALARM, STORE_DEVICE, name, state, wall_time=time.time(),
-                               mono_time=time.monotonic(), data={"alarm": name, **data})
+        """Queue one of the store's alarms for the next commit (never dropped)."""
+        entry = notes.alarm(name, state, data)
         with self._cond:
             self._own.append(entry)
             self._cond.notify_all()
-

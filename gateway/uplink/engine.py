@@ -1,11 +1,11 @@
 """One destination's delivery loop: read after the cursor, batch, send, advance on the ack only.
 
-    cursor = deliveries.acked_seq (the store's table; 0 for a new destination)
+    cursor = the destination's acked seq in the store (gateway/store/cursors.py; 0 when new)
     loop: whole blocks after the cursor, up to batch_max_records / batch_max_kb
           wait while the batch is not full and its oldest record is younger than batch_max_age
           seal with a fresh nonce, send, and on the ack:
-            stored / duplicate  -> cursor = acked_seq (at most what the store holds), written
-                                   to deliveries; next batch at once
+            stored / duplicate  -> cursor = acked_seq (at most what the store holds), recorded
+                                   in the store; next batch at once
             rejected, 409       -> the receiver holds up to acked_seq: continue from there
                                    (resume, with a gap, if the store no longer has that)
             rejected, other     -> log it, back off (the operator must act: registry, key)
@@ -29,10 +29,12 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gateway.batchwork import paused_gc
+from gateway.backoff import Backoff
+from gateway.batchwork import batch_gc
+from gateway.store.cursors import record_delivery
 from gateway.uplink import wire
 from gateway.uplink.nonce import NonceSource
-from gateway.uplink.outbox import Chunk, Outbox, OutboxError, record_delivery
+from gateway.uplink.outbox import Chunk, Outbox, OutboxError
 from gateway.uplink.payload import encode_payload
 from gateway.uplink.recipes import Recipe
 from gateway.uplink.transport import AckMessage, Transport, TransportError
@@ -100,7 +102,8 @@ class UplinkEngine:
         self.status = UplinkStatus(name)
         self._stopping = asyncio.Event()
         self._bytes_per_record = float(FIRST_ESTIMATE)
-        self._delay = 0.0
+        self._backoff = Backoff(self.limits.backoff_initial, self.limits.backoff_max,
+                                jitter=0.5, rng=self.rng)
         self._resume = False
 
     def stop(self) -> None:
@@ -166,7 +169,7 @@ class UplinkEngine:
         limit = max(1, min(self.limits.max_records,
                            int(self.limits.max_bytes / self._bytes_per_record)))
         while True:
-            with paused_gc():  # tens of thousands of records, no cycles
+            with batch_gc():  # tens of thousands of records, no cycles
                 sealed = self._read_and_encode(cursor, limit, resume)
             if sealed is None or isinstance(sealed, _Sealed):
                 return sealed
@@ -224,7 +227,7 @@ class UplinkEngine:
                 self._failed(f"the receiver acknowledged seq {ack.acked_seq} for a batch of "
                              f"seq {chunk.first_seq}..{chunk.last_seq}")
                 return None
-            self._delay = 0.0
+            self._backoff.reset()
             self._resume = False
             self.status.last_success = self.clock()
             self.status.records += ack.stored
@@ -255,9 +258,7 @@ class UplinkEngine:
         self.status.failures += 1
 
     async def _back_off(self) -> None:
-        limits = self.limits
-        self._delay = min(limits.backoff_max, max(limits.backoff_initial, self._delay * 2))
-        wait = self.rng.uniform(self._delay / 2, self._delay)
+        wait = self._backoff.next()
         self.status.state = "backing off"
         self.status.next_attempt_in = wait
         await self._sleep(wait)

@@ -1,9 +1,9 @@
 """The uplink's view of the store: whole blocks after a cursor, and each destination's acked seq.
 
-Reads go through a read-only connection (gateway/store/schema.py open_reader), one short read
-transaction per batch, so the writer is never blocked (WAL) and a batch never sees half a commit
-or a block pruned in between. The only write is record_delivery(): one row of the store's
-`deliveries` table per destination, in a transaction of its own.
+Reads go through a read-only connection (gateway/store/schema.py open_reader) and the store's
+queries (gateway/store/queries.py, cursors.py), one short read transaction per batch, so the
+writer is never blocked (WAL) and a batch never sees half a commit or a block pruned in between.
+The uplink's only write, its cursor, is gateway/store/cursors.py record_delivery().
 """
 
 from __future__ import annotations
@@ -11,13 +11,12 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gateway.store.records import ROW_COLUMNS, unpack_raw
-from gateway.store.schema import BUSY_TIMEOUT_MS, DB_FILE, open_reader
+from gateway.store import DB_FILE, cursors, open_reader, queries
+from gateway.store.records import unpack_raw
 from gateway.uplink.payload import BlockSignature, Record, Tombstone
 
 
@@ -98,34 +97,33 @@ class Outbox:
         """Whole blocks holding the records after `after_seq`, up to about max_records records
         (at least one block); None when there is nothing after it."""
         with self._snapshot() as conn:
-            rows = conn.execute(
-                "SELECT block_no, first_seq, last_seq, prev_head, head, signature FROM blocks "
-                "WHERE last_seq > ? ORDER BY block_no LIMIT ?",
-                (after_seq, max(1, max_records))).fetchall()
-            if not rows:
+            stored = queries.blocks_after(conn, after_seq, max(1, max_records))
+            if not stored:
                 return None
-            chosen, count = [], 0
-            for row in rows:
-                if chosen and count + (row[2] - row[1] + 1) > max_records:
+            chosen: list[queries.StoredBlock] = []
+            count = 0
+            for block in stored:
+                size = block.last_seq - block.first_seq + 1
+                if chosen and count + size > max_records:
                     break
-                if chosen and row[1] != chosen[-1][2] + 1:
-                    raise OutboxError(f"the store's block {row[0]} starts at seq {row[1]}, not "
-                                      f"{chosen[-1][2] + 1}: run `wellgate verify`")
-                chosen.append(row)
-                count += row[2] - row[1] + 1
-            first_seq, last_seq = chosen[0][1], chosen[-1][2]
-            record_rows = conn.execute(f"SELECT {ROW_COLUMNS} FROM records WHERE seq BETWEEN ? "
-                                       "AND ? ORDER BY seq", (first_seq, last_seq)).fetchall()
+                if chosen and block.first_seq != chosen[-1].last_seq + 1:
+                    raise OutboxError(f"the store's block {block.block_no} starts at seq "
+                                      f"{block.first_seq}, not {chosen[-1].last_seq + 1}: run "
+                                      "`wellgate verify`")
+                chosen.append(block)
+                count += size
+            first_seq, last_seq = chosen[0].first_seq, chosen[-1].last_seq
+            record_rows = queries.record_rows(conn, first_seq, last_seq)
         records = [self._record(row) for row in record_rows]
         if len(records) != last_seq - first_seq + 1:
-            raise OutboxError(f"the store's blocks {chosen[0][0]}..{chosen[-1][0]} cover seq "
-                              f"{first_seq}..{last_seq} but {len(records)} records are there: "
-                              "run `wellgate verify`")
-        blocks = [BlockSignature(block_no, first, last, signature)
-                  for block_no, first, last, _, _, signature in chosen]
+            raise OutboxError(f"the store's blocks {chosen[0].block_no}..{chosen[-1].block_no} "
+                              f"cover seq {first_seq}..{last_seq} but {len(records)} records "
+                              "are there: run `wellgate verify`")
+        blocks = [BlockSignature(block.block_no, block.first_seq, block.last_seq, block.signature)
+                  for block in chosen]
         oldest = next((record[8] for record in records if not isinstance(record, Tombstone)),
                       None)
-        return Chunk(blocks, records, chosen[0][3], chosen[-1][4], oldest)
+        return Chunk(blocks, records, chosen[0].prev_head, chosen[-1].head, oldest)
 
     def _record(self, row: tuple) -> Record:
         (seq, kind, device, point, value, unit, quality, raw, wall, mono, boot, data_text, _,
@@ -145,47 +143,18 @@ class Outbox:
     def acked_seq(self, destination: str) -> int:
         """The seq `destination` last acknowledged, as the store's deliveries table keeps it."""
         with self._snapshot() as conn:
-            row = conn.execute("SELECT acked_seq FROM deliveries WHERE destination = ?",
-                               (destination,)).fetchone()
-        return int(row[0]) if row else 0
+            return cursors.acked_seq(conn, destination)
 
     def boot(self) -> int:
         with self._snapshot() as conn:
-            row = conn.execute("SELECT value FROM meta WHERE key = 'boot'").fetchone()
-        return int(row[0]) if row else 0
+            return queries.boot(conn)
 
     def backlog(self, destination: str) -> Backlog:
         """What `destination` has yet to acknowledge: records, and the age of the oldest."""
         with self._snapshot() as conn:
-            row = conn.execute("SELECT acked_seq FROM deliveries WHERE destination = ?",
-                               (destination,)).fetchone()
-            acked = int(row[0]) if row else 0
-            last = conn.execute("SELECT max(last_seq), min(first_seq) FROM blocks").fetchone()
-            last_seq, first_available = int(last[0] or 0), int(last[1] or 1)
-            start = max(acked + 1, first_available)
-            oldest = conn.execute("SELECT wall_time FROM records WHERE seq >= ? AND wall_time "
-                                  "IS NOT NULL ORDER BY seq LIMIT 1", (start,)).fetchone()
+            acked = cursors.acked_seq(conn, destination)
+            last_seq, first_available = queries.seq_span(conn)
+            oldest = queries.oldest_wall_from(conn, max(acked + 1, first_available))
         return Backlog(acked, last_seq, max(0, last_seq - max(acked, first_available - 1)),
-                       oldest[0] if oldest and last_seq > acked else None, first_available)
+                       oldest if last_seq > acked else None, first_available)
 
-
-def record_delivery(db_path: Path, destination: str, acked_seq: int,
-                    wall: float | None = None) -> None:
-    """Write `destination`'s acknowledged seq into the store's deliveries table (one short
-    transaction; retention reads it to decide what may be pruned)."""
-    conn = sqlite3.connect(Path(db_path), isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
-    try:
-        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            conn.execute("INSERT INTO deliveries (destination, acked_seq, updated_wall) "
-                         "VALUES (?, ?, ?) ON CONFLICT(destination) DO UPDATE SET "
-                         "acked_seq = excluded.acked_seq, updated_wall = excluded.updated_wall",
-                         (destination, int(acked_seq), time.time() if wall is None else wall))
-            conn.execute("COMMIT")
-        except BaseException:
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-            raise
-    finally:
-        conn.close()

@@ -15,16 +15,15 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from gateway.atomic_file import write_json_atomic
 from gateway.config import GatewayConfig, Uplink
+from gateway.store import DB_FILE
 from gateway.store.errors import StoreError
 from gateway.store.keys import load_private_key, load_public_key
-from gateway.store.schema import DB_FILE
 from gateway.uplink.engine import Limits, UplinkEngine
 from gateway.uplink.https import HttpsTransport
 from gateway.uplink.mqtt import MqttTransport
@@ -132,11 +131,7 @@ class Uplinks:
         if self.status_path is None:
             return
         try:
-            self.status_path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.status_path.parent, suffix=".tmp")
-            with os.fdopen(fd, "w") as handle:
-                json.dump(self.snapshot(), handle)
-            os.replace(tmp, self.status_path)
+            write_json_atomic(self.status_path, self.snapshot())
         except OSError as exc:
             log.warning("cannot write the uplink status %s: %s", self.status_path, exc)
 

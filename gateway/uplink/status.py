@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from gateway.config import GatewayConfig
-from gateway.store.schema import DB_FILE
 from gateway.tables import format_table
 from gateway.uplink.outbox import Outbox, OutboxError
 from gateway.uplink.service import read_status
@@ -22,7 +21,7 @@ def uplink_status(config: GatewayConfig, now: float | None = None,
     now = time.time() if now is None else now
     running = live if live is not None else read_status(Path(config.gateway.runtime_dir)) or {}
     live = running.get("uplinks", {})
-    outbox = Outbox(Path(config.gateway.state_dir) / DB_FILE)
+    outbox = Outbox.of_state_dir(Path(config.gateway.state_dir))
     rows = []
     try:
         for uplink in config.uplinks:

@@ -1,0 +1,99 @@
+"""Reading the store: blocks and records by seq, the newest record of a kind, the seq span.
+
+Every function takes a connection (gateway/store/schema.py open_reader) and runs one indexed
+query; callers that need several to agree call them inside one read transaction. Records come
+back as Record (gateway/store/records.py), or, for bulk readers that decode rows themselves, as
+rows in ROW_COLUMNS order (seq, kind, device, point, value, unit, quality, raw, wall_time,
+mono_time, boot, data, leaf_prefix, leaf: raw packed, data JSON text).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any, NamedTuple
+
+from gateway.store.records import ROW_COLUMNS, Record
+
+
+class StoredBlock(NamedTuple):
+    """A committed block as the uplink sends it (its count: last_seq - first_seq + 1)."""
+
+    block_no: int
+    first_seq: int
+    last_seq: int
+    prev_head: bytes
+    head: bytes
+    signature: bytes
+
+
+def blocks_after(conn: sqlite3.Connection, after_seq: int, limit: int) -> list[StoredBlock]:
+    """Up to `limit` blocks, oldest first, holding records after `after_seq`."""
+    rows = conn.execute("SELECT block_no, first_seq, last_seq, prev_head, head, signature "
+                        "FROM blocks WHERE last_seq > ? ORDER BY block_no LIMIT ?",
+                        (after_seq, limit)).fetchall()
+    return list(map(StoredBlock._make, rows))
+
+
+def seq_span(conn: sqlite3.Connection) -> tuple[int, int]:
+    """(the newest seq, 0 when empty; the oldest seq still held, 1 when empty): pruning removes
+    the oldest blocks."""
+    last, first = conn.execute("SELECT max(last_seq), min(first_seq) FROM blocks").fetchone()
+    return int(last or 0), int(first or 1)
+
+
+def record_rows(conn: sqlite3.Connection, first_seq: int, last_seq: int) -> list[tuple[Any, ...]]:
+    """The rows (ROW_COLUMNS order) of seq first_seq..last_seq, in seq order."""
+    return conn.execute(f"SELECT {ROW_COLUMNS} FROM records WHERE seq BETWEEN ? AND ? "
+                        "ORDER BY seq", (first_seq, last_seq)).fetchall()
+
+
+def record_at(conn: sqlite3.Connection, seq: int) -> Record | None:
+    row = conn.execute(f"SELECT {ROW_COLUMNS} FROM records WHERE seq = ?", (seq,)).fetchone()
+    return None if row is None else Record.from_row(row)
+
+
+def records_after(conn: sqlite3.Connection, seq: int, limit: int,
+                  through: int | None = None) -> list[Record]:
+    """Committed records with seq > `seq` (and <= `through`), oldest first, at most `limit`."""
+    if through is None:
+        rows = conn.execute(f"SELECT {ROW_COLUMNS} FROM records WHERE seq > ? ORDER BY seq "
+                            "LIMIT ?", (seq, limit))
+    else:
+        rows = conn.execute(f"SELECT {ROW_COLUMNS} FROM records WHERE seq > ? AND seq <= ? "
+                            "ORDER BY seq LIMIT ?", (seq, through, limit))
+    return [Record.from_row(row) for row in rows]
+
+
+def latest_record(conn: sqlite3.Connection, kind: str, device: str,
+                  point: str) -> Record | None:
+    """The newest record of this kind, device and point (scanning back from the end: meant
+    for records written often, such as checkpoints)."""
+    row = conn.execute(
+        f"SELECT {ROW_COLUMNS} FROM records WHERE kind = ? AND device = ? AND point = ? "
+        "ORDER BY seq DESC LIMIT 1", (kind, device, point),
+    ).fetchone()
+    return None if row is None else Record.from_row(row)
+
+
+def has_record_after(conn: sqlite3.Connection, seq: int, kind: str, data_key: str,
+                     value: Any) -> bool:
+    """Whether a record of `kind` after `seq` has `value` under `data_key` in its data."""
+    if not data_key.isidentifier():
+        raise ValueError(f"a data key is a plain name (letters, digits, _); got {data_key!r}")
+    row = conn.execute("SELECT 1 FROM records WHERE seq > ? AND kind = ? AND "
+                       "json_extract(data, ?) = ? LIMIT 1",
+                       (seq, kind, f"$.{data_key}", value)).fetchone()
+    return row is not None
+
+
+def oldest_wall_from(conn: sqlite3.Connection, seq: int) -> float | None:
+    """The wall time of the first record from `seq` on that has one (tombstones have none)."""
+    row = conn.execute("SELECT wall_time FROM records WHERE seq >= ? AND wall_time IS NOT NULL "
+                       "ORDER BY seq LIMIT 1", (seq,)).fetchone()
+    return None if row is None else row[0]
+
+
+def boot(conn: sqlite3.Connection) -> int:
+    """The store's boot counter (how many times a writer has opened it; 0 for none)."""
+    row = conn.execute("SELECT value FROM meta WHERE key = 'boot'").fetchone()
+    return int(row[0]) if row else 0
