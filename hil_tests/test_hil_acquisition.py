@@ -7,10 +7,15 @@ import itertools
 import math
 import time
 
+import pytest
+
 from gateway.acquisition import diagnostics as dx
 from gateway.acquisition.service import Acquisition, make_transport
 from gateway.acquisition.transport import TransactionFailed
 from gateway.readings import QUALITY_GOOD, MemorySink
+
+# One bench, one RS-485 line: under xdist these tests run one after another on one worker.
+pytestmark = pytest.mark.xdist_group("hil-bench")
 
 
 async def _run(bench, seconds: float) -> tuple[Acquisition, MemorySink]:

@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+# The 30-second demo run is a module fixture: under xdist its tests share one worker (one run).
+pytestmark = pytest.mark.xdist_group("demo")
 DEMO_SECONDS = 30  # the receiver is down from 35 % to 65 % of the run: 10.5 to 19.5 s
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -39,10 +40,38 @@ FAST = Limits(max_records=400, max_bytes=1 << 20, max_age=0.0, backoff_initial=0
               backoff_max=0.4)
 
 
+def _test_ports() -> range:
+    """This xdist worker's own block of ports, below the kernel's ephemeral range: no outgoing
+    connection (of this or another worker) takes one while its server is down between restarts,
+    and two workers never draw the same one."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as ports:
+            ephemeral = int(ports.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral = 32768
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    workers = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+    block = (ephemeral - 10000) // workers
+    return range(10000 + worker * block, 10000 + (worker + 1) * block)
+
+
+TEST_PORTS = _test_ports()
+_draw = random.Random()  # its own: the tests' seeded randomness stays as it was
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port nothing listens on, from this worker's block (started at random, so that a suite
+    run beside this one, in another checkout, is unlikely to try the same ports)."""
+    start = _draw.randrange(len(TEST_PORTS))
+    for i in range(len(TEST_PORTS)):
+        port = TEST_PORTS[(start + i) % len(TEST_PORTS)]
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {TEST_PORTS}")
 
 
 def wait_until(condition, timeout: float = 20.0, what: str = "condition") -> None:

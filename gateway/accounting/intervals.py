@@ -1,0 +1,227 @@
+"""The current accounting interval: what each totaliser counted, 以电折水 derived, its records."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from gateway.accounting.alarms import Window
+from gateway.accounting.coefficient import CoefficientBook, derived_volume
+from gateway.accounting.counters import DUPLICATE, FIRST, INVALID, OUT_OF_ORDER, Interval
+from gateway.accounting.drift import METER_FAULTS
+from gateway.accounting.ledger import Ledger
+from gateway.accounting.periods import DERIVED, METERED
+from gateway.accounting.plan import AccountingPlan, Totaliser, to_base
+from gateway.accounting.records import KIND_ENERGY, KIND_FLAG, KIND_VOLUME, make
+from gateway.store.records import NewRecord
+
+log = logging.getLogger(__name__)
+
+IGNORED = (DUPLICATE, OUT_OF_ORDER, INVALID)
+MAX_NOTES = 3
+TOTALISERS = ("volume", "energy")
+
+
+@dataclass
+class Amount:
+    """What one totaliser counted in the current interval."""
+
+    amount: float = 0.0  # counted, base unit
+    held: float = 0.0  # flagged and not counted
+    start: float | None = None
+    end: float | None = None
+    first_seq: int | None = None
+    last_seq: int | None = None
+    readings: int = 0
+    kinds: dict[str, int] = field(default_factory=dict)
+    flagged: list[int] = field(default_factory=list)  # seqs of the readings flagged
+    confirmed: list[int] = field(default_factory=list)  # seqs of flags a person let count
+
+    def add(self, start: float | None, end: float, delta: float, held: float,
+            seq: int | None, kind: str) -> None:
+        self.amount += delta
+        self.held += held
+        if start is not None and (self.start is None or start < self.start):
+            self.start = start
+        self.end = end if self.end is None else max(self.end, end)
+        if seq is not None:
+            self.first_seq = seq if self.first_seq is None else self.first_seq
+            self.last_seq = seq
+        self.readings += 1
+        self.kinds[kind] = self.kinds.get(kind, 0) + 1
+
+    @property
+    def empty(self) -> bool:
+        return self.amount == 0 and self.held == 0 and not self.flagged and not self.confirmed
+
+
+@dataclass
+class DerivedAmount:
+    """以电折水 of the current interval by one coefficient version, head-corrected or not."""
+
+    version: int
+    corrected: bool
+    energy: float = 0.0
+    volume: float = 0.0
+    energy_per_head: float = 0.0  # Σ E/H: the effective head is ΣE / Σ(E/H)
+    start: float | None = None
+    end: float | None = None
+    first_seq: int | None = None
+    last_seq: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class HeldAmount:
+    """A flagged amount a person let count: it belongs to the time the meter counted it."""
+
+    name: str  # "volume" or "energy"
+    start: float | None
+    end: float
+    held: float
+    flag_seq: int
+
+
+class IntervalAccount:
+    """The interval being counted: `count` meter intervals into it, `close` it into records."""
+
+    def __init__(self, plan: AccountingPlan, book: CoefficientBook, depth: Window,
+                 ledger: Ledger, acc: dict[str, dict[str, Any]] | None = None,
+                 derived: list[dict[str, Any]] | None = None,
+                 raised: list[str] | None = None) -> None:
+        self.plan, self.book, self.depth, self.ledger = plan, book, depth, ledger
+        acc = acc or {}
+        self.acc = {name: Amount(**acc.get(name, {})) for name in TOTALISERS}
+        self.derived = [DerivedAmount(**entry) for entry in derived or []]
+        self.raised: set[str] = set(raised or [])  # alarms raised during the interval
+
+    def note_raised(self, key: str) -> None:
+        """An alarm was raised in this interval (its records name it even if it cleared)."""
+        self.raised.add(key)
+
+    def count(self, name: str, total: Totaliser, interval: Interval) -> list[NewRecord]:
+        """Add what one reading of a totaliser means; returns the flag record it made, if any."""
+        acc = self.acc[name]
+        if interval.kind == FIRST:
+            return []
+        if interval.kind in IGNORED:
+            acc.kinds[interval.kind] = acc.kinds.get(interval.kind, 0) + 1
+            return []
+        delta = to_base(interval.delta, total.unit)
+        held = to_base(interval.held, total.unit)
+        acc.add(interval.start_wall, interval.end_wall, delta, held, interval.seq, interval.kind)
+        flags: list[NewRecord] = []
+        if interval.flag:
+            if interval.seq is not None:
+                acc.flagged.append(interval.seq)
+            flags.append(make(
+                KIND_FLAG, total.device, total.point, held, _base_unit(name), interval.end_wall,
+                {"kind": interval.kind, "flag": interval.flag, "held": held, "counted": delta,
+                 "reading_seq": interval.seq, "start": interval.start_wall,
+                 "end": interval.end_wall, "source": METERED if name == "volume" else "energy",
+                 "status": "held: confirm or reject" if held > 0 else "counted: check"}))
+        if name == "energy" and delta > 0:
+            self._derive(delta, interval.start_wall, interval.end_wall, interval.seq)
+        return flags
+
+    def count_confirmed(self, amount: HeldAmount) -> None:
+        """Count a held amount a person confirmed (its head is unknown by now: not corrected)."""
+        acc = self.acc[amount.name]
+        acc.add(amount.start, amount.end, amount.held, 0.0, None, "confirmed")
+        acc.confirmed.append(amount.flag_seq)
+        if amount.name == "energy":
+            self._derive(amount.held, amount.start, amount.end, None, head_known=False)
+
+    def _head(self, at_time: float) -> float | None:
+        head = self.plan.head
+        latest = self.depth.latest()
+        if head is None or latest is None or at_time - latest[0] > self.plan.head_max_age_s:
+            return None
+        return latest[1] + head.outlet_height_m + head.friction_head_m
+
+    def _derive(self, energy: float, start: float | None, end: float, seq: int | None,
+                head_known: bool = True) -> None:
+        try:
+            coefficient = self.book.valid_at(end)
+        except LookupError as error:
+            self.acc["energy"].kinds["no_coefficient"] = (
+                self.acc["energy"].kinds.get("no_coefficient", 0) + 1)
+            log.debug("no 以电折水: %s", error)
+            return
+        head = self._head(end) if head_known else None
+        max_ratio = self.plan.head.max_head_ratio if self.plan.head else 1.5
+        volume = derived_volume(energy, coefficient, head, self.plan.head_model, max_ratio)
+        corrected = volume.note is None and self.plan.head_model != "fixed"
+        part = next((d for d in self.derived if d.version == coefficient.version
+                     and d.corrected == corrected), None)
+        if part is None:
+            part = DerivedAmount(coefficient.version, corrected)
+            self.derived.append(part)
+        part.energy += energy
+        part.volume += volume.volume_m3
+        if corrected and head:
+            part.energy_per_head += energy / head
+        if start is not None and (part.start is None or start < part.start):
+            part.start = start
+        part.end = end if part.end is None else max(part.end, end)
+        if seq is not None:
+            part.first_seq = seq if part.first_seq is None else part.first_seq
+            part.last_seq = seq
+        if volume.note and volume.note not in part.notes and len(part.notes) < MAX_NOTES:
+            part.notes.append(volume.note)
+
+    def close(self, partial: bool, active_alarms: Iterable[str]
+              ) -> tuple[list[NewRecord], float | None]:
+        """The interval's records (also added to the ledger) and its latest time; starts anew."""
+        plan, ledger = self.plan, self.ledger
+        outputs: list[NewRecord] = []
+        faults = sorted(self.raised | set(active_alarms))
+        common = {"interval_s": plan.interval_s, "partial": partial,
+                  "meter_alarms": [k for k in faults if k.split("@")[0] in METER_FAULTS]}
+        self.raised = set()
+        volume, energy = self.acc["volume"], self.acc["energy"]
+        if plan.volume is not None and not volume.empty:
+            outputs.append(make(
+                KIND_VOLUME, plan.volume.device, METERED, volume.amount, "m³",
+                volume.end or 0.0, {"source": METERED, **_amount_data(volume), **common}))
+            ledger.add(volume.start, volume.end or 0.0, volume.amount, METERED)
+        if plan.energy is not None and not energy.empty:
+            outputs.append(make(
+                KIND_ENERGY, plan.energy.device, plan.energy.point, energy.amount, "kWh",
+                energy.end or 0.0, {**_amount_data(energy), **common}))
+            ledger.add(energy.start, energy.end or 0.0, energy.amount, "energy")
+        for part in self.derived:
+            if part.energy <= 0 or plan.energy is None:
+                continue
+            head = part.energy / part.energy_per_head if part.corrected else None
+            outputs.append(make(
+                KIND_VOLUME, plan.energy.device, DERIVED, part.volume, "m³", part.end or 0.0,
+                {"source": DERIVED, "energy_kwh": part.energy,
+                 "coefficient_version": part.version, "k_m3_per_kwh": part.volume / part.energy,
+                 "head_model": plan.head_model, "head_m": head, "note": "; ".join(part.notes)
+                 or None, "start": part.start, "end": part.end,
+                 "seqs": [part.first_seq, part.last_seq], **common}))
+            ledger.add(part.start, part.end or 0.0, part.volume, DERIVED)
+        end = max([a.end for a in (volume, energy) if a.end is not None]
+                  + [p.end for p in self.derived if p.end is not None], default=None)
+        self.acc = {name: Amount() for name in TOTALISERS}
+        self.derived = []
+        return outputs, end
+
+    def to_state(self) -> dict[str, Any]:
+        """The checkpoint's "acc", "derived" and "raised_in_interval" entries."""
+        return {"acc": {name: asdict(acc) for name, acc in self.acc.items()},
+                "derived": [asdict(part) for part in self.derived],
+                "raised_in_interval": sorted(self.raised)}
+
+
+def _base_unit(name: str) -> str:
+    return "m³" if name == "volume" else "kWh"
+
+
+def _amount_data(acc: Amount) -> dict[str, Any]:
+    return {"start": acc.start, "end": acc.end, "seqs": [acc.first_seq, acc.last_seq],
+            "readings": acc.readings, "kinds": acc.kinds, "held": acc.held,
+            "flagged_readings": acc.flagged[:50], "confirmed_flags": acc.confirmed}
