@@ -6,13 +6,21 @@ from collections.abc import Iterable
 
 from gateway.config.buses import Device, resolve_inter_frame_gap
 from gateway.config.schema import GatewayConfig
+from gateway.tables import table_lines
 
 
-def _device_line(config: GatewayConfig, device: Device) -> str:
+def _device_row(config: GatewayConfig, device: Device) -> list[str]:
     ident = f"id {device.slave_id}" if device.slave_id is not None else f"address {device.address}"
     count = len(config.effective_points(device))
-    return (f"    {device.name:<18} {device.model:<16} {ident:<20} "
-            f"{config.effective_role(device):<7} every {device.poll_interval:g} s, {count} points")
+    return [device.name, device.model, ident, config.effective_role(device),
+            f"every {device.poll_interval:g} s, {count} points"]
+
+
+def _device_lines(config: GatewayConfig, devices: list[Device]) -> list[str]:
+    if not devices:
+        return ["    (no devices)"]
+    rows = [_device_row(config, device) for device in devices]
+    return table_lines(None, rows, min_widths=(18, 16, 20, 7), sep=" ", indent="    ")
 
 
 def summarize(config: GatewayConfig, more: Iterable[str] = ()) -> str:
@@ -32,8 +40,7 @@ def summarize(config: GatewayConfig, more: Iterable[str] = ()) -> str:
         else:
             where = f"{bus.type} {bus.port} {bus.line()}, gap {gap * 1000:.2f} ms"
         lines.append(f"  bus {bus.name}: {where}, timeout {bus.timeout:g} s, retries {bus.retries}")
-        devices = config.devices_on(bus)
-        lines += [_device_line(config, device) for device in devices] or ["    (no devices)"]
+        lines += _device_lines(config, list(config.devices_on(bus)))
     acquisition = config.acquisition
     lines.append(
         f"offline after {acquisition.offline_after} failed polls; retry every "
