@@ -19,7 +19,7 @@ from gateway.simulator.physics import WellParams, WellPhysics
 # 2026-01-01, -02-01, -03-01, -04-01 00:00 UTC+8
 JAN, FEB, MAR, APR = 1_767_196_800.0, 1_769_875_200.0, 1_772_294_400.0, 1_774_972_800.0
 HEAD = HeadParameters(sensor_depth_m=80.0, outlet_height_m=2.0, friction_head_m=3.0)
-# water.md's example: H = 60 m, η = 0.45 → k ≈ 2.75 m³/kWh.
+# shared/domain/water.md's example: H = 60 m, η = 0.45 → k ≈ 2.75 m³/kWh.
 K_60M = Coefficient(1, 2.75, JAN, "calibration", "run 1", efficiency=0.45, calibration_head_m=60.0)
 
 

@@ -23,7 +23,7 @@ from gateway.profiles import (
 )
 
 BUILTIN_FILES = sorted(BUILTIN_PROFILE_DIR.glob("*.toml"))
-REQUIRED_MODELS = {  # the models the issue asks for (prompts/profiles.md)
+REQUIRED_MODELS = {  # the meters of shared/domain/meters.md that a well in Ordos is likely to have
     "eastron-sdm120", "eastron-sdm630", "chint-dtsu666", "chint-ddsu666", "acrel-adw300",
     "dlt645-generic", "tuf-2000m", "xintai-emf", "qdy30a",
 }
@@ -104,29 +104,36 @@ def test_builtin_profile_validates_and_names_its_source(path):
         "level", "relay")
 
 
-# Facts the issue and shared/domain/meters.md fix for particular profiles.
+# Facts the domain notes (shared/domain/meters.md, protocols.md) and the open implementations
+# cited in each profile's `source` fix for particular profiles.
+METERS = "shared/domain/meters.md"
+PROTOCOLS = "shared/domain/protocols.md"
+ESPHOME_645 = "chinawrj/esphome-component-dlt645 dlt645.cpp"
 SPEC_FACTS = [
     # (model, point, attribute, value, where the fact comes from)
-    ("tuf-2000m", "forward_total", "address", 0x0008, "issue: long_fraction at 0x0008"),
-    ("tuf-2000m", "forward_total", "type", "long_fraction", "issue"),
-    ("tuf-2000m", "forward_total", "order", "CDAB", "meters.md: word order CDAB"),
+    ("tuf-2000m", "forward_total", "address", 0x0008,
+     METERS + ": positive accumulator 0x0008 int32 + fraction 0x000A float"),
+    ("tuf-2000m", "forward_total", "type", "long_fraction", METERS + ": accumulator + fraction"),
+    ("tuf-2000m", "forward_total", "order", "CDAB", METERS + ": word order CDAB"),
     ("tuf-2000m", "forward_total", "kind", "total", "docs/points.md"),
-    ("tuf-2000m", "error_code", "type", "bits16", "issue: error_code as bits16"),
-    ("tuf-2000m", "error_code", "address", 0x0047, "meters.md: error code 0x0047"),
-    ("xintai-emf", "pipe_status", "enum", {"85": "empty", "170": "full"}, "issue"),
-    ("xintai-emf", "pipe_status", "address", 0x0007, "meters.md"),
-    ("qdy30a", "level", "decimals_from", "decimal_point", "issue"),
-    ("qdy30a", "level", "address", 0x0004, "meters.md"),
-    ("chint-dtsu666", "import_energy", "address", 0x401E, "meters.md (two sources)"),
-    ("eastron-sdm120", "import_energy", "address", 0x0048, "meters.md"),
-    ("acrel-adw300", "import_energy", "scale", 0.01, "meters.md: int32 x0.01 kWh"),
-    ("dlt645-generic", "import_energy", "di", "00010000", "protocols.md"),
-    ("dlt645-generic", "export_energy", "di", "00020000", "issue"),
-    ("dlt645-generic", "voltage_l1", "di", "02010100", "issue: XXX.X"),
-    ("dlt645-generic", "voltage_l1", "decimals", 1, "issue: XXX.X"),
-    ("dlt645-generic", "current_l1", "signed", True, "issue: XXX.XXX signed"),
-    ("dlt645-generic", "active_power", "decimals", 4, "issue: XX.XXXX kW"),
-    ("dlt645-generic", "frequency", "di", "02800002", "issue: XX.XX"),
+    ("tuf-2000m", "error_code", "type", "bits16", METERS + ": error code 0x0047 (bit field)"),
+    ("tuf-2000m", "error_code", "address", 0x0047, METERS + ": error code 0x0047"),
+    ("xintai-emf", "pipe_status", "enum", {"85": "empty", "170": "full"},
+     METERS + ": pipe status 0x0055 empty, 0x00AA full"),
+    ("xintai-emf", "pipe_status", "address", 0x0007, METERS),
+    ("qdy30a", "level", "decimals_from", "decimal_point",
+     METERS + ": value = raw / 10^decimals, decimal point in 0x0003"),
+    ("qdy30a", "level", "address", 0x0004, METERS),
+    ("chint-dtsu666", "import_energy", "address", 0x401E, METERS + " (two sources)"),
+    ("eastron-sdm120", "import_energy", "address", 0x0048, METERS),
+    ("acrel-adw300", "import_energy", "scale", 0.01, METERS + ": int32 x0.01 kWh"),
+    ("dlt645-generic", "import_energy", "di", "00010000", PROTOCOLS),
+    ("dlt645-generic", "export_energy", "di", "00020000", PROTOCOLS + ": 00 02 00 00 reverse"),
+    ("dlt645-generic", "voltage_l1", "di", "02010100", ESPHOME_645 + ": XXX.X V"),
+    ("dlt645-generic", "voltage_l1", "decimals", 1, ESPHOME_645 + ": XXX.X V"),
+    ("dlt645-generic", "current_l1", "signed", True, ESPHOME_645 + ": XXX.XXX A signed"),
+    ("dlt645-generic", "active_power", "decimals", 4, ESPHOME_645 + ": XX.XXXX kW"),
+    ("dlt645-generic", "frequency", "di", "02800002", ESPHOME_645 + ": XX.XX Hz"),
 ]
 
 

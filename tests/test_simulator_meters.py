@@ -28,7 +28,7 @@ def test_power_is_served_in_the_unit_each_profile_states():
 
 
 def test_scaled_registers_hold_the_unscaled_raw_value():
-    # DTSU666 (meters.md): total active power 0x2012 float32 ×0.1 W: raw = W / 0.1.
+    # DTSU666 (shared/domain/meters.md): total active power 0x2012 float32 ×0.1 W: raw = W / 0.1.
     well = make_well(SimDevice("dtsu666", "chint-dtsu666", slave_id=3))
     snap = well.advance(60)
     words, served = well.meter("dtsu666").read_registers(3, 0x2012, 2, snap)
@@ -175,7 +175,7 @@ def test_empty_pipe_zeroes_flow_freezes_the_total_and_flags_it():
     )
     well.advance(60)
     before = well.values("emf")
-    assert before["pipe_status"] == 0xAA and before["flow_rate"] > 0  # 0x00AA = full (meters.md)
+    assert before["pipe_status"] == 0xAA and before["flow_rate"] > 0  # 0x00AA: full (meters.md)
     well.inject("emf", "empty_pipe")
     well.inject("tuf", "empty_pipe")
     snap = well.advance(600)
