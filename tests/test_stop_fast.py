@@ -229,7 +229,8 @@ def test_mqtt_broker_up_still_stops_at_once(tmp_path, well):
     broker = Broker(tmp_path / "broker")
     broker.start()
     try:
-        took, log = run_and_stop(tmp_path, well, MQTT_UPLINK.format(port=broker.port))
+        took, log = run_and_stop(tmp_path, well,
+                                 MQTT_UPLINK.format(port=broker.port) + "tls = false\n")
     finally:
         broker.stop()
     assert took < STOP_WITHIN, f"stopped in {took:.1f} s\n{log}"
