@@ -173,6 +173,7 @@ def run_and_stop(tmp_path, port: str, uplink: str) -> tuple[float, str]:
         conn.close()
     assert high >= last["last_seq"] >= reported > 0
     assert count == high  # seq 1..high, nothing missing
+    print(f"stopped in {took:.2f} s")
     return took, log
 
 

@@ -13,6 +13,10 @@
                                    backoff_max, each wait drawn from [delay/2, delay]
 Store reads and encoding run in a worker thread (asyncio.to_thread), never on the event loop
 that polls the meters; the next batch is prepared while the current one is in flight.
+stop() ends the loop at once: a send in flight gets STOP_GRACE seconds for its ack, then it is
+cancelled (its records go again next time; the receiver de-duplicates by seq), and closing the
+transport may take CLOSE_TIMEOUT seconds, so `wellgate run` stops in time whatever the network
+does.
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ log = logging.getLogger(__name__)
 
 IDLE_POLL = 1.0  # seconds between looks at the store when everything is delivered
 FIRST_ESTIMATE = 16  # bytes per record on the wire assumed before the first batch
+STOP_GRACE = 1.0  # s a batch in flight at stop() may still take to be acknowledged
+CLOSE_TIMEOUT = 1.0  # s closing the transport may take on the way out
 
 
 @dataclass
@@ -160,7 +166,7 @@ class UplinkEngine:
         finally:
             self.status.state = "stopped"
             with contextlib.suppress(Exception):
-                await self.transport.close()
+                await asyncio.wait_for(self.transport.close(), CLOSE_TIMEOUT)
 
     # --- steps -----------------------------------------------------------------------------------
 
@@ -210,11 +216,25 @@ class UplinkEngine:
                          sealed.resume)
         self.status.state = "sending"
         self.status.next_attempt_in = None
+        sending = asyncio.ensure_future(
+            self.transport.send(data, nonce, (chunk.first_seq, chunk.last_seq)))
+        stopping = asyncio.ensure_future(self._stopping.wait())
         try:
-            ack = await self.transport.send(data, nonce, (chunk.first_seq, chunk.last_seq))
+            await asyncio.wait({sending, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not sending.done():  # stop(): a moment for the ack, then the batch is dropped
+                await asyncio.wait({sending}, timeout=STOP_GRACE)
+            if not sending.done():
+                return None
+            ack = sending.result()
         except TransportError as exc:
             self._failed(str(exc))
             return None
+        finally:
+            stopping.cancel()
+            if not sending.done():
+                sending.cancel()
+                with contextlib.suppress(asyncio.CancelledError, TransportError):
+                    await sending
         self.status.batches += 1
         self.status.bytes_sent += len(data)
         return ack
