@@ -32,6 +32,7 @@ from gateway.store.cursors import acked_seq, record_delivery
 from gateway.store.schema import open_reader
 from gateway.uplink import wire
 from gateway.uplink.engine import Limits
+from gateway.uplink.nonce import NonceSource
 from gateway.uplink.outbox import Outbox
 from gateway.uplink.recipes import recipes_from_config
 
@@ -59,10 +60,11 @@ def deliver_and_fork(writer: StoreWriter, receiver, cursor: int = 320) -> None:
     """Deliver seq 1..320 (blocks of 16) and record `cursor` as the city uplink's; then cut the
     store back to seq 160 and append 12 other minutes, 3 to a block (seq 161..352, blocks of
     48, so the block over the cursor, 305..352, differs from the receiver's first at seq 305)."""
-    for nonce, after in enumerate((0, 160), start=1):
+    nonces = NonceSource(writer.state_dir)  # the gateway's own, as its uplink took them
+    for after in (0, 160):
         chunk = Outbox(writer.path).read(after, 160)
-        data = wire.encode_batch(writer.key, GATEWAY, nonce, 0.0, chunk.blocks, chunk.records,
-                                 chunk.prev_head, chunk.head, RECIPES)
+        data = wire.encode_batch(writer.key, GATEWAY, nonces.next(), 0.0, chunk.blocks,
+                                 chunk.records, chunk.prev_head, chunk.head, RECIPES)
         assert receiver.accept(data).acked_seq == after + 160
     record_delivery(writer.path, "city", cursor)
     conn = writer.conn  # what a power cut or tampering leaves: the newest blocks gone
@@ -119,7 +121,7 @@ def test_a_fork_refusal_backs_off_keeps_the_cursor_and_is_shown(forked, caplog, 
     assert status.fork is not None and status.fork["seq"] == fork_seq
     assert f"seq {fork_seq}" in status.fork["reason"], status.fork
     assert status.fork["reason"].startswith("fork:")  # the receiver's own words
-    assert status.failures == attempts
+    assert attempts - 1 <= status.failures <= attempts  # (the last may be cut short by stop)
     assert status.next_attempt_in is not None and status.next_attempt_in <= MAXIMUM
     assert [event[0] for event in fork_events(receiver.receiver)] == [fork_seq]
     told = [r for r in caplog.records if r.name.startswith("gateway.uplink")
