@@ -35,6 +35,7 @@ from gateway.uplink.engine import Limits
 from gateway.uplink.nonce import NonceSource
 from gateway.uplink.outbox import Outbox
 from gateway.uplink.recipes import recipes_from_config
+from gateway.uplink.transport import AckMessage
 
 RECIPES = recipes_from_config(backlog_config())
 INITIAL, MAXIMUM = 0.2, 1.0  # the uplink's backoff_initial and backoff_max here
@@ -245,3 +246,62 @@ def test_wellgate_run_backs_off_a_fork_and_status_says_why(tmp_path):
         assert acked_seq(conn, "city") == 320
     finally:
         conn.close()
+
+
+class ScriptedTransport:
+    """Answers each send with the next of `acks` (a function of the seqs sent)."""
+
+    name = "city"
+
+    def __init__(self, *acks) -> None:
+        self.acks = list(acks)
+        self.sent: list[tuple[int, int]] = []
+
+    async def send(self, batch: bytes, nonce: int, seqs: tuple[int, int]) -> AckMessage:
+        self.sent.append(seqs)
+        return self.acks.pop(0)(nonce, seqs) if self.acks else fork_ack(nonce, seqs, 99)
+
+    async def close(self) -> None:
+        pass
+
+
+def fork_ack(nonce: int, seqs: tuple[int, int], fork_seq: int | None) -> AckMessage:
+    return AckMessage("rejected", 320, nonce, f"fork: block over seq {fork_seq} differs", 409,
+                      gateway=GATEWAY, first_seq=seqs[0], last_seq=seqs[1], kind="fork",
+                      fork_seq=fork_seq)
+
+
+def test_the_fork_clears_once_the_receiver_takes_batches_again(tmp_path, caplog):
+    """Forks at seq 5, then 7 (each logged once), then a stored ack: state and back-off reset."""
+    store = make_store(tmp_path, minutes=2)
+
+    def stored(nonce: int, seqs: tuple[int, int]) -> AckMessage:
+        return AckMessage("stored", seqs[1], nonce, code=200, stored=seqs[1] - seqs[0] + 1,
+                          gateway=GATEWAY, first_seq=seqs[0], last_seq=seqs[1])
+
+    transport = ScriptedTransport(*(lambda n, s: fork_ack(n, s, 5),) * 2,
+                                  *(lambda n, s: fork_ack(n, s, 7),) * 2, stored)
+    engine = store.engine("city", transport, Limits(max_records=400, max_bytes=1 << 20,
+                                                    max_age=0.0, backoff_initial=0.05,
+                                                    backoff_max=0.1))
+    with caplog.at_level(logging.INFO, logger="gateway.uplink"):
+        async def run() -> list[tuple[str, int]]:
+            task = asyncio.create_task(engine.run())
+            seen = []
+            while engine.status.acked_seq < store.last_seq:
+                if engine.status.fork is not None:
+                    seen.append((engine.status.state, engine.status.fork["seq"]))
+                await asyncio.sleep(0.005)
+            engine.stop()
+            await asyncio.wait_for(task, 10)
+            return seen
+
+        seen = asyncio.run(run())
+    assert ("fork", 5) in seen and ("fork", 7) in seen
+    assert engine.status.fork is None and engine.status.last_success is not None
+    assert engine._backoff.delay == 0.0  # reset: the next failure starts from backoff_initial
+    assert len(transport.sent) == 5 and set(transport.sent) == {(1, store.last_seq)}
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 2 and "seq 5" in errors[0] and "seq 7" in errors[1], errors
+    assert any("resolved" in r.getMessage() for r in caplog.records)
+    store.writer.close()
