@@ -106,6 +106,11 @@ async def run_gateway(
                 acquisition.stop()
         polling.result()
     finally:
+        # Stopping: the uplinks first (a send in flight is dropped within a second, whatever
+        # the network does: it goes again next start), while polling ends and the store
+        # commits what waits; then accounting; then the uplinks are waited for (bounded).
+        if uplinks is not None:
+            uplinks.stop()
         acquisition.stop()
         with contextlib.suppress(asyncio.CancelledError):
             await polling

@@ -6,6 +6,11 @@
           seal with a fresh nonce, send, and on the ack:
             stored / duplicate  -> cursor = acked_seq (at most what the store holds), recorded
                                    in the store; next batch at once
+            rejected, fork      -> the receiver holds other records under seqs this store
+                                   signed again (it was cut back and rewritten): the cursor
+                                   stays, state "fork" with the seq and the receiver's reason,
+                                   logged once per fork; back off and keep backing off (a
+                                   fork does not heal by itself: a person must look)
             rejected, 409       -> the receiver holds up to acked_seq: continue from there
                                    (resume, with a gap, if the store no longer has that)
             rejected, other     -> log it, back off (the operator must act: registry, key)
@@ -13,6 +18,10 @@
                                    backoff_max, each wait drawn from [delay/2, delay]
 Store reads and encoding run in a worker thread (asyncio.to_thread), never on the event loop
 that polls the meters; the next batch is prepared while the current one is in flight.
+stop() ends the loop at once: a send in flight gets STOP_GRACE seconds for its ack, then it is
+cancelled (its records go again next time; the receiver de-duplicates by seq), and closing the
+transport may take CLOSE_TIMEOUT seconds, so `wellgate run` stops in time whatever the network
+does.
 """
 
 from __future__ import annotations
@@ -43,6 +52,8 @@ log = logging.getLogger(__name__)
 
 IDLE_POLL = 1.0  # seconds between looks at the store when everything is delivered
 FIRST_ESTIMATE = 16  # bytes per record on the wire assumed before the first batch
+STOP_GRACE = 1.0  # s a batch in flight at stop() may still take to be acknowledged
+CLOSE_TIMEOUT = 1.0  # s closing the transport may take on the way out
 
 
 @dataclass
@@ -60,7 +71,7 @@ class UplinkStatus:
 
     name: str
     acked_seq: int = 0
-    state: str = "starting"  # starting | idle | waiting | sending | backing off | stopped
+    state: str = "starting"  # starting | idle | waiting | sending | backing off | fork | stopped
     last_success: float | None = None  # wall time of the last ack that stored or confirmed
     last_error: str = ""
     last_error_wall: float | None = None
@@ -69,6 +80,9 @@ class UplinkStatus:
     records: int = 0
     bytes_sent: int = 0
     next_attempt_in: float | None = None
+    # While the receiver refuses a fork: {"seq": first differing seq or None, "reason": the
+    # receiver's, "since": wall time}; None again after the next ack that stores or confirms.
+    fork: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -132,7 +146,7 @@ class UplinkEngine:
                 if sealed is None or not self._due(sealed, waiting_since):
                     if sealed is not None and waiting_since is None:
                         waiting_since = time.monotonic()
-                    self.status.state = "idle" if sealed is None else "waiting"
+                    self._show("idle" if sealed is None else "waiting")
                     await self._sleep(IDLE_POLL)
                     continue
                 waiting_since = None
@@ -160,7 +174,7 @@ class UplinkEngine:
         finally:
             self.status.state = "stopped"
             with contextlib.suppress(Exception):
-                await self.transport.close()
+                await asyncio.wait_for(self.transport.close(), CLOSE_TIMEOUT)
 
     # --- steps -----------------------------------------------------------------------------------
 
@@ -208,13 +222,27 @@ class UplinkEngine:
         data = wire.seal(self.key, self.gateway_id, nonce, self.clock(), chunk.blocks,
                          chunk.prev_head, chunk.head, sealed.payload, sealed.raw_size,
                          sealed.resume)
-        self.status.state = "sending"
+        self._show("sending")
         self.status.next_attempt_in = None
+        sending = asyncio.ensure_future(
+            self.transport.send(data, nonce, (chunk.first_seq, chunk.last_seq)))
+        stopping = asyncio.ensure_future(self._stopping.wait())
         try:
-            ack = await self.transport.send(data, nonce, (chunk.first_seq, chunk.last_seq))
+            await asyncio.wait({sending, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not sending.done():  # stop(): a moment for the ack, then the batch is dropped
+                await asyncio.wait({sending}, timeout=STOP_GRACE)
+            if not sending.done():
+                return None
+            ack = sending.result()
         except TransportError as exc:
             self._failed(str(exc))
             return None
+        finally:
+            stopping.cancel()
+            if not sending.done():
+                sending.cancel()
+                with contextlib.suppress(asyncio.CancelledError, TransportError):
+                    await sending
         self.status.batches += 1
         self.status.bytes_sent += len(data)
         return ack
@@ -229,6 +257,10 @@ class UplinkEngine:
                 return None
             self._backoff.reset()
             self._resume = False
+            if self.status.fork is not None:
+                log.warning("uplink %s: the receiver takes this gateway's batches again (the "
+                            "fork at seq %s was resolved)", self.name, self.status.fork["seq"])
+                self.status.fork = None
             self.status.last_success = self.clock()
             self.status.records += ack.stored
             # Never past what was sent: an ack only confirms records this gateway gave it.
@@ -236,6 +268,9 @@ class UplinkEngine:
         # Rejected.
         if ack.last_nonce is not None:
             self.nonces.skip_past(ack.last_nonce)
+        if ack.kind == "fork":
+            self._forked(ack)
+            return None
         if ack.code == 409 and ack.acked_seq is not None and ack.acked_seq > chunk.last_seq:
             self._failed(f"the receiver claims seq {ack.acked_seq} for a batch of seq "
                          f"{chunk.first_seq}..{chunk.last_seq}: more than was sent; ignored")
@@ -248,10 +283,27 @@ class UplinkEngine:
         self._failed(f"rejected (HTTP {ack.code}): {ack.reason}")
         return None
 
+    def _forked(self, ack: AckMessage) -> None:
+        """The receiver refused a fork: shown in status, logged when it starts or changes."""
+        where = f"seq {ack.fork_seq}" if ack.fork_seq is not None else "an unnamed seq"
+        known = self.status.fork
+        if known is None or known["seq"] != ack.fork_seq:
+            log.error("uplink %s: FORK at %s: the receiver holds other records under seqs this "
+                      "gateway has signed again (its store was cut back and rewritten?); the "
+                      "cursor stays at %d and sending backs off until a person looks. The "
+                      "receiver says: %s", self.name, where, self.status.acked_seq, ack.reason)
+            known = {"seq": ack.fork_seq, "since": self.clock()}
+        self.status.fork = {**known, "reason": ack.reason}
+        self._failed(f"fork at {where}: {ack.reason}", quiet=True)
+
     # --- waiting ---------------------------------------------------------------------------------
 
-    def _failed(self, reason: str) -> None:
-        if reason != self.status.last_error:
+    def _show(self, state: str) -> None:
+        """The state `wellgate status` shows: "fork" for as long as the receiver refuses one."""
+        self.status.state = state if self.status.fork is None else "fork"
+
+    def _failed(self, reason: str, quiet: bool = False) -> None:
+        if reason != self.status.last_error and not quiet:
             log.warning("uplink %s: %s", self.name, reason)
         self.status.last_error = reason
         self.status.last_error_wall = self.clock()
@@ -259,7 +311,7 @@ class UplinkEngine:
 
     async def _back_off(self) -> None:
         wait = self._backoff.next()
-        self.status.state = "backing off"
+        self._show("backing off")
         self.status.next_attempt_in = wait
         await self._sleep(wait)
 

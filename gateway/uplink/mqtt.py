@@ -10,6 +10,11 @@ seq). An ack answers the batch with its nonce or, stored or duplicate, any copy 
 range, also one that arrives while no send is waiting (it is kept for the next). An ack naming
 another gateway is ignored, and one that does not answer the batch sent is a TransportError
 (transport.py ack_problem).
+
+Nothing here blocks the event loop or a worker thread on the network: send() waits by polling
+(so cancelling it ends the wait at once), and close() gives paho's network thread CLOSE_WAIT
+seconds to end (one stuck connecting to a black hole is a daemon thread: it ends with the
+process), so `wellgate run` stops in time whatever the broker does.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import logging
 import ssl
 import threading
 import time
+from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -31,6 +37,8 @@ log = logging.getLogger(__name__)
 
 KEEPALIVE = 30
 REPUBLISH_AFTER_TIMEOUTS = 10
+POLL = 0.05  # s between looks at paho's state while send() waits
+CLOSE_WAIT = 1.0  # s close() waits for paho's network thread to end
 
 
 def batch_topic(prefix: str, gateway: str) -> str:
@@ -121,8 +129,7 @@ class MqttTransport:
         with self._lock:
             self._waiting[nonce] = (seqs, future)
         try:
-            connected = await asyncio.to_thread(self._connected.wait, self.timeout)
-            if not connected:
+            if not await _until(self._connected.is_set, self.timeout):
                 raise TransportError(f"not connected to the broker within {self.timeout:g} s"
                                      + (f" ({self.last_disconnect})" if self.last_disconnect
                                         else ""))
@@ -138,8 +145,7 @@ class MqttTransport:
                 if info.rc != mqtt.MQTT_ERR_SUCCESS:
                     raise TransportError(f"publish failed: {mqtt.error_string(info.rc)}")
                 generation = self._generation
-                await asyncio.to_thread(info.wait_for_publish, self.timeout)
-                if not info.is_published():
+                if not await _until(info.is_published, self.timeout):
                     raise TransportError(f"the broker did not take the batch within "
                                          f"{self.timeout:g} s")
                 with self._lock:
@@ -157,9 +163,25 @@ class MqttTransport:
                 self._waiting.pop(nonce, None)
 
     async def close(self) -> None:
+        """Disconnect and stop paho's thread, waiting for it at most CLOSE_WAIT seconds."""
         with contextlib.suppress(Exception):
             self.client.disconnect()
-        await asyncio.to_thread(self.client.loop_stop)
+        stopper = threading.Thread(target=self.client.loop_stop, daemon=True,
+                                   name=f"mqtt-stop-{self.name}")
+        stopper.start()
+        if not await _until(lambda: not stopper.is_alive(), CLOSE_WAIT):
+            log.info("uplink %s: paho's network thread still busy (connecting?); left to end "
+                     "with the process", self.name)
+
+
+async def _until(condition: Callable[[], bool], timeout: float) -> bool:
+    """Wait until condition() holds (True) or `timeout` seconds pass (False), by polling."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(POLL)
+    return True
 
 
 def _resolve(future: asyncio.Future[AckMessage], ack: AckMessage) -> None:

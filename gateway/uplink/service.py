@@ -35,6 +35,7 @@ from gateway.uplink.transport import Transport, tls_context
 log = logging.getLogger(__name__)
 
 STATUS_FILE = "uplink.json"
+CLOSE_WITHIN = 3.0  # s RunningUplinks.close() waits for the engines before cancelling them
 
 
 def gateway_id(config: GatewayConfig, uplink: Uplink) -> str:
@@ -114,10 +115,12 @@ class Uplinks:
         finally:
             for engine in self.engines:
                 engine.stop()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            for engine in self.engines:
-                engine.outbox.close()
-            self.write_status()
+            try:
+                await asyncio.gather(*tasks, return_exceptions=True)
+            finally:
+                for engine in self.engines:
+                    engine.outbox.close()
+                self.write_status()
 
     def stop(self) -> None:
         for engine in self.engines:
@@ -143,8 +146,18 @@ class RunningUplinks:
         self.uplinks = uplinks
         self.task = asyncio.create_task(uplinks.run(), name="uplinks")
 
-    async def close(self) -> None:
+    def stop(self) -> None:
+        """Tell every engine to stop (a send in flight ends within engine.STOP_GRACE)."""
         self.uplinks.stop()
+
+    async def close(self, timeout: float = CLOSE_WITHIN) -> None:
+        """Stop and wait for the engines, cancelling them after `timeout` seconds (the status
+        file is written either way)."""
+        self.uplinks.stop()
+        done, _ = await asyncio.wait({self.task}, timeout=timeout)
+        if not done:
+            log.warning("uplinks still busy %g s after stop: cancelled", timeout)
+            self.task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self.task
 
