@@ -54,7 +54,8 @@ class Finding:
     marked_at: float | None = None
 
     def describe(self) -> str:
-        signs = f" ({', '.join(self.evidence)} show it)" if self.evidence else ""
+        verb = "shows" if len(self.evidence) == 1 else "show"
+        signs = f" ({', '.join(self.evidence)} {verb} it)" if self.evidence else ""
         reached = ""
         if self.previous_next_seq is not None:
             when = "" if self.marked_at is None else time.strftime(
