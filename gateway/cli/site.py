@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import os
+import stat
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -13,6 +17,37 @@ from gateway.cli.errors import CommandError, NotReady, load_gateway_config
 from gateway.cli.options import config_option, json_option, setup_logging, verbose_option
 
 DEMO_CONFIG = Path(__file__).resolve().parents[2] / "config" / "examples" / "demo.toml"
+EXIT_STORE_LOST = 3  # `wellgate run`: a store that existed is gone; systemd must not restart it
+SECRET_FIELDS = ("password", "secret", "token", "api_key")  # config fields that hold a secret
+
+log = logging.getLogger("gateway.cli")
+
+
+def _secrets_in(value: Any, path: str = "") -> list[str]:
+    """The key paths of the non-empty secret fields in a config's plain data."""
+    if isinstance(value, dict):
+        return [found for key, item in value.items()
+                for found in ([f"{path}{key}"] if key in SECRET_FIELDS and item
+                              else _secrets_in(item, f"{path}{key}."))]
+    if isinstance(value, list):
+        return [found for index, item in enumerate(value)
+                for found in _secrets_in(item, f"{path.rstrip('.')}[{index}].")]
+    return []
+
+
+def exposed_secret(config_file: str, config: Any) -> str | None:
+    """What is wrong when the config holds a secret and others than its owner can read it."""
+    try:
+        mode = stat.S_IMODE(os.stat(config_file).st_mode)
+    except OSError:
+        return None
+    readers = [who for who, bit in (("group", 0o040), ("others", 0o004)) if mode & bit]
+    fields = _secrets_in(config.model_dump()) if readers else []
+    if not fields:
+        return None
+    return (f"{config_file} holds a secret ({', '.join(fields)}) and is readable by "
+            f"{' and '.join(readers)} (mode {mode:04o}); make it the gateway user's alone: "
+            f"chmod 600 {config_file}")
 
 
 @click.command("check-config")
@@ -29,6 +64,9 @@ def check_config(config_file: str) -> None:
 
     config = load_gateway_config(config_file)
     click.echo(summarize(config, describe_plan(config)))
+    warning = exposed_secret(config_file, config)
+    if warning is not None:
+        click.echo(f"warning: {warning}")
 
 
 @click.command()
@@ -39,19 +77,34 @@ def run(config_file: str, verbose: int) -> None:
     Ctrl-C). Needs the key made by `wellgate init`.
 
     \b
+    Exit codes:
+      0  stopped by SIGTERM or Ctrl-C
+      2  the config has errors, there is no key, or the store cannot be used as it is
+      3  a store that existed is missing, empty, unreadable or cut back (docs/store.md):
+         restore it, or start a new chain knowingly with `wellgate init --new-chain`
+
+    \b
     Example:
       wellgate run --config /etc/wellgate/wellgate.toml
     """
     from gateway.daemon import open_store, run_gateway
     from gateway.store import NoKey, StoreError
+    from gateway.store.lost import StoreLost
 
     setup_logging(verbose + 1)
     config = load_gateway_config(config_file)
+    warning = exposed_secret(config_file, config)
+    if warning is not None:
+        log.warning("%s", warning)
     try:
         store = open_store(config)
     except NoKey:
         raise NotReady(f"no gateway key in {config.gateway.state_dir}: run "
                        f"`wellgate init --config {config_file}` first") from None
+    except StoreLost as exc:
+        raise CommandError(str(exc).replace("wellgate init --new-chain", "wellgate init "
+                                            f"--new-chain --config {config_file}"),
+                           exit_code=EXIT_STORE_LOST) from None
     except StoreError as exc:
         raise CommandError(str(exc)) from None
     try:
@@ -167,14 +220,24 @@ def demo(seconds: float | None, config_file: str, byte_time: bool, time_scale: f
 @config_option("The gateway config: the key goes into its [gateway] state_dir.", required=False)
 @click.option("--state-dir", type=click.Path(file_okay=False),
               help="The state directory itself (instead of --config).")
-def init(config_file: str | None, state_dir: str | None) -> None:
+@click.option("--new-chain", is_flag=True,
+              help="Keep the key; move a lost store (missing, empty, unreadable or cut back) "
+                   "aside and start a new chain whose first record says why.")
+def init(config_file: str | None, state_dir: str | None, new_chain: bool) -> None:
     """Create the state directory and the gateway's signing key; print the public key and its
     fingerprint, to register this gateway with the platform. Never replaces a key.
+
+    With --new-chain, after `wellgate run` refused a lost store (exit 3): the old database is
+    renamed to wellgate.db.lost-<UTC time>, and a new chain starts at seq 1 with a signed
+    `new_chain` event (what was found, the old chain's next seq if known) that the platform
+    receives first. Exit 1 if no store is lost. A one-off step on purpose, not a flag of
+    `run`: a flag left in a service's command line would start a new chain at every loss.
 
     \b
     Example:
       wellgate init --config /etc/wellgate/wellgate.toml
       wellgate init --state-dir /var/lib/wellgate
+      wellgate init --new-chain --config /etc/wellgate/wellgate.toml
     """
     from gateway.store import KEY_FILE, PUBLIC_KEY_FILE, KeyExists, StoreError, create_key
     from gateway.store.keys import fingerprint, grouped, public_pem
@@ -183,6 +246,9 @@ def init(config_file: str | None, state_dir: str | None) -> None:
         raise click.UsageError("give either --config FILE or --state-dir DIR")
     folder = Path(state_dir) if state_dir is not None else Path(
         load_gateway_config(config_file).gateway.state_dir)
+    if new_chain:
+        _new_chain(folder)
+        return
     try:
         public = create_key(folder)
     except KeyExists as exc:
@@ -195,6 +261,22 @@ def init(config_file: str | None, state_dir: str | None) -> None:
     click.echo(public_pem(public).decode("ascii"))
     click.echo(f"fingerprint (register it with the platform):\n  {print_fingerprint}\n"
                f"read aloud in groups:\n{grouped(print_fingerprint)}")
+
+
+def _new_chain(folder: Path) -> None:
+    """`init --new-chain`: start again where a store that existed is lost."""
+    from gateway.store import StoreError, load_private_key
+    from gateway.store.new_chain import start_new_chain
+
+    try:
+        done = start_new_chain(folder, load_private_key(folder))
+    except (StoreError, OSError) as exc:
+        raise CommandError(str(exc), exit_code=1) from None
+    click.echo(f"found: {done.finding.describe()}")
+    if done.moved_to is not None:
+        click.echo(f"kept the old database as {done.moved_to}")
+    click.echo(f"started a new chain in {done.finding.path}: seq {done.block.first_seq} is its "
+               "new_chain event, the first record the platform will receive")
 
 
 COMMANDS = (check_config, init, run, health, probe, scan, demo)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
@@ -40,8 +41,10 @@ def _progress_bar(length: int, label: str) -> Any:
 @click.option("--pubkey", type=click.Path(dir_okay=False),
               help="The gateway's public key (PEM). Default: gateway.pub beside the store.")
 def verify(db: str, pubkey: str | None) -> None:
-    """Check every block signature, the hash chain through every record and seq continuity;
-    print OK with counts (exit 0) or the first bad seq and what is wrong there (exit 1).
+    """Check every block signature, the hash chain through every record and seq continuity,
+    then SQLite's own check of the whole file; print OK with counts (exit 0), or the first bad
+    seq and what is wrong there, or "the database file is damaged: ..." when SQLite cannot read
+    it (exit 1). Exit 2 when it cannot run (no such file, no key, not a wellgate store).
     Reads a consistent snapshot while the gateway keeps writing.
 
     \b
@@ -49,7 +52,7 @@ def verify(db: str, pubkey: str | None) -> None:
       wellgate verify --db /var/lib/wellgate/wellgate.db
       wellgate verify --db copy-of-wellgate.db --pubkey registered-gateway.pub
     """
-    from gateway.store import PUBLIC_KEY_FILE, StoreError, Verifier, fingerprint, load_public_key
+    from gateway.store import PUBLIC_KEY_FILE, StoreError, fingerprint, load_public_key
 
     key_path = Path(pubkey) if pubkey is not None else Path(db).parent / PUBLIC_KEY_FILE
     try:
@@ -57,13 +60,44 @@ def verify(db: str, pubkey: str | None) -> None:
     except StoreError as exc:
         raise CommandError(f"{exc}; give the gateway's public key with --pubkey FILE") from None
     click.echo(f"public key {key_path} ({fingerprint(key)})")
-    conn = open_store_file(db)
-    low, high = conn.execute("SELECT min(first_seq), max(last_seq) FROM blocks").fetchone()
-    with _progress_bar(0 if low is None else high - low + 1, "verifying") as bar:
-        result = Verifier(key, progress=bar.update).check(conn)
-    conn.close()
+    result = _verify_file(db, key)
     click.echo(result.summary())
     sys.exit(0 if result.ok else 1)
+
+
+WELLGATE_TABLES = ("records", "blocks", "meta", "_sqlite_migrations")
+
+
+def _verify_file(db: str, key: Any) -> Any:
+    """The verify result of the store file `db`; CommandError (exit 2) when it cannot run."""
+    from gateway.store import Verifier, open_reader
+    from gateway.store.verify import damaged, is_damage
+
+    try:
+        conn = open_reader(Path(db))
+    except FileNotFoundError:
+        raise CommandError(f"no store file {db}") from None
+    except sqlite3.Error as exc:
+        raise CommandError(f"cannot read {db}: {exc}") from None
+    try:
+        tables = {name for (name,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not tables & set(WELLGATE_TABLES):
+            raise CommandError(f"{db} is not a wellgate store (no wellgate schema in it)")
+        missing = [name for name in WELLGATE_TABLES if name not in tables]
+        if missing:
+            return damaged(sqlite3.DatabaseError(f"the table(s) {', '.join(missing)} are "
+                                                 "missing from its schema"))
+        low, high = conn.execute("SELECT min(first_seq), max(last_seq) FROM blocks").fetchone()
+        length = high - low + 1 if isinstance(low, int) and isinstance(high, int) else 0
+        with _progress_bar(length, "verifying") as bar:
+            return Verifier(key, progress=bar.update, file_check=True).check(conn)
+    except sqlite3.Error as exc:
+        if not is_damage(exc):
+            raise CommandError(f"cannot read {db}: {exc}") from None
+        return damaged(exc)
+    finally:
+        conn.close()
 
 
 @click.command()

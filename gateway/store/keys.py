@@ -3,7 +3,8 @@
 Files in the state directory: gateway.key (PKCS8 PEM, unencrypted, mode 0600, created with
 os.open(..., O_CREAT | O_EXCL, 0o600) so it is never readable by others, not even briefly, and
 linked into place only once written and synced) and
-gateway.pub (SubjectPublicKeyInfo PEM, for registration with the platform and for verify).
+gateway.pub (SubjectPublicKeyInfo PEM, for registration with the platform and for verify; 0600
+too, like every state file: gateway/store/modes.py).
 Fingerprint: "SHA256:" + hex of sha256(the raw 32-byte public key).
 """
 
@@ -18,11 +19,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from gateway.store.errors import StoreError
+from gateway.store.modes import STATE_DIR_MODE, STATE_FILE_MODE, narrow, open_private
 
 KEY_FILE = "gateway.key"
 PUBLIC_KEY_FILE = "gateway.pub"
-KEY_MODE = 0o600
-STATE_DIR_MODE = 0o700
+KEY_MODE = STATE_FILE_MODE
 
 
 class KeyExists(StoreError):
@@ -47,24 +48,25 @@ def create_key(state_dir: Path, name: str = "gateway") -> Ed25519PublicKey:
         raise KeyExists(f"{key_path} already exists; a new key would orphan every signature made "
                         "with it (remove it yourself only if this gateway has never uploaded)")
     state_dir.mkdir(mode=STATE_DIR_MODE, parents=True, exist_ok=True)
+    narrow(state_dir, STATE_DIR_MODE)
     for stale in state_dir.glob(f".{key_file}.*.tmp"):  # left by a crash during an earlier init
         stale.unlink(missing_ok=True)
     key = Ed25519PrivateKey.generate()
     public = key.public_key()
     _write_new(state_dir / f".{public_file}.{secrets.token_hex(4)}.tmp", public_pem(public),
-               0o644, state_dir / public_file, replace=True)
+               state_dir / public_file, replace=True)
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption())
-    _write_new(state_dir / f".{key_file}.{secrets.token_hex(4)}.tmp", pem, KEY_MODE, key_path,
+    _write_new(state_dir / f".{key_file}.{secrets.token_hex(4)}.tmp", pem, key_path,
                replace=False)
     _fsync_dir(state_dir)
     return public
 
 
-def _write_new(tmp: Path, content: bytes, mode: int, target: Path, replace: bool) -> None:
-    """Write `content` to a new file `tmp` created with `mode`, sync it, and move it to
+def _write_new(tmp: Path, content: bytes, target: Path, replace: bool) -> None:
+    """Write `content` to a new file `tmp` created 0600, sync it, and move it to
     `target` (replacing it, or KeyExists if it exists and `replace` is false)."""
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(content)

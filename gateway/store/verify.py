@@ -13,12 +13,16 @@ Stops at the first problem, which is always the lowest bad seq, and names it:
   - a tombstone (thinned record) that no later "thinned" store_event lists;
   - a store starting after block 0 without a "pruned" store_event saying so.
 Signatures are checked with the public key given, never with a key found in the database.
+A file SQLite cannot read (flipped bytes, lost pages) is reported as "the database file is
+damaged: <what SQLite says>", never raised; check_file() also runs SQLite's quick_check once the
+chain is verified, so damage outside the records (b-tree pages, the file header) is found too.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +35,13 @@ from gateway.store.records import KIND_STORE_EVENT, ROW_COLUMNS, STORE_DEVICE, u
 
 EVENT_THINNED = "thinned"
 EVENT_PRUNED = "pruned"
+DAMAGED = "the database file is damaged: "
+# What SQLite says when it cannot get at the file at all (not damage: verify cannot run)
+NOT_DAMAGE = frozenset({"SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN", "SQLITE_PERM",
+                        "SQLITE_NOMEM", "SQLITE_READONLY", "SQLITE_AUTH", "SQLITE_INTERRUPT"})
+# What a record's damaged content can raise while it is read into its canonical form
+CONTENT_ERRORS = (ValueError, TypeError, OverflowError, KeyError, IndexError, AttributeError,
+                  struct.error, RecursionError)
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, sort_keys=True,
                             allow_nan=False)
@@ -41,6 +52,11 @@ class _Bad(Exception):
         super().__init__(seq, problem)
         self.seq = seq
         self.problem = problem
+
+
+def is_damage(exc: sqlite3.Error) -> bool:
+    """Whether a SQLite error means the file is damaged (not: locked, unreadable, no memory)."""
+    return getattr(exc, "sqlite_errorname", "") not in NOT_DAMAGE
 
 
 @dataclass
@@ -58,6 +74,8 @@ class VerifyResult:
     problem: str = ""
 
     def summary(self) -> str:
+        if not self.ok and self.bad_seq is None:
+            return f"FAILED: {self.problem}"
         if not self.ok:
             return f"FAILED at seq {self.bad_seq}: {self.problem}"
         if self.blocks == 0:
@@ -102,6 +120,7 @@ class Verifier:
 
     public_key: Ed25519PublicKey
     progress: Callable[[int], None] | None = None  # called with the records of each block
+    file_check: bool = False  # also SQLite's quick_check of the whole file, once the chain is OK
     _next_block: int | None = None
     _next_seq: int | None = None
     _head: bytes = chain.ZERO_HEAD
@@ -115,15 +134,33 @@ class Verifier:
         """Verify what was committed since the last check (everything, the first time)."""
         if not self._result.ok:
             return self._result
-        conn.execute("BEGIN")  # one snapshot for blocks, records and meta
         try:
-            self._check(conn)
+            conn.execute("BEGIN")  # one snapshot for blocks, records and meta
+            try:
+                self._check(conn)
+                if self.file_check:
+                    self._check_file(conn)
+            finally:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
         except _Bad as bad:
             self._result.ok = False
             self._result.bad_seq, self._result.problem = bad.seq, bad.problem
-        finally:
-            conn.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            if not is_damage(exc):
+                raise
+            self._result.ok = False
+            verified = self._result.last_seq
+            self._result.problem = DAMAGED + " ".join(str(exc).split()) + (
+                "" if verified is None else f" (seq {self._result.first_seq}..{verified} "
+                                            "verified before it)")
         return self._result
+
+    def _check_file(self, conn: sqlite3.Connection) -> None:
+        problems = [str(row[0]).replace("*** in database main ***", "").strip()
+                    for row in conn.execute("PRAGMA quick_check(5)")]
+        if problems != ["ok"]:
+            raise sqlite3.DatabaseError("; ".join(" ".join(text.split()) for text in problems))
 
     def _check(self, conn: sqlite3.Connection) -> None:
         result = self._result
@@ -135,6 +172,7 @@ class Verifier:
         records: Iterator[tuple] = iter(record_rows)
         row = next(records, None)
         for block_no, first, last, count, prev_head, head, signature in block_rows:
+            self._check_block_row(block_no, first, last, count, prev_head, head, signature)
             if self._next_block is None:
                 self._start(conn, block_no, first, prev_head)
             elif block_no != self._next_block:
@@ -178,6 +216,19 @@ class Verifier:
         self._check_tombstones()
         self._check_pruned_start()
 
+    def _check_block_row(self, block_no: Any, first: Any, last: Any, count: Any,
+                         prev_head: Any, head: Any, signature: Any) -> None:
+        """A block row of the types and sizes it is written with (damage can change them)."""
+        at = first if isinstance(first, int) else (self._next_seq or 1)
+        numbers = {"block_no": block_no, "first_seq": first, "last_seq": last, "count": count}
+        for name, value in numbers.items():
+            if not isinstance(value, int) or value < 0:
+                raise _Bad(at, f"block row {block_no!r} is damaged: {name} is {value!r}")
+        for name, value, size in (("prev_head", prev_head, chain.HASH_SIZE),
+                                  ("head", head, chain.HASH_SIZE), ("signature", signature, 64)):
+            if not isinstance(value, bytes) or len(value) != size:
+                raise _Bad(at, f"block {block_no} is damaged: its {name} is not {size} bytes")
+
     def _start(self, conn: sqlite3.Connection, block_no: int, first: int,
                prev_head: bytes) -> None:
         """The first block found: block 0 starts from the zero head at seq 1; a later one was
@@ -202,16 +253,19 @@ class Verifier:
             data = self._data.get(data_text)
             canonical = _ENCODER.encode([seq, kind, device, point, value, unit, quality,
                                          unpack_raw(raw), wall, mono, boot, data])
-        except ValueError as exc:
+        except CONTENT_ERRORS as exc:
             raise _Bad(seq, f"content cannot be read ({exc}): altered") from None
         leaf = chain.leaf_hash(canonical.encode("utf-8"))
         if prefix != leaf[:LEAF_PREFIX_SIZE]:
             raise _Bad(seq, "content differs from what was hashed when it was committed: altered")
         if kind == KIND_STORE_EVENT and device == STORE_DEVICE:
-            if point == EVENT_THINNED:
-                self._thinned_lists += [(a, b, seq) for a, b in _ranges_of(data)]
-            elif point == EVENT_PRUNED and isinstance(data, dict):
-                self._pruned_through.add(int(data.get("blocks", [0, -1])[1]))
+            try:
+                if point == EVENT_THINNED:
+                    self._thinned_lists += [(a, b, seq) for a, b in _ranges_of(data)]
+                elif point == EVENT_PRUNED and isinstance(data, dict):
+                    self._pruned_through.add(int(data.get("blocks", [0, -1])[1]))
+            except CONTENT_ERRORS as exc:
+                raise _Bad(seq, f"a {point} event that cannot be read ({exc})") from None
         return leaf
 
     def _add_tombstone(self, seq: int) -> None:
@@ -254,3 +308,8 @@ def verify_store(conn: sqlite3.Connection, public_key: Ed25519PublicKey,
                  progress: Callable[[int], None] | None = None) -> VerifyResult:
     """Verify a whole store from a (read-only) connection."""
     return Verifier(public_key, progress).check(conn)
+
+
+def damaged(exc: sqlite3.Error) -> VerifyResult:
+    """The result for a file SQLite could not read even to begin verifying it."""
+    return VerifyResult(ok=False, problem=DAMAGED + str(exc))

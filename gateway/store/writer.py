@@ -26,6 +26,14 @@ from gateway.store import chain
 from gateway.store.block_rows import Entry, block_rows
 from gateway.store.errors import StoreError
 from gateway.store.keys import fingerprint, raw_public_key
+from gateway.store.lost import (
+    MARK_EVERY,
+    check_before_open,
+    check_next_seq,
+    unreadable,
+    write_marker,
+)
+from gateway.store.modes import create_private, secure_state_dir
 from gateway.store.schema import DB_FILE, MIGRATIONS, Connect, connect_file, open_writer
 
 log = logging.getLogger(__name__)
@@ -68,30 +76,51 @@ class Tail:
 
 
 class StoreWriter:
-    """Opens (creating and migrating) <state_dir>/wellgate.db and appends signed blocks to it."""
+    """Opens (creating and migrating) <state_dir>/wellgate.db and appends signed blocks to it.
+
+    Refuses (StoreLost, gateway/store/lost.py) a store that existed and is missing, empty,
+    unreadable or cut back, unless `new_chain` (only `wellgate init --new-chain` passes it, once
+    the old files are moved aside). The state directory and its files are made and kept owner
+    only (gateway/store/modes.py)."""
 
     def __init__(self, state_dir: Path, key: Ed25519PrivateKey, *,
                  connect: Connect = connect_file, migrations: Migrations = MIGRATIONS,
                  max_page_count: int | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, new_chain: bool = False) -> None:
         self.state_dir = Path(state_dir)
         self.path = self.state_dir / DB_FILE
         self.key = key
         self.clock = clock
         self._public_raw = raw_public_key(key.public_key())
         self._open_args = (connect, migrations, max_page_count)
+        self._marked_at = float("-inf")
+        secure_state_dir(self.state_dir)
+        if not new_chain:
+            check_before_open(self.state_dir)
+        create_private(self.path)  # 0600 before SQLite makes it (and its -wal, -shm, alike)
         try:
             self.conn = open_writer(self.path, *self._open_args)
         except sqlite3.DatabaseError as exc:
             if "not a database" in str(exc) or "malformed" in str(exc):
-                raise StoreError(f"{self.path} is not a readable SQLite database ({exc}); "
-                                 "move it aside to start a new store") from None
+                raise unreadable(self.state_dir, exc) from None
             raise
         try:
             self.boot = self._start_boot()
+            next_seq = self.tail().next_seq
+            if not new_chain:
+                check_next_seq(self.state_dir, next_seq)
         except BaseException:
             self.conn.close()
             raise
+        self._mark(next_seq)
+
+    def _mark(self, next_seq: int) -> None:
+        """Write the marker that shows a store exists here (a failure is only logged)."""
+        self._marked_at = time.monotonic()
+        try:
+            write_marker(self.state_dir, next_seq, fingerprint(self.key.public_key()))
+        except OSError as exc:
+            log.warning("cannot write the store marker in %s: %s", self.state_dir, exc)
 
     # --- transactions -------------------------------------------------------------------------
 
@@ -154,7 +183,10 @@ class StoreWriter:
         """Commit `entries` (records, or readings stored as reading records) as one signed block;
         raises (rolled back) if the commit fails."""
         with self.transaction() as conn:
-            return self.append_in_transaction(conn, entries)
+            block = self.append_in_transaction(conn, entries)
+        if time.monotonic() - self._marked_at >= MARK_EVERY:
+            self._mark(block.last_seq + 1)
+        return block
 
     def append_in_transaction(self, conn: sqlite3.Connection,
                               entries: Sequence[Entry]) -> Block:
@@ -186,9 +218,13 @@ class StoreWriter:
 
     def reconnect(self) -> None:
         """A fresh connection after an I/O error; boot stays (this process did not restart)."""
-        self.close()
+        with contextlib.suppress(sqlite3.Error):
+            self.conn.close()
         self.conn = open_writer(self.path, *self._open_args)
 
     def close(self) -> None:
+        """Note the chain's next seq in the marker, and close the file."""
+        with contextlib.suppress(sqlite3.Error, StoreError, ValueError, TypeError):
+            self._mark(int(self.meta_value(self.conn, "next_seq")))
         with contextlib.suppress(sqlite3.Error):
             self.conn.close()

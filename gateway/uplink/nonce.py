@@ -4,6 +4,7 @@ The receiver refuses a batch whose nonce is not above the last one it accepted (
 restarted gateway must never reuse one. The file holds the first nonce not yet reserved; a
 process reserves RESERVE nonces at a time (one small fsync'd write per RESERVE batches, not per
 batch) and starts after the reservation a crash left behind, so a nonce is never issued twice.
+The file is the gateway's alone: written 0600 whatever the umask, narrowed at start if wider.
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ import os
 import threading
 from pathlib import Path
 
-NONCE_FILE = "uplink.nonce"
+from gateway.store.lost import NONCE_FILE
+from gateway.store.modes import STATE_FILE_MODE, narrow, open_private
+
+__all__ = ["NONCE_FILE", "RESERVE", "NonceSource"]
 RESERVE = 1024
 
 
@@ -21,6 +25,7 @@ class NonceSource:
 
     def __init__(self, state_dir: Path) -> None:
         self.path = Path(state_dir) / NONCE_FILE
+        narrow(self.path, STATE_FILE_MODE)
         self._lock = threading.Lock()
         self._next = self._read()
         self._reserved = self._next
@@ -38,7 +43,8 @@ class NonceSource:
 
     def _reserve(self, upto: int) -> None:
         tmp = self.path.with_name(self.path.name + ".tmp")
-        with open(tmp, "w") as handle:
+        fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        with os.fdopen(fd, "w") as handle:
             handle.write(f"{upto}\n")
             handle.flush()
             os.fsync(handle.fileno())
