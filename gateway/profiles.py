@@ -161,6 +161,9 @@ class ModbusPoint(_Strict):
     rollover: float | None = Field(
         default=None, gt=0, description="a totaliser's stated maximum before it wraps (> 0)"
     )
+    resolution: float | None = Field(  # accounting takes a fall within it for noise
+        default=None, gt=0, description="a totaliser's smallest step, its unit (> 0)"
+    )
     # Another point that reads some of the same registers on purpose (the overlap rule allows it).
     overlaps: str | None = Field(default=None, description="the name of another point")
     description: str = ""
@@ -190,6 +193,9 @@ class Dlt645Point(_Strict):
     kind: PointKind = Field(default="instant", description=one_of(PointKind.__args__))
     rollover: float | None = Field(
         default=None, gt=0, description="a totaliser's stated maximum before it wraps (> 0)"
+    )
+    resolution: float | None = Field(  # accounting takes a fall within it for noise
+        default=None, gt=0, description="a totaliser's smallest step, its unit (> 0)"
     )
     description: str = ""
 
@@ -330,6 +336,9 @@ def rollover_only_for_totals(profile: Profile) -> Iterator[Problem]:
         if point.rollover is not None and point.kind != "total":
             expected = f"no rollover for kind = {point.kind!r} (only totalisers wrap)"
             yield Problem(("points", index, "rollover"), expected, point.rollover)
+        if point.resolution is not None and point.kind != "total":
+            expected = f"no resolution for kind = {point.kind!r} (only totalisers have one)"
+            yield Problem(("points", index, "resolution"), expected, point.resolution)
 
 
 def registers_do_not_overlap(profile: Profile) -> Iterator[Problem]:
