@@ -96,3 +96,17 @@ def test_a_glitch_closes_its_flag_and_confirming_it_counts_nothing(tmp_path):
     assert loop.metered() == pytest.approx(0.5, abs=1e-9)
 
 
+def test_dropped_readings_leave_a_flag_record_a_person_can_see(tmp_path):
+    # 100 at 600 s, then 95 stamped 300 s (older: dropped), then 101 stamped 600 s again (same
+    # time, other value: dropped), then 104 at 1200 s: counted 104 − 100 = 4, two flags, held 0.
+    loop = Loop(tmp_path)
+    loop.reading(100.0, 600.0)
+    late = loop.reading(95.0, 300.0, mono=300.0)
+    twin = loop.reading(101.0, 600.0)
+    loop.reading(104.0, 1200.0)
+    flags = loop.kind("flag")
+    assert [(f.data["kind"], f.data["reading_seq"], f.value) for f in flags] == [
+        ("out_of_order", late.seq, 0.0), ("duplicate", twin.seq, 0.0)]
+    assert all(f.data["status"] == "ignored: check" for f in flags)
+    assert "older than the last one" in flags[0].data["flag"]
+    assert loop.metered() == pytest.approx(4.0, abs=1e-9)

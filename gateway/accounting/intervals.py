@@ -119,7 +119,11 @@ class IntervalAccount:
             return []
         if interval.kind in IGNORED:
             acc.kinds[interval.kind] = acc.kinds.get(interval.kind, 0) + 1
-            return []
+            if interval.kind == INVALID or not interval.flag:
+                return []
+            if interval.seq is not None:  # a person sees readings that were dropped
+                acc.flagged.append(interval.seq)
+            return [self._flag(name, total, interval, 0.0, 0.0)]
         delta = to_base(interval.delta, total.unit)
         held = to_base(interval.held, total.unit)
         # an episode's held amount is updated, not added: the interval holds the change
