@@ -200,8 +200,8 @@ class TotaliserTracker:
         allowance, rise = self.params.allowance(_elapsed(old, sample)), value - before
         if 0 <= rise <= allowance:
             return CLEAN, rise
-        if -self.params.jitter <= rise < 0:
-            return JITTER, 0.0
+        if -rise <= self.params.jitter + 1e-9 * max(abs(before), 1.0) and rise < 0:
+            return JITTER, 0.0  # (the slack: a decimal resolution in binary floats)
         wrap = self.params.wrap_value
         if wrap is not None and rise < 0 and 0 <= wrap - before + value <= allowance:
             return ROLLOVER, wrap - before + value  # (after a gap too: what the time allows)
