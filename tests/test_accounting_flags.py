@@ -110,3 +110,10 @@ def test_dropped_readings_leave_a_flag_record_a_person_can_see(tmp_path):
     assert all(f.data["status"] == "ignored: check" for f in flags)
     assert "older than the last one" in flags[0].data["flag"]
     assert loop.metered() == pytest.approx(4.0, abs=1e-9)
+
+
+def test_the_jitter_is_the_points_resolution_else_one_count_else_two_decimals(tmp_path):
+    # tuf-2000m forward_total is a long_fraction (no count) and the DTSU666 import total a
+    # float32: neither states a resolution, so a fall of up to 0.01 is noise
+    plan = build_plan(site(tmp_path))
+    assert plan.volume.params.jitter == plan.energy.params.jitter == 0.01

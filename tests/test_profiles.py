@@ -451,3 +451,13 @@ def test_units_convert_with_their_case_and_unknown_ones_raise():
         from_base(1.0, "mW")
     with pytest.raises(ValueError, match=r"unit 'gal' is not known"):
         from_base(1.0, "gal")
+
+
+def test_a_resolution_is_for_totalisers_only(tmp_path):
+    data = _base_modbus()
+    _set(("points", "flow", "resolution"), 0.01)(data)
+    path = _write(tmp_path, "test-meter", data)
+    with pytest.raises(ConfigError) as caught:
+        load_profile_file(path)
+    assert caught.value.errors == [f"{path}:35: points[3].resolution = 0.01: expected no "
+                                   "resolution for kind = 'instant' (only totalisers have one)"]
