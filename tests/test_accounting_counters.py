@@ -510,3 +510,16 @@ def test_confirming_open_flags_never_counts_more_than_the_meter_moved(track, dat
                    else set(), set(confirmable)):
         assert counted + sum(confirmable[e] for e in subset) <= moved + 1e-6
     assert counted + sum(confirmable.values()) == pytest.approx(moved, abs=1e-6)
+
+
+def test_a_checkpoint_from_before_episodes_still_loads_its_held_spike():
+    # version 1 kept a held spike as "spike": it becomes the open episode (held 1100 − 1000)
+    old = {"version": 1, "replaced": False,
+           "base": {"value": 1000.0, "wall_time": 0.0, "mono_time": 0.0, "boot": "b", "seq": 1,
+                    "quality": "good"},
+           "spike": {"value": 1100.0, "wall_time": 600.0, "mono_time": 600.0, "boot": "b",
+                     "seq": 2, "quality": "good"}}
+    tracker = TotaliserTracker(PUMP, old)
+    settled = tracker.update(Sample(1108.0, 1200.0, 1200.0, "b", 3))
+    assert (settled.kind, settled.delta, settled.held, settled.status, settled.episode) == (
+        CLEAN, 8.0, 100.0, "settled", 2)

@@ -117,3 +117,17 @@ def test_the_jitter_is_the_points_resolution_else_one_count_else_two_decimals(tm
     # float32: neither states a resolution, so a fall of up to 0.01 is noise
     plan = build_plan(site(tmp_path))
     assert plan.volume.params.jitter == plan.energy.params.jitter == 0.01
+
+
+def test_a_recorded_replacement_lets_a_person_decide_the_old_meters_open_episode(tmp_path):
+    # 1000 → 1020 (held 20, open) → the meter is swapped (new start 5) → confirming counts 20;
+    # then 5 → 5.1 on the new meter (≤ 0.25 in 10 s): 20 + 0.1 = 20.1
+    loop = Loop(tmp_path)
+    loop.reading(1000.0, 0.0)
+    loop.reading(1020.0, 10.0)
+    opened = loop.kind("flag")[0]
+    loop._commit(KIND_COMMAND, INSTALLER_DEVICE, "replace_meter", None, "", START + 20.0,
+                 {"device": "flow-meter", "point": "forward_total", "new_start": 5.0})
+    loop.reading(5.1, 30.0)
+    loop.confirm(opened.seq, 40.0)
+    assert loop.metered() == pytest.approx(20.1, abs=1e-9)

@@ -6,7 +6,14 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from gateway.accounting.counters import CLOSED, OPEN, SETTLED, Interval, TotaliserTracker
+from gateway.accounting.counters import (
+    CLOSED,
+    OPEN,
+    REPLACEMENT,
+    SETTLED,
+    Interval,
+    TotaliserTracker,
+)
 from gateway.accounting.intervals import HeldAmount
 from gateway.accounting.periods import METERED
 from gateway.accounting.plan import Totaliser
@@ -35,6 +42,11 @@ class FlagBook:
         if str(record.seq) in self.open or not isinstance(record.value, int | float):
             return False
         data = record.data or {}
+        if data.get("kind") == REPLACEMENT:  # a swap ends the old meter's episode as it stood
+            for entry in self.open.values():
+                if (entry["device"], entry["point"]) == (record.device, record.point) and (
+                        entry.get("status") == OPEN):
+                    entry["status"] = SETTLED
         key = self._episode_entry(record.device, record.point, data.get("episode"))
         status = data.get("episode_status")
         if key is not None:
