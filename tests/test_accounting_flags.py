@@ -3,8 +3,14 @@ the counter drops (out of order, a duplicate with another value) leave a flag re
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import pytest
 from accounting_support import START, site
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_accounting_counters import faulty_track
 
 from gateway.accounting.engine import AccountingEngine
 from gateway.accounting.plan import build_plan
@@ -15,9 +21,10 @@ from gateway.store.records import Record
 class Loop:
     """The room in miniature: each group the engine makes is committed and read back live."""
 
-    def __init__(self, tmp_path) -> None:
+    def __init__(self, tmp_path=None, plan=None) -> None:
         self.records: dict[int, Record] = {}
-        self.engine = AccountingEngine(build_plan(site(tmp_path)), lookup=self.records.get)
+        plan = plan or build_plan(site(tmp_path))
+        self.engine = AccountingEngine(plan, lookup=self.records.get)
         self.seq = 0
 
     def _commit(self, kind, device, point, value, unit, wall, data=None, mono=None) -> Record:
@@ -131,3 +138,28 @@ def test_a_recorded_replacement_lets_a_person_decide_the_old_meters_open_episode
     loop.reading(5.1, 30.0)
     loop.confirm(opened.seq, 40.0)
     assert loop.metered() == pytest.approx(20.1, abs=1e-9)
+
+
+PLAN = build_plan(site(Path(tempfile.mkdtemp(prefix="wellgate-flags-"))))
+
+
+@settings(max_examples=60, deadline=None)
+@given(faulty_track(), st.data())
+def test_through_the_engine_confirming_flags_never_counts_more_than_the_meter_moved(track, data):
+    # the counter's property again, but with the flags as the store holds them and a person's
+    # confirm commands: any subset of the open ones stays within the meter's true movement,
+    # all of them (each named by any of its episode's records) give it exactly
+    readings, moved, _, _ = track
+    loop = Loop(plan=PLAN)
+    for value, t, _ in readings:
+        loop.reading(value, t)
+    end = readings[-1][1]
+    records = {f.data["episode"]: f.seq for f in loop.kind("flag")
+               if f.data.get("episode") is not None}
+    chosen = data.draw(st.sets(st.sampled_from(sorted(records)))) if records else set()
+    for episode in sorted(chosen):
+        loop.confirm(records[episode], end + 1)
+    assert loop.metered() <= moved + 1e-6
+    for flag in loop.kind("flag"):  # now every flag, again: each episode counts once
+        loop.confirm(flag.seq, end + 2)
+    assert loop.metered() == pytest.approx(moved, abs=1e-6)
