@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -27,6 +28,7 @@ from gateway.errors import (
     read_toml,
     rules_error,
 )
+from gateway.units import unit_problem
 
 # Where profiles are looked up, in order: $WELLGATE_PROFILE_PATH (os.pathsep-separated), then the
 # repository's config/profiles/. A gateway config may add its own folders in front of these.
@@ -63,6 +65,14 @@ CANONICAL_KINDS: dict[str, str] = {
     "pipe_status": "status", "error_code": "status",
     "signal_quality": "instant", "battery_voltage": "instant", "level": "instant",
     "decimal_point": "config", "unit_code": "config",
+}
+# The quantity a canonical name measures (a phase suffix _l1.._l3 dropped): its unit's list.
+CANONICAL_QUANTITIES: dict[str, str] = {
+    "import_energy": "energy", "export_energy": "energy", "total_energy": "energy",
+    "active_power": "power", "frequency": "frequency",
+    "voltage": "voltage", "current": "current", "flow_rate": "flow rate",
+    "velocity": "velocity", "forward_total": "volume", "reverse_total": "volume",
+    "net_total": "volume", "level": "length", "battery_voltage": "voltage",
 }
 
 
@@ -161,6 +171,9 @@ class ModbusPoint(_Strict):
     rollover: float | None = Field(
         default=None, gt=0, description="a totaliser's stated maximum before it wraps (> 0)"
     )
+    resolution: float | None = Field(  # accounting takes a fall within it for noise
+        default=None, gt=0, description="a totaliser's smallest step, its unit (> 0)"
+    )
     # Another point that reads some of the same registers on purpose (the overlap rule allows it).
     overlaps: str | None = Field(default=None, description="the name of another point")
     description: str = ""
@@ -190,6 +203,9 @@ class Dlt645Point(_Strict):
     kind: PointKind = Field(default="instant", description=one_of(PointKind.__args__))
     rollover: float | None = Field(
         default=None, gt=0, description="a totaliser's stated maximum before it wraps (> 0)"
+    )
+    resolution: float | None = Field(  # accounting takes a fall within it for noise
+        default=None, gt=0, description="a totaliser's smallest step, its unit (> 0)"
     )
     description: str = ""
 
@@ -330,6 +346,9 @@ def rollover_only_for_totals(profile: Profile) -> Iterator[Problem]:
         if point.rollover is not None and point.kind != "total":
             expected = f"no rollover for kind = {point.kind!r} (only totalisers wrap)"
             yield Problem(("points", index, "rollover"), expected, point.rollover)
+        if point.resolution is not None and point.kind != "total":
+            expected = f"no resolution for kind = {point.kind!r} (only totalisers have one)"
+            yield Problem(("points", index, "resolution"), expected, point.resolution)
 
 
 def registers_do_not_overlap(profile: Profile) -> Iterator[Problem]:
@@ -394,6 +413,14 @@ def canonical_names_keep_their_kind(profile: Profile) -> Iterator[Problem]:
             yield Problem(("points", index, "kind"), expected, point.kind)
 
 
+def units_are_known(profile: Profile) -> Iterator[Problem]:
+    for index, point in enumerate(profile.points):
+        quantity = CANONICAL_QUANTITIES.get(re.sub(r"(_l[1-3])+$", "", point.name))
+        expected = unit_problem(point.unit, quantity)
+        if expected is not None:
+            yield Problem(("points", index, "unit"), expected, point.unit)
+
+
 def line_defaults_fit_protocol(profile: Profile) -> Iterator[Problem]:
     if profile.model.protocol == "dlt645" and profile.defaults.slave_id is not None:
         expected = "no slave_id: DL/T 645 meters are addressed by their 12-digit address"
@@ -415,6 +442,7 @@ PROFILE_RULES: tuple[ProfileRule, ...] = (
     dlt645_identifiers_unique,
     dlt645_decimals_fit_length,
     canonical_names_keep_their_kind,
+    units_are_known,
     line_defaults_fit_protocol,
 )
 

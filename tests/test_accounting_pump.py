@@ -78,7 +78,8 @@ def test_a_held_spike_never_cuts_and_a_raised_meter_alarm_withholds_the_cut(tmp_
         feed.run(0.25 * HOUR, every=10, room=room)
         feed.well.meter("flow-meter")._volume_offset += 500.0  # a glitch far past the allocation
         feed.run(HOUR, every=10, room=room)
-        assert [r.data["kind"] for r in stored(feed.state_dir, "flag")] == ["spike"]
+        assert [(r.data["kind"], r.data["episode_status"]) for r in stored(
+            feed.state_dir, "flag")] == [("spike", "open"), ("spike", "settled")]  # one episode
         assert pump_records(feed.state_dir) == []  # held, not counted: no cut-off
         feed.run(3300, every=10, room=room)  # 2 h 10 min: about 36 m³ counted
         feed.well.inject("flow-meter", "reset", point="forward_total")  # backwards alarm, 1 h

@@ -166,8 +166,13 @@ def test_installer_confirms_a_held_spike_once(feed):
     meter._volume_offset += 500.0  # the total jumps by 500 m³ in 10 s: a spike, held
     feed.run(0.25 * HOUR, every=10, room=room)
     flags = stored(feed.state_dir, "flag")
-    assert [f.data["kind"] for f in flags] == ["spike"]
+    # one episode: opened by the jump, settled when the readings went on from it (its held
+    # amount stands)
+    assert [(f.data["kind"], f.data["episode_status"]) for f in flags] == [
+        ("spike", "open"), ("spike", "settled")]
+    assert flags[0].data["episode"] == flags[1].data["episode"] == flags[0].data["reading_seq"]
     assert flags[0].value == flags[0].data["held"] == pytest.approx(500.0, abs=0.5)
+    assert flags[1].value == flags[0].value
     before = sums(stored(feed.state_dir))["metered"]
     held = flags[0].value
     feed.sink.append_record(make(KIND_COMMAND, INSTALLER_DEVICE, "confirm_flag", flags[0].seq,

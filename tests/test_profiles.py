@@ -21,6 +21,7 @@ from gateway.profiles import (
     load_profile,
     load_profile_file,
 )
+from gateway.units import from_base, quantity_of
 
 BUILTIN_FILES = sorted(BUILTIN_PROFILE_DIR.glob("*.toml"))
 REQUIRED_MODELS = {  # the meters of shared/domain/meters.md that a well in Ordos is likely to have
@@ -290,7 +291,7 @@ RULE_CASES = [
           "decimal_point, level, status, flow")),
     ("DL/T 645 point in a Modbus profile", _base_modbus,
      _append({"name": "import_energy", "di": "00010000", "length": 4, "decimals": 2,
-              "kind": "total"}),
+              "kind": "total", "unit": "kWh"}),
      (37, 'points[4].di = "00010000": expected no DL/T 645 point in a Modbus profile: give '
           "function, address and type")),
     ("Modbus point in a DL/T 645 profile", _base_dlt645,
@@ -315,12 +316,13 @@ RULE_CASES = [
      _set(("points", "import_energy", "decimals"), 7),
      (15, "points[0].decimals = 7: expected an integer 0..6")),
     ("decimals that fill every digit", _base_dlt645,
-     _append({"name": "voltage_l1", "di": "02010100", "length": 1, "decimals": 2}),
+     _append({"name": "voltage_l1", "di": "02010100", "length": 1, "decimals": 2,
+              "unit": "V"}),
      (22, "points[1].decimals = 2: expected fewer decimals than the 2 BCD digits of 1 byte(s)")),
     ("unknown key in a point", _base_modbus, _set(("points", "flow", "adress"), 6),
      (35, "points[3].adress: unknown key; expected one of: name, function, address, type, order, "
-          "length, unit, scale, offset, decimals_from, kind, flags, enum, rollover, overlaps, "
-          "description; did you mean 'address'?")),
+          "length, unit, scale, offset, decimals_from, kind, flags, enum, rollover, resolution, "
+          "overlaps, description; did you mean 'address'?")),
     ("baud that is not a standard rate", _base_modbus, _set(("defaults", "baud"), 9601),
      (9, "defaults.baud = 9601: expected one of: 1200, 2400, 4800, 9600, 19200, 38400, 57600, "
          "115200")),
@@ -398,3 +400,71 @@ def test_builtin_profiles_round_trip_through_the_test_writer(tmp_path):
     data = tomllib.loads((BUILTIN_PROFILE_DIR / "tuf-2000m.toml").read_text(encoding="utf-8"))
     reloaded = load_profile_file(_write(tmp_path, "tuf-2000m", copy.deepcopy(data)))
     assert reloaded == load_profile("tuf-2000m")
+
+
+# --- units: a fixed list per quantity, checked when a profile loads -------------------------------
+ENERGY_UNITS = "'kWh', 'Wh', 'MWh'"
+
+
+@pytest.mark.parametrize("unit", ["gal", "GJ", "kwh", "m^3", "KWH"])
+def test_an_energy_total_in_a_unit_not_listed_is_refused_naming_the_allowed_ones(tmp_path, unit):
+    # before: lower-cased and looked up, a missing unit counted with factor 1 (1 GJ as 1 kWh)
+    data = _base_dlt645()
+    _set(("points", "import_energy", "unit"), unit)(data)
+    path = _write(tmp_path, "test-meter", data)
+    with pytest.raises(ConfigError) as caught:
+        load_profile_file(path)
+    assert caught.value.errors == [
+        f'{path}:16: points[0].unit = "{unit}": expected a unit of energy (case matters): '
+        f"{ENERGY_UNITS}"]
+
+
+@pytest.mark.parametrize(("name", "unit", "allowed"), [
+    ("active_power", "mW", "'W', 'kW', 'MW'"),  # milliwatt is not megawatt
+    ("forward_total", "gal", "'m3', 'm³', 'L', 'l', 't'"),
+    ("forward_total", "m^3", "'m3', 'm³', 'L', 'l', 't'"),
+    ("voltage_l2", "kWh", "'V', 'kV'"),
+])
+def test_a_canonical_point_takes_a_unit_of_its_quantity(tmp_path, name, unit, allowed):
+    data = _base_modbus()
+    data["points"].append({"name": name, "function": 4, "address": 20, "type": "float32",
+                           "unit": unit, **({"kind": "total"} if name.endswith("total") else {})})
+    path = _write(tmp_path, "test-meter", data)
+    with pytest.raises(ConfigError) as caught:
+        load_profile_file(path)
+    [error] = caught.value.errors
+    assert error.endswith(f'points[4].unit = "{unit}": expected a unit of '
+                          f"{quantity_of(allowed.split(',')[0].strip(chr(39)))} (case matters): "
+                          f"{allowed}")
+
+
+def test_any_other_point_takes_a_listed_unit_and_the_error_lists_them(tmp_path):
+    data = _base_modbus()
+    _set(("points", "flow", "unit"), "furlong")(data)
+    path = _write(tmp_path, "test-meter", data)
+    with pytest.raises(ConfigError) as caught:
+        load_profile_file(path)
+    [error] = caught.value.errors
+    assert 'points[3].unit = "furlong": expected a known unit (case matters): volume' in error
+    assert "power 'W', 'kW', 'MW'" in error and "energy 'kWh', 'Wh', 'MWh'" in error
+
+
+def test_units_convert_with_their_case_and_unknown_ones_raise():
+    assert from_base(1.5, "kW") == 1.5 and from_base(1.5, "W") == 1500.0
+    assert from_base(1.5, "MW") == pytest.approx(0.0015)
+    assert from_base(2.0, "m³/h") == from_base(2.0, "m3/h") == 2.0
+    assert from_base(1.0, "L") == 1000.0
+    with pytest.raises(ValueError, match=r"unit 'mW' is not known; expected a known unit"):
+        from_base(1.0, "mW")
+    with pytest.raises(ValueError, match=r"unit 'gal' is not known"):
+        from_base(1.0, "gal")
+
+
+def test_a_resolution_is_for_totalisers_only(tmp_path):
+    data = _base_modbus()
+    _set(("points", "flow", "resolution"), 0.01)(data)
+    path = _write(tmp_path, "test-meter", data)
+    with pytest.raises(ConfigError) as caught:
+        load_profile_file(path)
+    assert caught.value.errors == [f"{path}:35: points[3].resolution = 0.01: expected no "
+                                   "resolution for kind = 'instant' (only totalisers have one)"]

@@ -1,9 +1,16 @@
-"""Interval quantities from successive totaliser readings: rollover, reset, replacement, spikes."""
+"""Interval quantities from successive totaliser readings: rollover, reset, replacement, spikes.
+
+A reading the pump could not have made (a spike, a fall that is no rollover) opens an episode:
+one flag, measured from the last trusted reading, whose held amount is updated by the readings
+that follow. It closes itself when a reading is plausible from that trusted reading again (a
+glitch: nothing held), or settles when the readings go on plausibly from the episode's own
+latest reading (its held amount then stands for a person to confirm or reject).
+"""
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from gateway.readings import QUALITY_INVALID
@@ -13,12 +20,15 @@ ROLLOVER = "rollover"  # counted: the total wrapped at wrap_value (a clean rollo
 RESET = "reset"  # the total went down without a clean rollover
 REPLACEMENT = "replacement"  # an installer recorded a new meter, or its first reading
 SPIKE = "spike"  # a rise beyond the pump's capacity: held, not counted
+JITTER = "jitter"  # a fall within the register's resolution: noise, the total stands
 DUPLICATE = "duplicate"  # same seq, or same time: ignored
 OUT_OF_ORDER = "out_of_order"  # older than the last accepted reading: ignored
 INVALID = "invalid"  # quality invalid or no number: skipped
 FIRST = "first"  # the first reading: a baseline, no delta
-KINDS = (CLEAN, ROLLOVER, RESET, REPLACEMENT, SPIKE, DUPLICATE, OUT_OF_ORDER, INVALID, FIRST)
+KINDS = (CLEAN, JITTER, ROLLOVER, RESET, REPLACEMENT, SPIKE, DUPLICATE, OUT_OF_ORDER, INVALID,
+         FIRST)
 STATE_VERSION = 1
+OPEN, SETTLED, CLOSED = "open", "settled", "closed"  # an episode's flag: changing, final, gone
 
 
 def wrap_for_register_bits(bits: int, scale: float = 1.0) -> float:
@@ -43,7 +53,7 @@ class CounterParams:
     wrap_value: float | None = None  # where the total returns to 0, point's unit; None = never
     spike_margin: float = 1.5  # a rise above max_rate_per_h × elapsed × this is a spike
     count_resolution: float = 0.0  # one count of the total (point's unit), added to the allowance
-    near_wrap_fraction: float = 0.01  # "near the wrap point": old value within this × wrap_value
+    jitter: float = 0.0  # a fall of at most this (point's unit) is noise: the total stands
 
     def __post_init__(self) -> None:
         if not self.max_rate_per_h > 0:
@@ -54,10 +64,8 @@ class CounterParams:
             raise ValueError(f"spike_margin must be >= 1, got {self.spike_margin}")
         if not self.count_resolution >= 0:
             raise ValueError(f"count_resolution must be >= 0, got {self.count_resolution}")
-        if not 0 < self.near_wrap_fraction < 0.5:
-            raise ValueError(
-                f"near_wrap_fraction must be in (0, 0.5), got {self.near_wrap_fraction}"
-            )
+        if not (math.isfinite(self.jitter) and self.jitter >= 0):
+            raise ValueError(f"jitter must be a number >= 0, got {self.jitter}")
 
     def allowance(self, elapsed_s: float) -> float:
         """The most the total can rise in elapsed_s: capacity × time × margin + one count."""
@@ -90,6 +98,10 @@ class Interval:
     value: float | None
     flag: str | None = None  # what a person must confirm; None when nothing needs them
     seq: int | None = None
+    episode: int | None = None  # seq of the reading that opened the episode this flag belongs to
+    status: str | None = None  # the episode's flag: OPEN (changing), SETTLED, CLOSED (a glitch)
+    held_before: float = 0.0  # the episode's held amount before this reading
+    episode_kind: str | None = None  # what the episode is: SPIKE or RESET
 
 
 class TotaliserTracker:
@@ -97,8 +109,8 @@ class TotaliserTracker:
 
     def __init__(self, params: CounterParams, state: dict[str, Any] | None = None) -> None:
         self.params = params
-        self._base: Sample | None = None  # the last accepted reading (or the installer's start)
-        self._spike: Sample | None = None  # a held spike the next reading may continue from
+        self._base: Sample | None = None  # the last trusted reading (or the installer's start)
+        self._episode: dict[str, Any] | None = None  # id, kind, latest (a Sample), held
         self._replaced = False  # the base is an installer's start reading for a new meter
         if state is not None:
             self._load(state)
@@ -106,20 +118,25 @@ class TotaliserTracker:
     # -- persistence ------------------------------------------------------------------------------
     def to_state(self) -> dict[str, Any]:
         """The tracker's state as plain JSON-able values."""
-        return {
-            "version": STATE_VERSION,
-            "base": asdict(self._base) if self._base else None,
-            "spike": asdict(self._spike) if self._spike else None,
-            "replaced": self._replaced,
-        }
+        episode = None
+        if self._episode is not None:
+            episode = {**self._episode, "latest": asdict(self._episode["latest"])}
+        return {"version": STATE_VERSION, "base": asdict(self._base) if self._base else None,
+                "episode": episode, "replaced": self._replaced}
 
     def _load(self, state: dict[str, Any]) -> None:
         if state.get("version") != STATE_VERSION:
             version = state.get("version")
             raise ValueError(f"tracker state version {version!r}, expected {STATE_VERSION}")
         self._base = Sample(**state["base"]) if state["base"] else None
-        self._spike = Sample(**state["spike"]) if state["spike"] else None
         self._replaced = bool(state["replaced"])
+        episode = state.get("episode")
+        if episode is not None:
+            self._episode = {**episode, "latest": Sample(**episode["latest"])}
+        elif state.get("spike") and self._base is not None:  # a checkpoint from before episodes
+            spike = Sample(**state["spike"])
+            self._episode = {"id": spike.seq, "kind": SPIKE, "latest": spike,
+                             "held": max((spike.value or 0.0) - (self._base.value or 0.0), 0.0)}
 
     # -- installer command ------------------------------------------------------------------------
     def replace(self, new_start: float, at_time: float, old_final: float | None = None) -> Interval:
@@ -141,7 +158,7 @@ class TotaliserTracker:
                 held, gap = abs(step), f"old meter's final reading {final} is implausible, held"
         last = f"last reading {_num(base.value)}" if base else "no earlier reading"
         self._base = Sample(new_start, at_time, None, None, None)
-        self._spike, self._replaced = None, True
+        self._episode, self._replaced = None, True
         flag = f"meter replaced ({last}); new meter starts at {_num(new_start)}; {gap}"
         return Interval(
             REPLACEMENT, delta, held, base.wall_time if base else None, at_time, new_start, flag
@@ -157,59 +174,82 @@ class TotaliserTracker:
         if base is None:
             self._base = sample
             return self._result(FIRST, sample, None)
-        elapsed = _elapsed(base, sample)
+        last = self._episode["latest"] if self._episode is not None else base
+        elapsed = _elapsed(last, sample)
         if elapsed < 0:
             flag = f"reading {_num(value)} is {_num(-elapsed)} s older than the last one; ignored"
-            return self._result(OUT_OF_ORDER, sample, base, flag=flag)
-        if (sample.seq is not None and sample.seq == base.seq) or elapsed == 0:
-            if value == base.value:
-                return self._result(DUPLICATE, sample, base)
-            flag = f"reading {_num(value)} for the seq/time of {_num(base.value)}; ignored"
-            return self._result(DUPLICATE, sample, base, flag=flag)
+            return self._result(OUT_OF_ORDER, sample, last, flag=flag)
+        if (sample.seq is not None and sample.seq == last.seq) or elapsed == 0:
+            if value == last.value:
+                return self._result(DUPLICATE, sample, last)
+            flag = f"reading {_num(value)} for the seq/time of {_num(last.value)}; ignored"
+            return self._result(DUPLICATE, sample, last, flag=flag)
         if self._replaced:
-            return self._after_replacement(sample, base, elapsed)
-        return self._classify(sample, base, elapsed)
+            return self._after_replacement(sample, base, _elapsed(base, sample))
+        if self._episode is not None:
+            return self._in_episode(sample, base, self._episode)
+        step = self._step(base, sample)
+        if step is not None:
+            return self._accept(step[0], sample, base, step[1])
+        return self._open(sample, base)
 
-    def _classify(self, sample: Sample, base: Sample, elapsed: float) -> Interval:
+    def _step(self, old: Sample, sample: Sample) -> tuple[str, float] | None:
+        """(kind, counted) if the total could have gone from `old` to `sample`, else None."""
+        value, before = sample.value, old.value
+        assert value is not None and before is not None
+        allowance, rise = self.params.allowance(_elapsed(old, sample)), value - before
+        if 0 <= rise <= allowance:
+            return CLEAN, rise
+        if -rise <= self.params.jitter + 1e-9 * max(abs(before), 1.0) and rise < 0:
+            return JITTER, 0.0  # (the slack: a decimal resolution in binary floats)
+        wrap = self.params.wrap_value
+        if wrap is not None and rise < 0 and 0 <= wrap - before + value <= allowance:
+            return ROLLOVER, wrap - before + value  # (after a gap too: what the time allows)
+        return None
+
+    def _hypothesis(self, sample: Sample, base: Sample) -> tuple[str, float, str]:
+        """(kind, held, text) of a reading the pump could not have made from the base."""
         value, old = sample.value, base.value
         assert value is not None and old is not None
+        elapsed = _elapsed(base, sample)
         allowance = self.params.allowance(elapsed)
-        rise = value - old
-        spike = self._spike
-        if (
-            spike is not None
-            and spike.value is not None
-            and value >= spike.value
-            and (value - spike.value <= self.params.allowance(_elapsed(spike, sample)))
-        ):  # the jump was real: it stays held, counting continues from the spiked value
-            return self._accept(CLEAN, sample, spike, value - spike.value)
-        if 0 <= rise <= allowance:  # (after a held spike: it was a glitch, back on the line)
-            return self._accept(CLEAN, sample, base, rise)
-        if rise > allowance:
-            self._spike = sample
-            flag = (f"rise {_num(rise)} in {_num(elapsed)} s is more than the pump's "
-                    f"{_num(allowance)}; held, not counted")
-            return self._result(SPIKE, sample, base, held=rise, flag=flag)
-        return self._decrease(sample, base, allowance)
-
-    def _decrease(self, sample: Sample, base: Sample, allowance: float) -> Interval:
-        value, old, wrap = sample.value, base.value, self.params.wrap_value
-        assert value is not None and old is not None
-        if wrap is not None:
-            to_wrap = wrap - old
-            near_wrap = to_wrap <= self.params.near_wrap_fraction * wrap
-            if near_wrap and to_wrap + value <= allowance:
-                return self._accept(ROLLOVER, sample, base, to_wrap + value)
+        if value > old:
+            return SPIKE, value - old, (
+                f"rise {_num(value - old)} in {_num(elapsed)} s from {_num(old)} is more than "
+                f"the pump's {_num(allowance)}; held, not counted")
         fell = f"total fell from {_num(old)} to {_num(value)}"
-        if value <= allowance:
-            maybe = wrap is not None and wrap - old + value <= allowance
-            held = wrap - old if maybe and wrap is not None else 0.0
-            alt = f"; if it was a rollover, {_num(held)} more was pumped" if maybe else ""
-            flag = f"{fell}: meter reset? counted {_num(value)} since the reset{alt}; confirm"
-            return self._accept(RESET, sample, base, value, held=held, flag=flag)
-        flag = (f"{fell}, neither near zero nor a rollover (reset, unrecorded replacement or "
-                f"tampering?); held {_num(value)}, counting continues from {_num(value)}")
-        return self._accept(RESET, sample, base, 0.0, held=value, flag=flag)
+        if value <= allowance:  # what the meter counted since a reset to zero
+            return RESET, value, (f"{fell}: meter reset? it counted {_num(value)} since; held, "
+                                  f"confirm to count it")
+        return RESET, 0.0, (f"{fell}, neither near zero nor a rollover (reset, unrecorded "
+                            f"replacement or tampering?); nothing held, counting continues "
+                            f"from {_num(value)} once the readings go on from it")
+
+    def _open(self, sample: Sample, base: Sample) -> Interval:
+        kind, held, flag = self._hypothesis(sample, base)
+        self._episode = {"id": sample.seq, "kind": kind, "latest": sample, "held": held}
+        return self._result(kind, sample, base, held=held, flag=flag, status=OPEN,
+                            episode=self._episode)
+
+    def _in_episode(self, sample: Sample, base: Sample, episode: dict[str, Any]) -> Interval:
+        latest, before = episode["latest"], episode["held"]
+        step = self._step(base, sample)
+        if step is not None:  # back on the trusted track: the episode was a glitch
+            flag = (f"back on the track from {_num(base.value)}: the reading "
+                    f"{_num(latest.value)} was a glitch; nothing held")
+            return self._accept(step[0], sample, base, step[1], flag=flag, status=CLOSED,
+                                episode=episode, held_before=before)
+        step = self._step(latest, sample)
+        if step is not None:  # the readings go on from the episode's own latest reading
+            flag = (f"readings go on from {_num(latest.value)}: {_num(before)} held since "
+                    f"{_num(base.value)} stands; confirm or reject")
+            return self._accept(step[0], sample, latest, step[1], held=before, flag=flag,
+                                status=SETTLED, episode=episode, held_before=before)
+        kind, held, flag = self._hypothesis(sample, base)
+        changed = kind != episode["kind"] or held != before
+        episode.update(kind=kind, latest=sample, held=held)
+        return self._result(kind, sample, base, held=held, flag=flag if changed else None,
+                            status=OPEN, episode=episode, held_before=before)
 
     def _after_replacement(self, sample: Sample, base: Sample, elapsed: float) -> Interval:
         value, start = sample.value, base.value
@@ -232,17 +272,23 @@ class TotaliserTracker:
 
     # -- helpers ----------------------------------------------------------------------------------
     def _accept(self, kind: str, sample: Sample, base: Sample, delta: float,
-                held: float = 0.0, flag: str | None = None) -> Interval:
-        """Move the baseline to this reading."""
-        self._base, self._spike, self._replaced = sample, None, False
-        return self._result(kind, sample, base, delta=delta, held=held, flag=flag)
+                held: float = 0.0, flag: str | None = None, status: str | None = None,
+                episode: dict[str, Any] | None = None, held_before: float = 0.0) -> Interval:
+        """Move the baseline to this reading (jitter: the total stands, as of this reading)."""
+        if kind == JITTER:
+            sample = replace(sample, value=base.value)
+        self._base, self._episode, self._replaced = sample, None, False
+        return self._result(kind, sample, base, delta=delta, held=held, flag=flag, status=status,
+                            episode=episode, held_before=held_before)
 
     @staticmethod
     def _result(kind: str, sample: Sample, base: Sample | None, delta: float = 0.0,
-                held: float = 0.0, flag: str | None = None) -> Interval:
+                held: float = 0.0, flag: str | None = None, status: str | None = None,
+                episode: dict[str, Any] | None = None, held_before: float = 0.0) -> Interval:
         start = base.wall_time if base is not None else None
         return Interval(kind, max(delta, 0.0), max(held, 0.0), start, sample.wall_time,
-                        sample.value, flag, sample.seq)
+                        sample.value, flag, sample.seq, episode["id"] if episode else None,
+                        status, held_before, episode["kind"] if episode else None)
 
 
 def _elapsed(earlier: Sample, later: Sample) -> float:

@@ -9,7 +9,16 @@ from typing import Any
 
 from gateway.accounting.alarms import Window
 from gateway.accounting.coefficient import CoefficientBook, derived_volume
-from gateway.accounting.counters import DUPLICATE, FIRST, INVALID, OUT_OF_ORDER, Interval
+from gateway.accounting.counters import (
+    CLOSED,
+    DUPLICATE,
+    FIRST,
+    INVALID,
+    OPEN,
+    OUT_OF_ORDER,
+    SETTLED,
+    Interval,
+)
 from gateway.accounting.drift import METER_FAULTS
 from gateway.accounting.ledger import Ledger
 from gateway.accounting.periods import DERIVED, METERED
@@ -21,6 +30,8 @@ log = logging.getLogger(__name__)
 
 IGNORED = (DUPLICATE, OUT_OF_ORDER, INVALID)
 MAX_NOTES = 3
+_STATUS = {OPEN: "held, still changing: confirm once the readings settle",
+           SETTLED: "held: confirm or reject", CLOSED: "closed itself (a glitch): nothing held"}
 TOTALISERS = ("volume", "energy")
 
 
@@ -42,7 +53,7 @@ class Amount:
     def add(self, start: float | None, end: float, delta: float, held: float,
             seq: int | None, kind: str) -> None:
         self.amount += delta
-        self.held += held
+        self.held = max(self.held + held, 0.0)  # `held` < 0: an episode's held amount fell
         if start is not None and (self.start is None or start < self.start):
             self.start = start
         self.end = end if self.end is None else max(self.end, end)
@@ -108,23 +119,44 @@ class IntervalAccount:
             return []
         if interval.kind in IGNORED:
             acc.kinds[interval.kind] = acc.kinds.get(interval.kind, 0) + 1
-            return []
+            if interval.kind == INVALID or not interval.flag:
+                return []
+            if interval.seq is not None:  # a person sees readings that were dropped
+                acc.flagged.append(interval.seq)
+            return [self._flag(name, total, interval, 0.0, 0.0)]
         delta = to_base(interval.delta, total.unit)
         held = to_base(interval.held, total.unit)
-        acc.add(interval.start_wall, interval.end_wall, delta, held, interval.seq, interval.kind)
+        # an episode's held amount is updated, not added: the interval holds the change
+        change = held - to_base(interval.held_before, total.unit)
+        acc.add(interval.start_wall, interval.end_wall, delta, change, interval.seq,
+                interval.kind)
         flags: list[NewRecord] = []
         if interval.flag:
             if interval.seq is not None:
                 acc.flagged.append(interval.seq)
-            flags.append(make(
-                KIND_FLAG, total.device, total.point, held, _base_unit(name), interval.end_wall,
-                {"kind": interval.kind, "flag": interval.flag, "held": held, "counted": delta,
-                 "reading_seq": interval.seq, "start": interval.start_wall,
-                 "end": interval.end_wall, "source": METERED if name == "volume" else "energy",
-                 "status": "held: confirm or reject" if held > 0 else "counted: check"}))
+            flags.append(self._flag(name, total, interval, held, delta))
         if name == "energy" and delta > 0:
             self._derive(delta, interval.start_wall, interval.end_wall, interval.seq)
         return flags
+
+    @staticmethod
+    def _flag(name: str, total: Totaliser, interval: Interval, held: float,
+              delta: float) -> NewRecord:
+        """The flag record of one reading: what a person must confirm, reject or check."""
+        if interval.kind in IGNORED:
+            status = "ignored: check"
+        elif interval.status in _STATUS and (held > 0 or interval.status != SETTLED):
+            status = _STATUS[interval.status]
+        else:
+            status = "held: confirm or reject" if held > 0 else "counted: check"
+        return make(
+            KIND_FLAG, total.device, total.point, held, _base_unit(name), interval.end_wall,
+            {"kind": interval.episode_kind or interval.kind, "flag": interval.flag, "held": held,
+             "counted": delta,
+             "reading_seq": interval.seq, "start": interval.start_wall,
+             "end": interval.end_wall, "source": METERED if name == "volume" else "energy",
+             "status": status,
+             "episode": interval.episode, "episode_status": interval.status})
 
     def count_confirmed(self, amount: HeldAmount) -> None:
         """Count a held amount a person confirmed (its head is unknown by now: not corrected)."""

@@ -33,6 +33,7 @@ from gateway.units import from_base
 VOLUME_POINT = "forward_total"
 ENERGY_POINT = "import_energy"
 LEVEL_POINT = "level"
+FLOAT_JITTER = 0.01  # a float total's noise when its profile states no resolution (2 decimals)
 
 
 def to_base(value: float, unit: str) -> float:
@@ -152,7 +153,10 @@ def _totaliser(config: Any, device: str | None, name: str, rate_per_h: float,
         return None
     wrap, count = wrap_and_resolution(point)
     unit_factor = from_base(1.0, point.unit)  # base-unit rate in the point's unit
-    params = CounterParams(rate_per_h * unit_factor, wrap, margin, count)
+    # a fall within the register's resolution is noise: the profile's, else one count, else
+    # (a float total) two decimals
+    jitter = point.resolution or count or FLOAT_JITTER
+    params = CounterParams(rate_per_h * unit_factor, wrap, margin, count, jitter)
     return Totaliser(device, name, point.unit, params)
 
 
