@@ -228,3 +228,25 @@ def test_a_request_not_carried_out_before_a_stop_is_handed_out_again_once(tmp_pa
         assert third._carried_out(commands[0][0])
     finally:
         feed.close()
+
+
+def test_a_flow_meter_well_without_a_coefficient_is_cut_off_on_metered_volume(tmp_path):
+    # issue 11 item 9. No coefficient: no derived volume at all, so "derived 0.00 vs metered
+    # … −100 %" means nothing. Before the fix drift was raised after about 1 h 15 min (metered
+    # ≥ 5 m³ by the first 900 s interval, raise_after 1 h) and withheld the cut-off at 40 m³
+    # (reached in the third pump run, about 2 h 20 min in). The flow meter counts: the cut-off
+    # goes ahead on metered volume.
+    config = control_site(tmp_path, coefficient=None)
+    feed = SimulatedFeed(config)
+    try:
+        room = AccountingRoom.from_config(config, feed.sink, clock_probe=ok_clock)
+        feed.run(6 * HOUR, every=10, room=room)
+        room.close()
+        feed.sink.flush()
+    finally:
+        feed.close()
+    assert [r for r in stored(feed.state_dir, "alarm") if r.point == "drift"] == []
+    assert pump_records(feed.state_dir) == [("cut_off", "requested")]
+    cut = stored(feed.state_dir, "pump")[0]
+    assert cut.data["used_m3"] >= 40
+    assert not [r for r in stored(feed.state_dir, "volume") if r.point == "derived"]

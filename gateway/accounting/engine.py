@@ -161,9 +161,18 @@ class AccountingEngine:
         if record.kind == KIND_RELAY and self.pump is not None and record.wall_time is not None:
             self.pump.switched(data.get("action", ""), bool(data.get("ok")), record.wall_time)
         if (record.kind == KIND_VOLUME and isinstance(record.value, int | float)
-                and record.wall_time is not None):
+                and record.wall_time is not None
+                and self._coefficient_at(data.get("start") or record.wall_time)):
             self.drift.add_volume(data.get("source"), record.wall_time, float(record.value),
                                   record.seq)
+
+    def _coefficient_at(self, at_time: float) -> bool:
+        """Whether 以电折水 has a coefficient then: without one drift means nothing."""
+        try:
+            self.book.valid_at(at_time)
+        except LookupError:
+            return False
+        return True
 
     def _reading(self, record: Record) -> None:
         key = (record.device, record.point)
