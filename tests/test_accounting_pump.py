@@ -250,3 +250,25 @@ def test_a_flow_meter_well_without_a_coefficient_is_cut_off_on_metered_volume(tm
     cut = stored(feed.state_dir, "pump")[0]
     assert cut.data["used_m3"] >= 40
     assert not [r for r in stored(feed.state_dir, "volume") if r.point == "derived"]
+
+
+def test_the_allocation_is_checked_on_each_reading_so_the_overshoot_is_one_poll(tmp_path):
+    # issue 11 item 11. Before the fix the use was checked only when a 900 s interval closed:
+    # cut at 47.672 m³ against 40 (up to 900 s × 35.8 m³/h = 8.95 m³ over). Checked on each
+    # reading, the overshoot is at most one poll's pumping: the simulated pump's flow is at
+    # most 7.5 kW × 1.01 × 367.1 × 0.45 / 35 m = 35.75 m³/h (no drawdown yet), read every
+    # 10 s: 35.75 × 10 / 3600 = 0.0993 m³.
+    config = control_site(tmp_path)
+    feed = SimulatedFeed(config)
+    try:
+        room = AccountingRoom.from_config(config, feed.sink, clock_probe=ok_clock)
+        feed.run(6 * HOUR, every=10, room=room)
+        room.close()
+        feed.sink.flush()
+    finally:
+        feed.close()
+    cut = stored(feed.state_dir, "pump")[0]
+    assert cut.point == "cut_off"
+    assert 40.0 <= cut.data["used_m3"] <= 40.0 + 35.75 * 10 / 3600
+    crossing = stored(feed.state_dir, "allocation")[0]
+    assert 40.0 <= crossing.data["used_m3"] <= 40.0 + 35.75 * 10 / 3600

@@ -27,7 +27,7 @@ from gateway.accounting.flags import FlagBook, meter_replacement
 from gateway.accounting.health_rules import FAULT, HOLD, NORMAL
 from gateway.accounting.intervals import IntervalAccount
 from gateway.accounting.ledger import Ledger
-from gateway.accounting.periods import AllocationTracker
+from gateway.accounting.periods import METERED, AllocationTracker
 from gateway.accounting.plan import AccountingPlan, Totaliser
 from gateway.accounting.pump import CUT_OFF, KIND_RELAY, NOT_STOPPED, REQUESTED, RESTORE, PumpGuard
 from gateway.accounting.records import (
@@ -184,6 +184,8 @@ class AccountingEngine:
                             record.mono_time, None if record.boot is None else str(record.boot),
                             record.seq, record.quality or "good")
             self.outputs += self.interval.count(name, total, self.trackers[name].update(sample))
+            if name == ("volume" if self.plan.counting_source == METERED else "energy"):
+                self._check_allocation(sample.wall_time, open_interval=True)
 
     # -- time: intervals and the alarm grid -------------------------------------------------------
     def _advance(self, t: float) -> None:
@@ -242,11 +244,16 @@ class AccountingEngine:
         if end is not None:
             self._check_allocation(end)
 
-    def _check_allocation(self, at_time: float) -> None:
+    def _check_allocation(self, at_time: float, open_interval: bool = False) -> None:
+        """After an interval, or on each reading (with the open interval's count so far): the
+        overshoot of a threshold or the cut-off is then at most one poll's pumping."""
         if self.allocation is None:
             return
         year = self.ledger.local_date(at_time).year
         used = self.ledger.year(year, self.plan.counting_source)
+        if open_interval:
+            used += (self.interval.acc["volume"].amount if self.plan.counting_source == METERED
+                     else sum(part.volume for part in self.interval.derived))
         for crossing in self.allocation.update(year, used, at_time):
             self.outputs.append(make(
                 KIND_ALLOCATION, WELL_DEVICE, "threshold", crossing.threshold_percent, "%",
