@@ -128,7 +128,7 @@ def test_a_site_override_holds_the_cut_off_until_it_is_lifted(tmp_path):
         ("override", "off"), ("cut_off", "requested"), ("restore", "requested")]
 
 
-async def _live(tmp_path, welded: bool):
+async def _live(tmp_path, welded: bool, power_cycle: bool = False):
     """The gateway against the simulated well on ptys at 10× speed, the relay wired to the
     pump's contactor; 0.5 m³ allowed, reached within seconds."""
     # a welded relay is judged after 3 s; a working one has 10 s (a loaded test machine)
@@ -154,8 +154,16 @@ async def _live(tmp_path, welded: bool):
 
     def tick(acquisition) -> None:  # stop 1 s after the outcome (or after 30 s at most)
         engine = room.engine
-        outcome = engine is not None and engine.pump is not None and (
-            engine.pump.confirmed or engine.board.is_active("pump_not_stopped"))
+        pump = engine.pump if engine is not None else None
+        if power_cycle and pump is not None and pump.confirmed and "cycled" not in done:
+            done["cycled"] = time.time()  # the relay module loses power: its coil falls off
+            well.inject("relay", "power_cycle")
+            return
+        outcome = pump is not None and (
+            pump.confirmed or engine.board.is_active("pump_not_stopped"))
+        if power_cycle:  # the pump stopped again after the alarm
+            outcome = pump is not None and pump.confirmed and any(
+                entry["alarm"] == "pump_running_after_cutoff" for entry in engine.board.recent)
         if outcome:
             done.setdefault("at", time.monotonic())
         if time.monotonic() - done.get("at", float("inf")) > 1.0:
@@ -167,13 +175,14 @@ async def _live(tmp_path, welded: bool):
     finally:
         await well.stop()
         store.close()
-    assert "at" in done, "neither confirmed nor alarmed within 30 s"
-    return well, state, started
+    assert "at" in done, f"neither confirmed nor alarmed within 30 s ({done})"
+    return well, state, done.get("cycled", started)
 
 
 async def test_the_cut_off_fires_once_at_the_allocation_and_the_pump_stops(tmp_path):
     well, state, _ = await _live(tmp_path, welded=False)
     assert pump_records(state) == [("cut_off", "requested"), ("confirmed", "power fell")]
+    assert [r for r in stored(state, "alarm")] == []
     request, confirmed = stored(state, "pump")
     assert request.data["used_m3"] >= 0.5
     relay = stored(state, "relay")
@@ -193,6 +202,33 @@ async def test_a_welded_relay_leaves_the_pump_running_and_raises_the_alarm(tmp_p
     raised = [r for r in stored(state, "alarm") if r.point == "pump_not_stopped"]
     assert [r.value for r in raised] == ["raised"]
     assert "still" in raised[0].data["reason"] and "after the cut-off" in raised[0].data["reason"]
+
+
+async def test_a_relay_power_cycled_after_the_cut_off_raises_the_alarm_and_is_cut_again(
+        tmp_path):
+    # issue 11 item 10. The relay module loses power after a confirmed cut-off: its coil falls
+    # off and the pump runs again (7.5 kW). Before the fix the guard said NORMAL for good once
+    # confirmed: no alarm, and the pump ran on. Now the first power reading after the cycle
+    # (one poll, 0.3 s) raises pump_running_after_cutoff, the coil is written again, the power
+    # falls (confirmed again) and the alarm clears.
+    well, state, cycled = await _live(tmp_path, welded=False, power_cycle=True)
+    assert pump_records(state) == [("cut_off", "requested"), ("confirmed", "power fell"),
+                                   ("reassert", "requested"), ("confirmed", "power fell")]
+    cut, _, reassert, _ = stored(state, "pump")
+    assert [(r.value, r.data["ok"], r.data["request_seq"]) for r in stored(state, "relay")] == [
+        ("on", True, cut.seq), ("on", True, reassert.seq)]
+    running = [r for r in stored(state, "alarm") if r.point == "pump_running_after_cutoff"]
+    assert [r.value for r in running] == ["raised", "cleared"]
+    # the first reading after the cycle that shows the pump running: power above 0.5 kW
+    # (7.5 kW) or flow above 0.5 m³/h (about 35 m³/h), whichever meter is polled first
+    first_running = next(r for r in stored(state, "reading") if r.wall_time > cycled and (
+        ((r.device, r.point) == ("pump-energy", "active_power") and r.value > 500.0)
+        or ((r.device, r.point) == ("flow-meter", "flow_rate") and r.value > 0.5)))
+    assert running[0].wall_time == first_running.wall_time  # the first poll that showed it
+    assert first_running.wall_time - cycled < 1.5  # one poll (0.3 s) on a loaded machine
+    assert "after the confirmed cut-off" in running[0].data["reason"]
+    assert well.meter("relay").coils == {0: True}
+    assert not well.snapshot().pump_on
 
 
 @pytest.mark.parametrize("point", ["cut_off", "restore"])
@@ -272,3 +308,89 @@ def test_the_allocation_is_checked_on_each_reading_so_the_overshoot_is_one_poll(
     assert 40.0 <= cut.data["used_m3"] <= 40.0 + 35.75 * 10 / 3600
     crossing = stored(feed.state_dir, "allocation")[0]
     assert 40.0 <= crossing.data["used_m3"] <= 40.0 + 35.75 * 10 / 3600
+
+
+def test_a_failed_relay_write_is_not_carried_out_and_is_handed_out_again(tmp_path):
+    # issue 11 item 10: before the fix any relay record, even ok = false, counted as carried
+    # out, so a write that timed out was never tried again.
+    from gateway.accounting.pump import relay_record
+
+    config = control_site(tmp_path)
+    feed = SimulatedFeed(config)
+    try:
+        room = AccountingRoom.from_config(config, feed.sink, clock_probe=ok_clock)
+        feed.run(3 * HOUR, every=10, room=room)
+        [(seq, point, _)] = room.take_commands()
+        feed.sink.append_record(relay_record(seq, point, "relay", 0, True, False,
+                                             "timeout: no valid reply to the coil write"))
+        feed.run(600, every=10, room=room)
+        assert not room._carried_out(seq)
+        room.close()
+        feed.sink.flush()
+        again = AccountingRoom.from_config(config, feed.sink, clock_probe=ok_clock)
+        again.start()
+        assert [s for s, _, _ in again.take_commands()] == [seq]  # still to be written
+        feed.sink.append_record(relay_record(seq, point, "relay", 0, True, True))
+        feed.run(600, every=10, room=again)
+        assert again._carried_out(seq)
+        assert again.engine.pending_relay == {}
+        again.close()
+    finally:
+        feed.close()
+
+
+class _Transport:
+    """A relay module's coil as a transport sees it: FC 1 reads, FC 5 writes, failures."""
+
+    def __init__(self, coil: bool, fail_writes: int = 0) -> None:
+        self.coil, self.fail_writes, self.writes = coil, fail_writes, []
+
+    async def read(self, slave, function, address, count):
+        assert function == 1 and count == 1
+        return [self.coil]
+
+    async def write_coil(self, slave, address, on):
+        self.writes.append(on)
+        if self.fail_writes:
+            self.fail_writes -= 1
+            raise TimeoutError("no reply")
+        self.coil = on
+
+
+def _acquisition(transport):
+    from types import SimpleNamespace
+
+    device = SimpleNamespace(name="relay", slave_id=9)
+    return SimpleNamespace(pollers=[SimpleNamespace(devices=[device], transport=transport)])
+
+
+async def test_the_coil_is_read_back_held_during_the_cut_off_and_a_failed_write_retried(
+        tmp_path, monkeypatch):
+    # issue 11 item 10: the coil is read back (FC 1) after each write and every
+    # reassert_every_s while the cut-off is in force; a coil found off is written again, and a
+    # failed write is tried again RETRY_S later (here 0 s).
+    import gateway.accounting.service as service
+
+    monkeypatch.setattr(service, "RETRY_S", 0.0)
+    config = control_site(tmp_path)
+    feed = SimulatedFeed(config)
+    try:
+        room = AccountingRoom.from_config(config, feed.sink, clock_probe=ok_clock,
+                                          reassert_every_s=0.0)
+        feed.run(3 * HOUR, every=10, room=room)
+        transport = _Transport(coil=False, fail_writes=1)
+        await room.act(_acquisition(transport))  # the write fails: retried at the next act
+        await room.act(_acquisition(transport))
+        assert transport.writes == [True, True] and transport.coil is True
+        feed.commit(room)
+        relay = stored(feed.state_dir, "relay")
+        assert [r.data["ok"] for r in relay] == [False, True]
+        transport.coil = False  # the module was power-cycled
+        await room.act(_acquisition(transport))
+        assert transport.writes == [True, True, True] and transport.coil is True
+        feed.commit(room)
+        relay = stored(feed.state_dir, "relay")
+        assert relay[-1].data["action"] == "reassert" and relay[-1].data["found"] is False
+        room.close()
+    finally:
+        feed.close()

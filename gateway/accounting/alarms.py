@@ -142,6 +142,8 @@ class AlarmBoard:
         if control.enabled and not control.dry_run:
             self._latch(f"pump_not_stopped@{control.relay_device or 'well'}",
                         "pump_not_stopped", 0.0, 0.0)
+            self._latch(f"pump_running_after_cutoff@{control.relay_device or 'well'}",
+                        "pump_running_after_cutoff", 0.0, 0.0)
 
     def backwards_for(self, name: str) -> BackwardsThresholds:
         """The backwards thresholds of one totaliser, its wrap in base units (as the series)."""

@@ -29,7 +29,16 @@ from gateway.accounting.intervals import IntervalAccount
 from gateway.accounting.ledger import Ledger
 from gateway.accounting.periods import METERED, AllocationTracker
 from gateway.accounting.plan import AccountingPlan, Totaliser
-from gateway.accounting.pump import CUT_OFF, KIND_RELAY, NOT_STOPPED, REQUESTED, RESTORE, PumpGuard
+from gateway.accounting.pump import (
+    CUT_OFF,
+    KIND_RELAY,
+    NOT_STOPPED,
+    REASSERT,
+    REQUESTED,
+    RESTORE,
+    RUNNING_AFTER,
+    PumpGuard,
+)
 from gateway.accounting.records import (
     ACCOUNTING_DEVICE,
     CHECKPOINT_POINT,
@@ -128,6 +137,7 @@ class AccountingEngine:
         if kind == "reading":
             feed_reading(self.plan, self.totals, self.windows, record)
             self._reading(record)
+            self._watch_pump(record)
         elif kind == KIND_HEALTH:
             self._health(record)
         elif kind == KIND_COEFFICIENT:
@@ -148,14 +158,14 @@ class AccountingEngine:
         """Our own interval volumes, read back in store order, are the drift rule's series; a
         committed pump request read back live is handed to the gateway to carry out."""
         data = record.data or {}
-        if (live and record.kind == KIND_PUMP and record.point in (CUT_OFF, RESTORE)
+        if (live and record.kind == KIND_PUMP and record.point in (CUT_OFF, RESTORE, REASSERT)
                 and record.value == REQUESTED):
             self.commands.append((record.seq, record.point or "", data))
             self.pending_relay[str(record.seq)] = [record.point, data]
             self.checkpoint_due = True
         if live and record.kind == KIND_FLAG and self.flags.note_flag(record):
             self.checkpoint_due = True
-        if record.kind == KIND_RELAY and live and (
+        if record.kind == KIND_RELAY and live and data.get("ok") and (  # a failed write: retried
                 self.pending_relay.pop(str(data.get("request_seq")), None) is not None):
             self.checkpoint_due = True
         if record.kind == KIND_RELAY and self.pump is not None and record.wall_time is not None:
@@ -186,6 +196,20 @@ class AccountingEngine:
             self.outputs += self.interval.count(name, total, self.trackers[name].update(sample))
             if name == ("volume" if self.plan.counting_source == METERED else "energy"):
                 self._check_allocation(sample.wall_time, open_interval=True)
+
+    def _watch_pump(self, record: Record) -> None:
+        """After a confirmed cut-off, each power or flow reading: is the pump running again?"""
+        if self.pump is None or self.plan.pump_control.dry_run:
+            return
+        power, flow = self.windows["power"], self.windows["flow"]
+        if record.seq not in (power.seqs[-1:] + flow.seqs[-1:]):
+            return
+        t = record.wall_time or 0.0
+        verdict, why, out = self.pump.watch(t, power.latest(), flow.latest())
+        self.outputs += out
+        decision = self.board.condition(RUNNING_AFTER, self.pump.device, verdict, t, why)
+        if decision is not None:
+            self._alarm_record(decision.alarm, decision.action, t, decision.reason)
 
     # -- time: intervals and the alarm grid -------------------------------------------------------
     def _advance(self, t: float) -> None:

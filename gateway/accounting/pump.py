@@ -6,11 +6,15 @@ the allocation, the engine writes a `pump` cut_off record (value "requested", or
 nothing is switched). It withholds the cut-off, and says why, while a site override is on or a
 meter-fault alarm (or drift) is raised: a meter fault alone never stops a pump. After a request
 it watches the pump's power: if it has not fallen to stopped_power_kw within confirm_within_s,
-the pump_not_stopped alarm is raised. A new year, an allocation raised above the use, or an
-installer's restore command gives the pump back.
+the pump_not_stopped alarm is raised. After a confirmed stop every power and flow reading is
+watched: a pump running again (relay power-cycled, bypassed) raises pump_running_after_cutoff
+and a `reassert` request writes the coil again. A new year, an allocation raised above the
+use, or an installer's restore command gives the pump back.
 
 The gateway process takes each committed request (the room reads it back) and writes the coil,
-recording the result as a `relay` record; a request already carried out is never written twice.
+recording the result as a `relay` record (ok only when the coil reads back as written; a failed
+write is tried again); a request carried out is never written twice, and while the cut-off is
+in force the coil is read back periodically and written again if it was found off.
 """
 
 from __future__ import annotations
@@ -26,10 +30,12 @@ from gateway.store.records import NewRecord
 
 log = logging.getLogger(__name__)
 
-CUT_OFF, RESTORE, WITHHELD, CONFIRMED, OVERRIDE = (
-    "cut_off", "restore", "withheld", "confirmed", "override")
+CUT_OFF, RESTORE, WITHHELD, CONFIRMED, OVERRIDE, REASSERT = (
+    "cut_off", "restore", "withheld", "confirmed", "override", "reassert")
 REQUESTED, DRY_RUN = "requested", "dry_run"
 NOT_STOPPED = "pump_not_stopped"
+RUNNING_AFTER = "pump_running_after_cutoff"
+RUNNING_FLOW_M3H = 0.5  # a flow above this after a confirmed stop: water is pumped again
 KIND_RELAY = "relay"
 
 
@@ -46,6 +52,7 @@ class PumpGuard:
         self.released: bool = state.get("released", False)  # given back by a person this year
         self.withheld: str | None = state.get("withheld")
         self.override: bool = state.get("override", False)
+        self.running_again: bool = state.get("running_again", False)  # since the last confirm
 
     @property
     def device(self) -> str:
@@ -117,8 +124,35 @@ class PumpGuard:
 
     def switched(self, action: str, ok: bool, at_time: float) -> None:
         """The gateway's relay record: the coil was written (or not) for the latest request."""
-        if action == CUT_OFF and ok and self.cut_at is not None:
+        if action in (CUT_OFF, REASSERT) and ok and self.cut_at is not None:
             self.switched_at = at_time
+
+    def watch(self, at_time: float, power: tuple[float, float] | None,
+              flow: tuple[float, float] | None) -> tuple[str, str, list[NewRecord]]:
+        """On each power or flow reading after a confirmed stop: is the pump running again
+        (relay power-cycled, bypassed)? Then (FAULT, why, [a reassert request])."""
+        if self.cut_at is None or self.released or self.override or self.control.dry_run:
+            self.running_again = False
+            return NORMAL, "no cut-off in force", []
+        if self.running_again:
+            return FAULT, "pump running after the cut-off", []  # until the power falls again
+        if not self.confirmed:
+            return HOLD, "", []
+        power_kw = power[1] if power is not None and power[0] >= self.cut_at else None
+        flow_m3h = flow[1] if flow is not None and flow[0] >= self.cut_at else None
+        running = []
+        if power_kw is not None and power_kw > self.control.stopped_power_kw:
+            running.append(f"power {power_kw:.2f} kW")
+        if flow_m3h is not None and flow_m3h > RUNNING_FLOW_M3H:
+            running.append(f"flow {flow_m3h:.2f} m³/h")
+        if not running:
+            return NORMAL, "stopped", []
+        why = (f"pump running after the confirmed cut-off ({', '.join(running)}): relay "
+               f"power-cycled, bypassed or switched by hand; writing the coil again")
+        self.running_again, self.confirmed = True, False
+        self.cut_at, self.switched_at = at_time, None  # pump_not_stopped judges from here
+        return FAULT, why, [self._record(REASSERT, REQUESTED, at_time, year=self.cut_year,
+                                         reason=why)]
 
     def confirm(self, now: float, power_kw: list[tuple[float, float]]) -> tuple[
             str, str, NewRecord | None]:
@@ -132,7 +166,7 @@ class PumpGuard:
                     and t >= self.switched_at]
         stopped = next(((t, p) for t, p in switched if p <= self.control.stopped_power_kw), None)
         if stopped is not None:
-            self.confirmed = True
+            self.confirmed, self.running_again = True, False
             record = self._record(CONFIRMED, "power fell", stopped[0], power_kw=stopped[1],
                                   after_s=stopped[0] - self.cut_at,
                                   reason=f"power {stopped[1]:.2f} kW "
@@ -150,19 +184,22 @@ class PumpGuard:
     def to_state(self) -> dict[str, Any]:
         return {"cut_year": self.cut_year, "cut_at": self.cut_at,
                 "switched_at": self.switched_at, "confirmed": self.confirmed,
-                "released": self.released, "withheld": self.withheld, "override": self.override}
+                "released": self.released, "withheld": self.withheld, "override": self.override,
+                "running_again": self.running_again}
 
 
 def coil_value(point: str, control_data: dict[str, Any]) -> bool:
-    """The coil state a cut_off or restore request means."""
+    """The coil state a cut_off (or reassert) or restore request means."""
     stops = bool(control_data.get("coil_stops_pump", True))
-    return stops if point == CUT_OFF else not stops
+    return stops if point in (CUT_OFF, REASSERT) else not stops
 
 
 def relay_record(request_seq: int, point: str, device: str, coil: int, on: bool, ok: bool,
-                 error: str = "") -> NewRecord:
-    """The log of one coil write the gateway made (or failed to make)."""
+                 error: str = "", **extra: Any) -> NewRecord:
+    """The log of one coil write the gateway made (or failed to make, then it is retried):
+    ok only when the coil read back (FC 1) as written."""
     return NewRecord.make(KIND_RELAY, device, "coil", "on" if on else "off", "",
                           wall_time=time.time(), mono_time=time.monotonic(),
                           data={"request_seq": request_seq, "action": point, "coil": coil,
-                                "ok": ok, "error": error or None})
+                                "ok": ok, "error": error or None,
+                                "carried_out": request_seq if ok else None, **extra})
