@@ -128,15 +128,21 @@ def test_a_site_override_holds_the_cut_off_until_it_is_lifted(tmp_path):
         ("override", "off"), ("cut_off", "requested"), ("restore", "requested")]
 
 
-async def _live(tmp_path, welded: bool, power_cycle: bool = False):
+async def _live(tmp_path, welded: bool, power_cycle: bool = False, allocation: float = 0.5,
+                coefficient: tuple[float, float] | None = (4.72, 35.0),
+                drift: dict | None = None):
     """The gateway against the simulated well on ptys at 10× speed, the relay wired to the
     pump's contactor; 0.5 m³ allowed, reached within seconds."""
     # a welded relay is judged after 3 s; a working one has 10 s (a loaded test machine)
-    config = control_site(tmp_path, allocation=0.5, poll=0.3, confirm=3 if welded else 10,
-                          interval=10)
+    config = control_site(tmp_path, allocation=allocation, poll=0.3,
+                          confirm=3 if welded else 10, interval=10, coefficient=coefficient)
     accounting = config.well.accounting.model_copy(update={
         "pump_capacity_m3h": 1000.0, "rated_power_kw": 100.0, "interval_s": 5,
         "evaluate_every_s": 1.0})
+    if drift is not None:
+        alarms = accounting.alarms
+        accounting = accounting.model_copy(update={"alarms": alarms.model_copy(update={
+            "drift": alarms.drift.model_copy(update=drift)})})
     config = config.model_copy(update={"well": config.well.model_copy(update={
         "accounting": accounting})})
     state = tmp_path / "state"
@@ -228,6 +234,24 @@ async def test_a_relay_power_cycled_after_the_cut_off_raises_the_alarm_and_is_cu
     assert first_running.wall_time - cycled < 1.5  # one poll (0.3 s) on a loaded machine
     assert "after the confirmed cut-off" in running[0].data["reason"]
     assert well.meter("relay").coils == {0: True}
+    assert not well.snapshot().pump_on
+
+
+async def test_a_flow_meter_well_without_a_coefficient_is_cut_off_at_its_allocation(tmp_path):
+    # issue 11 item 9, the must-show against the simulated well. No coefficient, and a drift
+    # rule quick enough to be raised (metered ≥ 0.05 m³ in the first 5 s interval, raised 1 s
+    # later) long before 1 m³ is used (35 m³/h: about 100 s simulated, 10 s here). Before the
+    # fix drift ("derived 0.00 vs metered", −100 %) withheld the cut-off; now the flow meter's
+    # volume cuts the pump off at 1 m³, within one poll's pumping (35.75 m³/h × 0.3 s × 10 =
+    # 0.03 m³; the simulated well runs at 10×).
+    well, state, _ = await _live(tmp_path, welded=False, allocation=1.0, coefficient=None,
+                                 drift={"window_s": 600.0, "min_volume_m3": 0.05,
+                                        "raise_after_s": 1.0, "clear_after_s": 1.0})
+    assert pump_records(state) == [("cut_off", "requested"), ("confirmed", "power fell")]
+    cut = stored(state, "pump")[0]
+    assert 1.0 <= cut.data["used_m3"] <= 1.0 + 35.75 * 0.3 * 10 / 3600 * 2  # two polls: load
+    assert [r for r in stored(state, "alarm") if r.point == "drift"] == []
+    assert [r.data["ok"] for r in stored(state, "relay")] == [True]
     assert not well.snapshot().pump_on
 
 
