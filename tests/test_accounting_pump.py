@@ -67,7 +67,9 @@ def test_dry_run_reports_once_and_switches_nothing(tmp_path):
     record = stored(feed.state_dir, "pump")[0]
     assert record.data["used_m3"] >= 40 and "dry run: the relay is not switched" in (
         record.data["reason"])
-    assert [r for r in stored(feed.state_dir, "alarm")] == []  # no power check in a dry run
+    # no power check in a dry run: the only alarm is the allocation's (issue 11 item 13)
+    assert [(r.point, r.value) for r in stored(feed.state_dir, "alarm")] == [
+        ("allocation_100_percent", "raised")]
 
 
 def test_a_held_spike_never_cuts_and_a_raised_meter_alarm_withholds_the_cut(tmp_path):
@@ -97,7 +99,10 @@ def test_a_held_spike_never_cuts_and_a_raised_meter_alarm_withholds_the_cut(tmp_
     assert records[:2] == [withheld[0], ("cut_off", "requested")]
     assert [(point, data["year"]) for _, point, data in commands] == [("cut_off", 2025)]
     alarms = [(r.point, r.value) for r in stored(feed.state_dir, "alarm")]
-    assert alarms[:2] == [("totaliser_backwards", "raised"), ("totaliser_backwards", "cleared")]
+    assert [a for a in alarms if not a[0].startswith("allocation")][:2] == [
+        ("totaliser_backwards", "raised"), ("totaliser_backwards", "cleared")]
+    assert [a for a in alarms if a[0].startswith("allocation")] == [
+        ("allocation_100_percent", "raised")]  # reached while the backwards alarm was raised
 
 
 def test_a_site_override_holds_the_cut_off_until_it_is_lifted(tmp_path):
@@ -188,7 +193,8 @@ async def _live(tmp_path, welded: bool, power_cycle: bool = False, allocation: f
 async def test_the_cut_off_fires_once_at_the_allocation_and_the_pump_stops(tmp_path):
     well, state, _ = await _live(tmp_path, welded=False)
     assert pump_records(state) == [("cut_off", "requested"), ("confirmed", "power fell")]
-    assert [r for r in stored(state, "alarm")] == []
+    assert [(r.point, r.value) for r in stored(state, "alarm")] == [
+        ("allocation_100_percent", "raised")]
     request, confirmed = stored(state, "pump")
     assert request.data["used_m3"] >= 0.5
     relay = stored(state, "relay")
@@ -418,3 +424,31 @@ async def test_the_coil_is_read_back_held_during_the_cut_off_and_a_failed_write_
         room.close()
     finally:
         feed.close()
+
+
+def test_each_allocation_threshold_is_raised_as_an_alarm_for_the_uplinks(tmp_path):
+    # issue 11 item 13. 40 m³ a year, warnings at 80 % and 100 %: 32 m³ and 40 m³, each reached
+    # within one 10 s poll's pumping (≤ 35.75 m³/h × 10 s = 0.0993 m³). Before the fix only an
+    # `allocation` record was written; now each threshold is also a signed alarm record, which
+    # every uplink delivers like any record (and `wellgate alarms` shows it active).
+    config = site(tmp_path, """
+[well.accounting.allocation]
+annual_m3 = 40
+thresholds_percent = [80, 100]
+""")
+    feed = SimulatedFeed(config)
+    try:
+        room = AccountingRoom.from_config(config, feed.sink, clock_probe=ok_clock)
+        feed.run(6 * HOUR, every=10, room=room)
+        active = {a["alarm"] for a in room.engine.board.active()}
+        room.close()
+        feed.sink.flush()
+    finally:
+        feed.close()
+    raised = [r for r in stored(feed.state_dir, "alarm") if r.point.startswith("allocation")]
+    assert [(r.point, r.device, r.value) for r in raised] == [
+        ("allocation_80_percent", "well", "raised"), ("allocation_100_percent", "well", "raised")]
+    for record, limit in zip(raised, (32.0, 40.0), strict=True):
+        assert limit <= record.data["used_m3"] <= limit + 35.75 * 10 / 3600
+        assert f"{record.data['threshold_percent']:g} % of the 40 m³" in record.data["reason"]
+    assert active >= {"allocation_80_percent", "allocation_100_percent"}

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
-from gateway.accounting.alarms import CLOCK, OFFLINE, AlarmBoard
+from gateway.accounting.alarms import CLOCK, OFFLINE, AlarmBoard, allocation_alarm
 from gateway.accounting.coefficient import Coefficient, CoefficientBook
 from gateway.accounting.counters import Sample, TotaliserTracker
 from gateway.accounting.drift import METER_FAULTS, DriftExclusion
@@ -242,9 +242,11 @@ class AccountingEngine:
             if decision is not None:
                 self._alarm_record(decision.alarm, decision.action, now, decision.reason)
 
-    def _alarm_record(self, key: str, action: str, at_time: float, reason: str) -> None:
+    def _alarm_record(self, key: str, action: str, at_time: float, reason: str,
+                      **data: Any) -> None:
         name, device = key.split("@", 1)
-        extra = {} if action == "raise" else {"raised_at": self._last_raised(name, device)}
+        extra = data if action == "raise" else {"raised_at": self._last_raised(name, device),
+                                                **data}
         if action == "raise":
             self.interval.note_raised(key)
         self.drift.alarm(key, name, action, at_time)
@@ -288,11 +290,29 @@ class AccountingEngine:
             log.warning("allocation: %s%% of %s m³ reached in %s (%.1f m³, %s)",
                         crossing.threshold_percent, crossing.allocation_m3, crossing.year,
                         crossing.used_m3, self.plan.counting_source)
+        self._allocation_alarms(year, used, at_time)
         if self.pump is not None:
             blocking = sorted(key for key, latch in self.board.latches.items()
                               if latch.active and latch.alarm in PUMP_BLOCKING)
             self.outputs += self.pump.check(year, used, self.allocation.params.annual_allocation_m3,
                                             at_time, blocking)
+
+    def _allocation_alarms(self, year: int, used: float, at_time: float) -> None:
+        """Each threshold reached is an alarm (the uplinks carry it); cleared when the use is
+        below it again (a new year, a raised allocation)."""
+        assert self.allocation is not None
+        allocation = self.allocation.params.annual_allocation_m3
+        for percent in self.allocation.params.thresholds_percent:
+            reached = used >= allocation * percent / 100
+            reason = (f"{year}: {percent:g} % of the {allocation:g} m³ allocation "
+                      f"{'reached' if reached else 'no longer reached'}: {used:.3f} m³ used "
+                      f"({self.plan.counting_source})")
+            decision = self.board.condition(allocation_alarm(percent), WELL_DEVICE,
+                                            FAULT if reached else NORMAL, at_time, reason)
+            if decision is not None:
+                self._alarm_record(decision.alarm, decision.action, at_time, decision.reason,
+                                   year=year, used_m3=used, allocation_m3=allocation,
+                                   threshold_percent=percent)
 
     def close_partial(self) -> None:
         """Write what the current interval holds so far (on a stop), and a checkpoint."""
