@@ -452,3 +452,51 @@ thresholds_percent = [80, 100]
         assert limit <= record.data["used_m3"] <= limit + 35.75 * 10 / 3600
         assert f"{record.data['threshold_percent']:g} % of the 40 m³" in record.data["reason"]
     assert active >= {"allocation_80_percent", "allocation_100_percent"}
+
+
+def test_an_override_has_a_reason_and_an_expiry_shown_by_pump_status(tmp_path):
+    # issue 11 item 12. The override is set at 0 h until 4 h with a reason; 40 m³ are reached
+    # in the third pump run (about 2 h 20 min): withheld, naming the reason. At 4 h the
+    # override expires by itself (judged on the 30 s grid) and the next reading cuts the pump
+    # off: cut_off within 30 s + one 10 s poll of the expiry. Before the fix an override had
+    # neither: it held the cut-off for good, and `wellgate pump status` did not exist.
+    from click.testing import CliRunner
+
+    from gateway.cli import cli
+
+    config = control_site(tmp_path)
+    path = str(tmp_path / "site.toml")
+    feed = SimulatedFeed(config)
+    until = feed.start + 4 * HOUR
+
+    def status():
+        result = CliRunner().invoke(cli, ["pump", "--config", path, "status"],
+                                    catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    try:
+        room = AccountingRoom.from_config(config, feed.sink, clock_probe=ok_clock)
+        feed.sink.append_record(make(KIND_COMMAND, INSTALLER_DEVICE, "pump_override", None, "",
+                                     feed.start, {"by": "li", "active": True, "until": until,
+                                                  "reason": "pump test after repair"}))
+        feed.run(3 * HOUR, every=10, room=room)
+        shown = status()
+        assert "override: ON until 2025-06-01 04:00:00 +0800" in shown, shown
+        assert "reason: pump test after repair (by li)" in shown
+        assert pump_records(feed.state_dir) == [
+            ("override", "on"), ("withheld", "site override on (maintenance): pump test after "
+                                             "repair")]
+        feed.run(2 * HOUR, every=10, room=room)
+        room.close()
+        feed.sink.flush()
+        shown = status()
+    finally:
+        feed.close()
+    records = stored(feed.state_dir, "pump")
+    assert [(r.point, r.value) for r in records][2:] == [("override", "off"),
+                                                        ("cut_off", "requested")]
+    expired, cut = records[2], records[3]
+    assert "expired" in expired.data["reason"] and until <= expired.wall_time <= until + 30
+    assert until <= cut.wall_time <= until + 30 + 10
+    assert "override: off" in shown and "cut off in 2025" in shown, shown

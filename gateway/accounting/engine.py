@@ -234,6 +234,8 @@ class AccountingEngine:
         self.drift.forget_before(now)
         for decision in self.board.evaluate(now):
             self._alarm_record(decision.alarm, decision.action, now, decision.reason)
+        if self.pump is not None:
+            self.outputs += self.pump.expire(now)
         if self.pump is not None and not self.plan.pump_control.dry_run:
             verdict, why, confirmed = self.pump.confirm(now, self.windows["power"].pairs)
             if confirmed is not None:

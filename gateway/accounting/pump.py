@@ -36,6 +36,7 @@ REQUESTED, DRY_RUN = "requested", "dry_run"
 NOT_STOPPED = "pump_not_stopped"
 RUNNING_AFTER = "pump_running_after_cutoff"
 RUNNING_FLOW_M3H = 0.5  # a flow above this after a confirmed stop: water is pumped again
+DEFAULT_OVERRIDE_S = 8 * 3600.0  # an override command that names no expiry lasts this long
 KIND_RELAY = "relay"
 
 
@@ -52,6 +53,9 @@ class PumpGuard:
         self.released: bool = state.get("released", False)  # given back by a person this year
         self.withheld: str | None = state.get("withheld")
         self.override: bool = state.get("override", False)
+        self.override_until: float | None = state.get("override_until")  # None: set before
+        self.override_reason: str = state.get("override_reason", "")  # overrides had expiries
+        self.override_by: str = state.get("override_by", "")
         self.running_again: bool = state.get("running_again", False)  # since the last confirm
 
     @property
@@ -68,7 +72,7 @@ class PumpGuard:
     def check(self, year: int, used: float, allocation: float, at_time: float,
               blocking: list[str]) -> list[NewRecord]:
         """After an interval: cut off once the year's counted use reaches the allocation."""
-        out: list[NewRecord] = []
+        out: list[NewRecord] = self.expire(at_time)
         if self.cut_year is not None and self.cut_year != year:
             out += self._restore(at_time, f"a new year ({year}): its allocation starts")
             self.cut_year, self.released = None, False
@@ -78,7 +82,9 @@ class PumpGuard:
             self.cut_year = None
         if used < allocation or self.cut_year == year:
             return out
-        why = ("site override on (maintenance)" if self.override else
+        why = ("site override on (maintenance)"
+               + (f": {self.override_reason}" if self.override_reason else "")
+               if self.override else
                f"meter fault alarm raised: {', '.join(blocking)}" if blocking else None)
         if why is not None:
             if why != self.withheld:
@@ -109,9 +115,17 @@ class PumpGuard:
         by = data.get("by", "")
         if point == "pump_override":
             self.override = bool(data.get("active"))
+            until = data.get("until")
+            self.override_until = (float(until) if isinstance(until, int | float)
+                                   else at_time + DEFAULT_OVERRIDE_S) if self.override else None
+            self.override_reason = str(data.get("reason") or data.get("note") or "")
+            self.override_by = by
+            why = f": {self.override_reason}" if self.override_reason else ""
             out.append(self._record(OVERRIDE, "on" if self.override else "off", at_time,
+                                    until=self.override_until, by=by,
+                                    override_reason=self.override_reason,
                                     reason=f"site override {'on' if self.override else 'off'}"
-                                           f" by {by or 'an installer'}"))
+                                           f" by {by or 'an installer'}{why}"))
             if self.override and self.cut_year is not None and not self.released:
                 out += self._restore(at_time, "site override: the pump may run")
                 self.cut_year = None
@@ -121,6 +135,16 @@ class PumpGuard:
             out += self._restore(at_time, f"restored by {by or 'an installer'}")
             self.released = True
         return out
+
+    def expire(self, now: float) -> list[NewRecord]:
+        """An override past its expiry ends by itself (the cut-off is judged again)."""
+        if not self.override or self.override_until is None or now < self.override_until:
+            return []
+        self.override, self.withheld = False, None
+        by, why = self.override_by or "an installer", self.override_reason or "no reason given"
+        return [self._record(OVERRIDE, "off", now, until=self.override_until,
+                             by=self.override_by, override_reason=self.override_reason,
+                             reason=f"site override expired (set by {by}: {why})")]
 
     def switched(self, action: str, ok: bool, at_time: float) -> None:
         """The gateway's relay record: the coil was written (or not) for the latest request."""
@@ -185,7 +209,8 @@ class PumpGuard:
         return {"cut_year": self.cut_year, "cut_at": self.cut_at,
                 "switched_at": self.switched_at, "confirmed": self.confirmed,
                 "released": self.released, "withheld": self.withheld, "override": self.override,
-                "running_again": self.running_again}
+                "running_again": self.running_again, "override_until": self.override_until,
+                "override_reason": self.override_reason, "override_by": self.override_by}
 
 
 def coil_value(point: str, control_data: dict[str, Any]) -> bool:
@@ -203,3 +228,34 @@ def relay_record(request_seq: int, point: str, device: str, coil: int, on: bool,
                           data={"request_seq": request_seq, "action": point, "coil": coil,
                                 "ok": ok, "error": error or None,
                                 "carried_out": request_seq if ok else None, **extra})
+
+
+def status_lines(control: PumpControlSection, state: dict[str, Any] | None,
+                 shown: Any) -> list[str]:
+    """`wellgate pump status`: the control's setting and the guard's state from a checkpoint
+    (`shown` turns a time into the well's local time)."""
+    mode = ("off (enabled = false)" if not control.enabled else "DRY RUN (records only)"
+            if control.dry_run else f"ON: coil {control.coil} of {control.relay_device}")
+    lines = [f"pump control (以电控水): {mode}"]
+    if not control.enabled:
+        return lines
+    guard = PumpGuard(control, state)
+    if guard.cut_year is None:
+        lines.append("pump: not cut off")
+    elif guard.released:
+        lines.append(f"pump: cut off in {guard.cut_year}, given back by a person (restore)")
+    else:
+        state_text = ("running again after the cut-off" if guard.running_again else
+                      "stop confirmed (power fell)" if guard.confirmed else "stop not confirmed")
+        lines.append(f"pump: cut off in {guard.cut_year} at {shown(guard.cut_at)}: {state_text}")
+    if guard.withheld:
+        lines.append(f"cut-off withheld: {guard.withheld}")
+    if guard.override:
+        until = ("no expiry (set before overrides had one)" if guard.override_until is None
+                 else shown(guard.override_until))
+        lines.append(f"override: ON until {until}")
+        lines.append(f"  reason: {guard.override_reason or 'none given'} "
+                     f"(by {guard.override_by or 'an installer'})")
+    else:
+        lines.append("override: off")
+    return lines
