@@ -500,3 +500,18 @@ def test_an_override_has_a_reason_and_an_expiry_shown_by_pump_status(tmp_path):
     assert "expired" in expired.data["reason"] and until <= expired.wall_time <= until + 30
     assert until <= cut.wall_time <= until + 30 + 10
     assert "override: off" in shown and "cut off in 2025" in shown, shown
+
+
+def test_a_clock_stepped_into_a_new_year_does_not_give_the_pump_back(tmp_path):
+    # issue 11 item 5, the guard's part: cut off in 2025 (700 of 700 m³); a reading stamped
+    # 2026 under an untrusted clock (the engine's clock_trusted, from helper D's clock work)
+    # restores nothing; once the clock is trusted in 2026, the new year's allocation starts.
+    from gateway.accounting.pump import PumpGuard
+    from gateway.config import PumpControlSection
+
+    guard = PumpGuard(PumpControlSection(enabled=True, dry_run=False, relay_device="relay"))
+    assert [r.point for r in guard.check(2025, 700.0, 700.0, 1000.0, [])] == ["cut_off"]
+    assert guard.check(2026, 0.0, 700.0, 2000.0, [], clock_trusted=False) == []
+    assert guard.cut_year == 2025
+    assert [r.point for r in guard.check(2026, 0.0, 700.0, 3000.0, [])] == ["restore"]
+    assert guard.cut_year is None

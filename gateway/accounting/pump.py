@@ -70,9 +70,13 @@ class PumpGuard:
         return record
 
     def check(self, year: int, used: float, allocation: float, at_time: float,
-              blocking: list[str]) -> list[NewRecord]:
-        """After an interval: cut off once the year's counted use reaches the allocation."""
+              blocking: list[str], clock_trusted: bool = True) -> list[NewRecord]:
+        """On each counted reading: cut off once the year's counted use reaches the allocation.
+        A year other than the cut-off's under an untrusted clock (stepped into a new year)
+        gives nothing back: the cut holds until the clock is trusted again."""
         out: list[NewRecord] = self.expire(at_time)
+        if self.cut_year is not None and self.cut_year != year and not clock_trusted:
+            return out
         if self.cut_year is not None and self.cut_year != year:
             out += self._restore(at_time, f"a new year ({year}): its allocation starts")
             self.cut_year, self.released = None, False
