@@ -515,3 +515,26 @@ def test_a_clock_stepped_into_a_new_year_does_not_give_the_pump_back(tmp_path):
     assert guard.cut_year == 2025
     assert [r.point for r in guard.check(2026, 0.0, 700.0, 3000.0, [])] == ["restore"]
     assert guard.cut_year is None
+
+
+def test_a_bypassed_pump_keeps_the_alarm_raised_and_is_re_requested_every_300_s():
+    # issue 11 item 10: water keeps flowing with the pump's power off (a bypass, another
+    # supply): the coil write cannot help, so it is requested again only every 300 s (at 0 s
+    # and 300 s of 0..400 s, 10 s readings), and the alarm stays raised throughout.
+    from gateway.accounting.pump import PumpGuard
+    from gateway.config import PumpControlSection
+
+    guard = PumpGuard(PumpControlSection(enabled=True, dry_run=False, relay_device="relay"))
+    guard.check(2025, 700.0, 700.0, -100.0, [])
+    guard.switched("cut_off", True, -90.0)
+    guard.confirm(-80.0, [(-85.0, 0.0)])
+    assert guard.confirmed
+    requests, verdicts = [], []
+    for t in range(0, 401, 10):
+        verdict, _, out = guard.watch(float(t), (float(t), 0.0), (float(t), 30.0))
+        verdicts.append(verdict)
+        requests += [(t, r.point) for r in out]
+        guard.switched("reassert", True, t + 1.0)
+        guard.confirm(t + 2.0, [(t + 2.0, 0.0)])  # the power is off: "confirmed" at once
+    assert requests == [(0, "reassert"), (300, "reassert")]
+    assert set(verdicts) == {"fault"}

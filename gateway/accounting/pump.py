@@ -36,6 +36,7 @@ REQUESTED, DRY_RUN = "requested", "dry_run"
 NOT_STOPPED = "pump_not_stopped"
 RUNNING_AFTER = "pump_running_after_cutoff"
 RUNNING_FLOW_M3H = 0.5  # a flow above this after a confirmed stop: water is pumped again
+REASSERT_SPACING_S = 300.0  # a pump that runs on (bypassed): the coil is re-requested this often
 DEFAULT_OVERRIDE_S = 8 * 3600.0  # an override command that names no expiry lasts this long
 KIND_RELAY = "relay"
 
@@ -56,7 +57,8 @@ class PumpGuard:
         self.override_until: float | None = state.get("override_until")  # None: set before
         self.override_reason: str = state.get("override_reason", "")  # overrides had expiries
         self.override_by: str = state.get("override_by", "")
-        self.running_again: bool = state.get("running_again", False)  # since the last confirm
+        self.running_again: bool = state.get("running_again", False)  # pump_running_after…
+        self.reasserted_at: float | None = state.get("reasserted_at")  # the last reassert
 
     @property
     def device(self) -> str:
@@ -162,10 +164,8 @@ class PumpGuard:
         if self.cut_at is None or self.released or self.override or self.control.dry_run:
             self.running_again = False
             return NORMAL, "no cut-off in force", []
-        if self.running_again:
-            return FAULT, "pump running after the cut-off", []  # until the power falls again
-        if not self.confirmed:
-            return HOLD, "", []
+        if not self.confirmed and not self.running_again:
+            return HOLD, "", []  # the first stop is not confirmed yet: confirm() judges it
         power_kw = power[1] if power is not None and power[0] >= self.cut_at else None
         flow_m3h = flow[1] if flow is not None and flow[0] >= self.cut_at else None
         running = []
@@ -173,11 +173,23 @@ class PumpGuard:
             running.append(f"power {power_kw:.2f} kW")
         if flow_m3h is not None and flow_m3h > RUNNING_FLOW_M3H:
             running.append(f"flow {flow_m3h:.2f} m³/h")
-        if not running:
+        due = self.reasserted_at is None or at_time - self.reasserted_at >= REASSERT_SPACING_S
+        if self.running_again:  # raised until the stop is confirmed again and nothing runs
+            if not running and self.confirmed:
+                self.running_again = False
+                return NORMAL, "stopped again", []
+            if not (running and self.confirmed and due):  # a bypass: again every 300 s
+                return FAULT, "pump running after the cut-off", []
+        elif not running:
             return NORMAL, "stopped", []
         why = (f"pump running after the confirmed cut-off ({', '.join(running)}): relay "
-               f"power-cycled, bypassed or switched by hand; writing the coil again")
-        self.running_again, self.confirmed = True, False
+               f"power-cycled, bypassed or switched by hand")
+        self.running_again = True
+        if not due:
+            ago = at_time - (self.reasserted_at or at_time)
+            return FAULT, f"{why}; the coil was written again {ago:.0f} s ago", []
+        why += "; writing the coil again"
+        self.confirmed, self.reasserted_at = False, at_time
         self.cut_at, self.switched_at = at_time, None  # pump_not_stopped judges from here
         return FAULT, why, [self._record(REASSERT, REQUESTED, at_time, year=self.cut_year,
                                          reason=why)]
@@ -194,7 +206,7 @@ class PumpGuard:
                     and t >= self.switched_at]
         stopped = next(((t, p) for t, p in switched if p <= self.control.stopped_power_kw), None)
         if stopped is not None:
-            self.confirmed, self.running_again = True, False
+            self.confirmed = True
             record = self._record(CONFIRMED, "power fell", stopped[0], power_kw=stopped[1],
                                   after_s=stopped[0] - self.cut_at,
                                   reason=f"power {stopped[1]:.2f} kW "
@@ -213,7 +225,8 @@ class PumpGuard:
         return {"cut_year": self.cut_year, "cut_at": self.cut_at,
                 "switched_at": self.switched_at, "confirmed": self.confirmed,
                 "released": self.released, "withheld": self.withheld, "override": self.override,
-                "running_again": self.running_again, "override_until": self.override_until,
+                "running_again": self.running_again, "reasserted_at": self.reasserted_at,
+                "override_until": self.override_until,
                 "override_reason": self.override_reason, "override_by": self.override_by}
 
 
