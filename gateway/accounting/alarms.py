@@ -29,7 +29,7 @@ from gateway.accounting.health_rules import (
     totaliser_stuck,
 )
 from gateway.accounting.plan import AccountingPlan, to_base
-from gateway.accounting.records import GATEWAY_DEVICE
+from gateway.accounting.records import GATEWAY_DEVICE, WELL_DEVICE
 
 OFFLINE = "offline"
 CLOCK = "clock_not_synchronised"
@@ -65,6 +65,11 @@ class Window:
 
 
 Rule = Callable[[float], Verdict]
+
+
+def allocation_alarm(percent: float) -> str:
+    """The alarm raised when the year's use reaches this share of the allocation."""
+    return f"allocation_{percent:g}_percent"
 
 
 class AlarmBoard:
@@ -138,10 +143,16 @@ class AlarmBoard:
                 self._latch(f"{OFFLINE}@{device}", OFFLINE, *plan.offline)
         if plan.clock is not None:
             self._latch(f"{CLOCK}@{GATEWAY_DEVICE}", CLOCK, *plan.clock)
+        if plan.allocation is not None:  # a warning before the cut, once a year each
+            for percent in plan.allocation.thresholds_percent:
+                name = allocation_alarm(percent)
+                self._latch(f"{name}@{WELL_DEVICE}", name, 0.0, 0.0)
         control = plan.pump_control
         if control.enabled and not control.dry_run:
             self._latch(f"pump_not_stopped@{control.relay_device or 'well'}",
                         "pump_not_stopped", 0.0, 0.0)
+            self._latch(f"pump_running_after_cutoff@{control.relay_device or 'well'}",
+                        "pump_running_after_cutoff", 0.0, 0.0)
 
     def backwards_for(self, name: str) -> BackwardsThresholds:
         """The backwards thresholds of one totaliser, its wrap in base units (as the series)."""

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
-from gateway.accounting.alarms import CLOCK, OFFLINE, AlarmBoard
+from gateway.accounting.alarms import CLOCK, OFFLINE, AlarmBoard, allocation_alarm
 from gateway.accounting.coefficient import Coefficient, CoefficientBook
 from gateway.accounting.counters import Sample, TotaliserTracker
 from gateway.accounting.drift import METER_FAULTS, DriftExclusion
@@ -27,9 +27,18 @@ from gateway.accounting.flags import FlagBook, meter_replacement
 from gateway.accounting.health_rules import FAULT, HOLD, NORMAL
 from gateway.accounting.intervals import IntervalAccount
 from gateway.accounting.ledger import Ledger
-from gateway.accounting.periods import AllocationTracker
+from gateway.accounting.periods import METERED, AllocationTracker
 from gateway.accounting.plan import AccountingPlan, Totaliser
-from gateway.accounting.pump import CUT_OFF, KIND_RELAY, NOT_STOPPED, REQUESTED, RESTORE, PumpGuard
+from gateway.accounting.pump import (
+    CUT_OFF,
+    KIND_RELAY,
+    NOT_STOPPED,
+    REASSERT,
+    REQUESTED,
+    RESTORE,
+    RUNNING_AFTER,
+    PumpGuard,
+)
 from gateway.accounting.records import (
     ACCOUNTING_DEVICE,
     CHECKPOINT_POINT,
@@ -128,6 +137,7 @@ class AccountingEngine:
         if kind == "reading":
             feed_reading(self.plan, self.totals, self.windows, record)
             self._reading(record)
+            self._watch_pump(record)
         elif kind == KIND_HEALTH:
             self._health(record)
         elif kind == KIND_COEFFICIENT:
@@ -148,22 +158,31 @@ class AccountingEngine:
         """Our own interval volumes, read back in store order, are the drift rule's series; a
         committed pump request read back live is handed to the gateway to carry out."""
         data = record.data or {}
-        if (live and record.kind == KIND_PUMP and record.point in (CUT_OFF, RESTORE)
+        if (live and record.kind == KIND_PUMP and record.point in (CUT_OFF, RESTORE, REASSERT)
                 and record.value == REQUESTED):
             self.commands.append((record.seq, record.point or "", data))
             self.pending_relay[str(record.seq)] = [record.point, data]
             self.checkpoint_due = True
         if live and record.kind == KIND_FLAG and self.flags.note_flag(record):
             self.checkpoint_due = True
-        if record.kind == KIND_RELAY and live and (
+        if record.kind == KIND_RELAY and live and data.get("ok") and (  # a failed write: retried
                 self.pending_relay.pop(str(data.get("request_seq")), None) is not None):
             self.checkpoint_due = True
         if record.kind == KIND_RELAY and self.pump is not None and record.wall_time is not None:
             self.pump.switched(data.get("action", ""), bool(data.get("ok")), record.wall_time)
         if (record.kind == KIND_VOLUME and isinstance(record.value, int | float)
-                and record.wall_time is not None):
+                and record.wall_time is not None
+                and self._coefficient_at(data.get("start") or record.wall_time)):
             self.drift.add_volume(data.get("source"), record.wall_time, float(record.value),
                                   record.seq)
+
+    def _coefficient_at(self, at_time: float) -> bool:
+        """Whether 以电折水 has a coefficient then: without one drift means nothing."""
+        try:
+            self.book.valid_at(at_time)
+        except LookupError:
+            return False
+        return True
 
     def _reading(self, record: Record) -> None:
         key = (record.device, record.point)
@@ -175,6 +194,22 @@ class AccountingEngine:
                             record.mono_time, None if record.boot is None else str(record.boot),
                             record.seq, record.quality or "good")
             self.outputs += self.interval.count(name, total, self.trackers[name].update(sample))
+            if name == ("volume" if self.plan.counting_source == METERED else "energy"):
+                self._check_allocation(sample.wall_time, open_interval=True)
+
+    def _watch_pump(self, record: Record) -> None:
+        """After a confirmed cut-off, each power or flow reading: is the pump running again?"""
+        if self.pump is None or self.plan.pump_control.dry_run:
+            return
+        power, flow = self.windows["power"], self.windows["flow"]
+        if record.seq not in (power.seqs[-1:] + flow.seqs[-1:]):
+            return
+        t = record.wall_time or 0.0
+        verdict, why, out = self.pump.watch(t, power.latest(), flow.latest())
+        self.outputs += out
+        decision = self.board.condition(RUNNING_AFTER, self.pump.device, verdict, t, why)
+        if decision is not None:
+            self._alarm_record(decision.alarm, decision.action, t, decision.reason)
 
     # -- time: intervals and the alarm grid -------------------------------------------------------
     def _advance(self, t: float) -> None:
@@ -199,6 +234,8 @@ class AccountingEngine:
         self.drift.forget_before(now)
         for decision in self.board.evaluate(now):
             self._alarm_record(decision.alarm, decision.action, now, decision.reason)
+        if self.pump is not None:
+            self.outputs += self.pump.expire(now)
         if self.pump is not None and not self.plan.pump_control.dry_run:
             verdict, why, confirmed = self.pump.confirm(now, self.windows["power"].pairs)
             if confirmed is not None:
@@ -207,9 +244,11 @@ class AccountingEngine:
             if decision is not None:
                 self._alarm_record(decision.alarm, decision.action, now, decision.reason)
 
-    def _alarm_record(self, key: str, action: str, at_time: float, reason: str) -> None:
+    def _alarm_record(self, key: str, action: str, at_time: float, reason: str,
+                      **data: Any) -> None:
         name, device = key.split("@", 1)
-        extra = {} if action == "raise" else {"raised_at": self._last_raised(name, device)}
+        extra = data if action == "raise" else {"raised_at": self._last_raised(name, device),
+                                                **data}
         if action == "raise":
             self.interval.note_raised(key)
         self.drift.alarm(key, name, action, at_time)
@@ -233,11 +272,16 @@ class AccountingEngine:
         if end is not None:
             self._check_allocation(end)
 
-    def _check_allocation(self, at_time: float) -> None:
+    def _check_allocation(self, at_time: float, open_interval: bool = False) -> None:
+        """After an interval, or on each reading (with the open interval's count so far): the
+        overshoot of a threshold or the cut-off is then at most one poll's pumping."""
         if self.allocation is None:
             return
         year = self.ledger.local_date(at_time).year
         used = self.ledger.year(year, self.plan.counting_source)
+        if open_interval:
+            used += (self.interval.acc["volume"].amount if self.plan.counting_source == METERED
+                     else sum(part.volume for part in self.interval.derived))
         for crossing in self.allocation.update(year, used, at_time):
             self.outputs.append(make(
                 KIND_ALLOCATION, WELL_DEVICE, "threshold", crossing.threshold_percent, "%",
@@ -248,11 +292,29 @@ class AccountingEngine:
             log.warning("allocation: %s%% of %s m³ reached in %s (%.1f m³, %s)",
                         crossing.threshold_percent, crossing.allocation_m3, crossing.year,
                         crossing.used_m3, self.plan.counting_source)
+        self._allocation_alarms(year, used, at_time)
         if self.pump is not None:
             blocking = sorted(key for key, latch in self.board.latches.items()
                               if latch.active and latch.alarm in PUMP_BLOCKING)
             self.outputs += self.pump.check(year, used, self.allocation.params.annual_allocation_m3,
                                             at_time, blocking)
+
+    def _allocation_alarms(self, year: int, used: float, at_time: float) -> None:
+        """Each threshold reached is an alarm (the uplinks carry it); cleared when the use is
+        below it again (a new year, a raised allocation)."""
+        assert self.allocation is not None
+        allocation = self.allocation.params.annual_allocation_m3
+        for percent in self.allocation.params.thresholds_percent:
+            reached = used >= allocation * percent / 100
+            reason = (f"{year}: {percent:g} % of the {allocation:g} m³ allocation "
+                      f"{'reached' if reached else 'no longer reached'}: {used:.3f} m³ used "
+                      f"({self.plan.counting_source})")
+            decision = self.board.condition(allocation_alarm(percent), WELL_DEVICE,
+                                            FAULT if reached else NORMAL, at_time, reason)
+            if decision is not None:
+                self._alarm_record(decision.alarm, decision.action, at_time, decision.reason,
+                                   year=year, used_m3=used, allocation_m3=allocation,
+                                   threshold_percent=percent)
 
     def close_partial(self) -> None:
         """Write what the current interval holds so far (on a stop), and a checkpoint."""

@@ -38,6 +38,7 @@ from gateway.store.records import NewRecord
 log = logging.getLogger(__name__)
 
 BATCH = 2000  # records read per query
+RETRY_S = 5.0  # a failed relay write is tried again after this
 TIME_ERROR = 5  # adjtimex(2): the clock is not synchronised
 
 
@@ -61,7 +62,7 @@ class AccountingRoom:
 
     def __init__(self, plan: AccountingPlan, sink: Any, state_dir: Path,
                  clock_probe: Callable[[], tuple[int | None, str]] = clock_synchronised,
-                 poll_s: float = 1.0) -> None:
+                 poll_s: float = 1.0, reassert_every_s: float = 60.0) -> None:
         self.plan = plan
         self.sink = sink  # a StoreSink: append_group, append_record, flush
         self.path = Path(state_dir) / DB_FILE
@@ -79,6 +80,9 @@ class AccountingRoom:
         self.groups_written = 0
         self._commands: queue.SimpleQueue[tuple[int, str, dict[str, Any]]] = queue.SimpleQueue()
         self._summary: dict[str, Any] = {}
+        self.reassert_every_s = reassert_every_s  # the cut-off coil read back and held
+        self._retry: list[tuple[float, int, str, dict[str, Any]]] = []  # (due, request)
+        self._reassert_due = 0.0
 
     @classmethod
     def from_config(cls, config: Any, sink: Any, **options: Any) -> AccountingRoom:
@@ -206,41 +210,92 @@ class AccountingRoom:
     async def act(self, acquisition: Any) -> None:
         """Carry out the pending relay writes on the relay's bus (call from the acquisition's
         loop); each is logged as a `relay` record, and one already logged is not repeated."""
-        for seq, point, data in self.take_commands():
+        now = time.monotonic()
+        commands = self.take_commands()
+        newest = max([seq for seq, _, _ in commands] + [e[1] for e in self._retry], default=0)
+        due = [(seq, point, data) for at, seq, point, data in self._retry
+               if at <= now and seq == newest]  # a newer request supersedes a failed one
+        self._retry = [entry for entry in self._retry if entry[0] > now and entry[1] == newest]
+        for seq, point, data in [*due, *commands]:
             if self._carried_out(seq):
                 log.info("pump control: request %d was carried out before; not repeated", seq)
                 continue
-            await self._write_coil(acquisition, seq, point, data)
+            if not await self._write_coil(acquisition, seq, point, data):
+                self._retry.append((now + RETRY_S, seq, point, data))
+        if now >= self._reassert_due and not self._retry:  # a retry is writing it already
+            self._reassert_due = now + self.reassert_every_s
+            await self._hold_cut_off(acquisition)
 
     def _carried_out(self, request_seq: int) -> bool:
         if not self.path.exists():
             return False
         conn = open_reader(self.path)
         try:
-            return has_record_after(conn, request_seq, KIND_RELAY, "request_seq", request_seq)
+            return has_record_after(conn, request_seq, KIND_RELAY, "carried_out", request_seq)
         finally:
             conn.close()
 
-    async def _write_coil(self, acquisition: Any, seq: int, point: str,
-                          data: dict[str, Any]) -> None:
-        control = self.plan.pump_control
-        device = control.relay_device or ""
-        on = coil_value(point, data)
+    async def _hold_cut_off(self, acquisition: Any) -> None:
+        """While a cut-off is in force, read the coil back (FC 1) and write it again if it is
+        not as the cut-off left it (a relay power-cycled, switched by hand)."""
+        engine = self.engine
+        pump = engine.pump if engine is not None else None
+        if pump is None or pump.control.dry_run or pump.cut_at is None or pump.released:
+            return
+        found = await self._coil_state(acquisition)
+        on = coil_value("cut_off", {"coil_stops_pump": pump.control.coil_stops_pump})
+        if found is None or found == on:
+            return
+        log.warning("pump control: coil %d reads %s during the cut-off; writing it again",
+                    pump.control.coil, "on" if found else "off")
+        await self._write_coil(acquisition, 0, "reassert", {
+            "coil_stops_pump": pump.control.coil_stops_pump}, found=found)
+
+    def _relay(self, acquisition: Any) -> tuple[Any, Any]:
+        device = self.plan.pump_control.relay_device or ""
         poller = next((p for p in acquisition.pollers
                        if any(d.name == device for d in p.devices)), None)
         polled = next((d for d in poller.devices if d.name == device), None) if poller else None
+        return poller, polled
+
+    async def _coil_state(self, acquisition: Any) -> bool | None:
+        """The relay coil as read back with FC 1 (None when it cannot be read)."""
+        poller, polled = self._relay(acquisition)
+        if poller is None or polled is None or not hasattr(poller.transport, "read"):
+            return None
+        try:
+            bits = await poller.transport.read(polled.slave_id, 1, self.plan.pump_control.coil, 1)
+        except Exception as exc:  # TransactionFailed, a closed port: the next period tries again
+            log.warning("pump control: the coil could not be read back: %s", exc)
+            return None
+        return bool(bits[0]) if bits else None
+
+    async def _write_coil(self, acquisition: Any, seq: int, point: str,
+                          data: dict[str, Any], **extra: Any) -> bool:
+        """Write the coil and read it back; logged as a relay record. True if it holds."""
+        control = self.plan.pump_control
+        device = control.relay_device or ""
+        on = coil_value(point, data)
+        poller, polled = self._relay(acquisition)
         error = ""
         if poller is None or polled is None or not hasattr(poller.transport, "write_coil"):
             error = f"relay device {device!r} is not polled on a Modbus bus"
         else:
             try:
                 await poller.transport.write_coil(polled.slave_id, control.coil, on)
-            except Exception as exc:  # TransactionFailed, a closed port: logged, alarm follows
+            except Exception as exc:  # TransactionFailed, a closed port: retried, alarm follows
                 error = str(exc) or type(exc).__name__
+        if not error:
+            found = await self._coil_state(acquisition)
+            if found is not None and found != on:
+                error = (f"coil {control.coil} read back {'on' if found else 'off'} after "
+                         f"writing {'on' if on else 'off'}")
         if error:
-            log.error("pump control: %s of request %d failed: %s", point, seq, error)
+            log.error("pump control: %s of request %d failed (tried again in %g s): %s",
+                      point, seq, RETRY_S, error)
         self.sink.append_record(relay_record(seq, point, device, control.coil, on, not error,
-                                             error))
+                                             error, **extra))
+        return not error
 
     # -- the thread -------------------------------------------------------------------------------
     def run_in_thread(self) -> None:

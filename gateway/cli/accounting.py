@@ -276,18 +276,57 @@ def meter_replaced(config_file: str, device: str, point: str | None, new_start: 
 
 @click.command()
 @config_option()
-@click.argument("action", type=click.Choice(["override-on", "override-off", "restore"]))
+@click.argument("action", type=click.Choice(["status", "override-on", "override-off",
+                                             "restore"]))
 @click.option("--note", default="", help="Why, for the record.")
-def pump(config_file: str, action: str, note: str) -> None:
-    """以电控水 on site: override-on holds the cut-off (and gives a cut pump back) for
-    maintenance, override-off ends that, restore gives the pump back for the rest of the year.
+@click.option("--reason", default="", help="override-on: why the pump may run (default: the "
+                                           "note; one of them is required).")
+@click.option("--hours", type=click.FloatRange(0.1, 720.0), default=8.0, show_default=True,
+              help="override-on: it ends by itself after this long.")
+def pump(config_file: str, action: str, note: str, reason: str, hours: float) -> None:
+    """以电控水 on site: status shows the cut-off and the override (its expiry and reason);
+    override-on holds the cut-off (and gives a cut pump back) for maintenance until it expires,
+    override-off ends that, restore gives the pump back for the rest of the year.
 
     \b
     Example:
-      wellgate pump --config site.toml override-on --note "pump test after repair"
+      wellgate pump --config site.toml status
+      wellgate pump --config site.toml override-on --reason "pump test after repair" --hours 4
     """
+    import time as clock
+
+    if action == "status":
+        _pump_status(config_file)
+        return
     point = "pump_restore" if action == "restore" else "pump_override"
-    _command(config_file, point, action, {"active": action == "override-on", "note": note})
+    data: dict[str, Any] = {"active": action == "override-on", "note": note}
+    if action == "override-on":
+        if not (reason or note):
+            raise click.BadParameter("override-on needs a reason (why the pump may run), e.g. "
+                                     "--reason \"pump test after repair\"",
+                                     param_hint="--reason")
+        data.update(reason=reason or note, until=clock.time() + hours * 3600.0)
+    _command(config_file, point, action, data)
+
+
+def _pump_status(config_file: str) -> None:
+    from gateway.accounting.pump import status_lines
+    from gateway.accounting.records import latest_checkpoint
+    from gateway.accounting.report import local_time
+    from gateway.store import DB_FILE
+
+    config = load_gateway_config(config_file)
+    if config.well.accounting is None:
+        raise CommandError(f"{config_file} has no [well.accounting] table")
+    conn = open_store_file(str(Path(config.gateway.state_dir) / DB_FILE))
+    try:
+        checkpoint = latest_checkpoint(conn)
+    finally:
+        conn.close()
+    state = (checkpoint.data or {}).get("pump") if checkpoint is not None else None
+    zone = config.well.timezone
+    click.echo("\n".join(status_lines(config.well.pump_control, state,
+                                       lambda t: local_time(t, zone))))
 
 
 COMMANDS = (totals, alarms, flags, confirm, meter_replaced, pump, calibrate)

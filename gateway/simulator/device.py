@@ -212,6 +212,18 @@ class Meter:
         for p in self._total_points(point):
             self._point_offsets[p.name] = -from_base(base[p.name], p.unit)
 
+    def power_cycle(self, snap: Snapshot) -> None:
+        """A relay module loses power and comes back: every coil is off again (as at power-up),
+        and what they were wired to follows (a cut-off pump is given back to its duty cycle)."""
+        if self.profile.model.role != "relay":
+            raise ValueError(f"power_cycle is for relay modules; {self.profile.model.name} "
+                             f"has no coils")
+        was_on = [address for address, on in self.coils.items() if on]
+        self.coils = {}
+        for address in was_on:
+            if self.on_coil is not None and not self.faults.active("welded"):
+                self.on_coil(address, False)
+
     def set_empty_pipe(self, empty: bool, snap: Snapshot) -> None:
         """Freeze (empty) or resume (full) the volume counters; flow reads 0 while empty."""
         totals = self._totals(snap)

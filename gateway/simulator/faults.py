@@ -9,8 +9,9 @@ from typing import Any
 # Faults that stay until cleared (or until `count` requests have been affected).
 REPLY_FAULTS = ("no_answer", "dead", "late", "crc", "exception", "stray", "garble")
 STATE_FAULTS = ("empty_pipe", "freeze", "welded")
-# One-shot actions on the device's totalisers, applied at once (nothing to clear afterwards).
-ACTIONS = ("rollover", "reset")
+# One-shot actions applied at once (nothing to clear afterwards): on the device's totalisers,
+# or a relay module's power cycled (its coils fall back to off, as at power-up).
+ACTIONS = ("rollover", "reset", "power_cycle")
 FAULT_KINDS = REPLY_FAULTS + STATE_FAULTS
 
 # Parameters each kind accepts, with their defaults.

@@ -302,7 +302,8 @@ class SimulatedWell:
 
         Faults: no_answer, dead, late(delay=s), crc, exception(code=n), stray(before=, after=),
         garble(probability=p), empty_pipe, freeze(points=[...], values={point: value}); actions
-        done at once: rollover(point=None, margin=1.0), reset(point=None).
+        done at once: rollover(point=None, margin=1.0), reset(point=None), power_cycle (a relay
+        module's coils fall back to off).
         """
         meter = self.meter(device)
         if fault in ACTIONS:
