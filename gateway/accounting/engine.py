@@ -27,7 +27,7 @@ from gateway.accounting.flags import FlagBook, meter_replacement
 from gateway.accounting.health_rules import FAULT, HOLD, NORMAL
 from gateway.accounting.intervals import IntervalAccount
 from gateway.accounting.ledger import Ledger
-from gateway.accounting.periods import AllocationTracker
+from gateway.accounting.periods import AllocationTracker, local_bucket, local_zone
 from gateway.accounting.plan import AccountingPlan, Totaliser
 from gateway.accounting.pump import CUT_OFF, KIND_RELAY, NOT_STOPPED, REQUESTED, RESTORE, PumpGuard
 from gateway.accounting.records import (
@@ -80,6 +80,7 @@ class AccountingEngine:
         self.trackers = {name: TotaliserTracker(total.params, trackers.get(name))
                          for name, total in self.totals.items()}
         self.ledger = Ledger(plan.time_zone, state.get("ledger"))
+        self._zone = local_zone(plan.time_zone)
         self.allocation = (AllocationTracker(plan.allocation, state.get("allocation"))
                            if plan.allocation is not None else None)
         self.board = AlarmBoard(plan, self.windows, state.get("alarms"))
@@ -178,7 +179,7 @@ class AccountingEngine:
 
     # -- time: intervals and the alarm grid -------------------------------------------------------
     def _advance(self, t: float) -> None:
-        index = int(t // self.plan.interval_s)
+        index = local_bucket(t, self.plan.interval_s, self._zone)
         if self.bucket is None:
             self.bucket = index
         elif index > self.bucket:

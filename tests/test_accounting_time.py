@@ -1,0 +1,101 @@
+"""Time in the accounting: intervals on local boundaries, a confirmed amount booked where the
+meter counted it, and wall-clock jumps (issue 11 items 3, 4 and 5). Hand-worked figures in the
+comments; the well is in Asia/Shanghai (UTC+8)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pytest
+from accounting_support import SHANGHAI, site
+
+from gateway.accounting.engine import AccountingEngine
+from gateway.accounting.plan import build_plan
+from gateway.store.records import Record
+
+HOUR = 3600.0
+DAY = 86400.0
+JUNE_1_20H = datetime(2025, 6, 1, 20, tzinfo=SHANGHAI).timestamp()
+
+
+def local(t: float) -> datetime:
+    return datetime.fromtimestamp(t, SHANGHAI)
+
+
+class Feed:
+    """Synthetic committed records into one engine; keeps every record it writes."""
+
+    def __init__(self, tmp_path, interval: int = 900, **options) -> None:
+        self.engine = AccountingEngine(build_plan(site(tmp_path, interval=interval, **options)))
+        self.seq = 0
+        self.made: list = []
+        self.flow_total = 1000.0
+
+    def record(self, kind, device, point, value, wall, mono=0.0, data=None, unit="",
+               boot=1) -> Record:
+        self.seq += 1
+        record = Record(self.seq, kind, device, point, value, unit, "good", [], wall, mono, boot,
+                        data, None, None)
+        self.engine.process(record)
+        self.made += self.engine.take_group()
+        return record
+
+    def reading(self, wall: float, mono: float, add_m3: float) -> Record:
+        """The flow meter's total after `add_m3` more (wall and monotonic clock as given)."""
+        self.flow_total += add_m3
+        return self.record("reading", "flow-meter", "forward_total", self.flow_total, wall, mono,
+                           {"kind": "total"}, unit="m³")
+
+    def pump(self, wall: float, mono: float, seconds: float, every: float, m3_per_h: float):
+        """Readings every `every` s for `seconds` at a steady flow; returns the next times."""
+        steps = round(seconds / every)
+        for _ in range(steps):
+            wall, mono = wall + every, mono + every
+            self.reading(wall, mono, m3_per_h * every / HOUR)
+        return wall, mono
+
+    def finish(self):
+        self.engine.close_partial()
+        self.made += self.engine.take_group()
+
+    def metered(self, partial: bool | None = None):
+        return [r for r in self.made if r.kind == "volume" and r.point == "metered"
+                and (partial is None or data(r)["partial"] == partial)]
+
+    def day(self, day: date) -> float:
+        return self.engine.ledger.day(day, "metered") or 0.0
+
+    def year(self, year: int) -> float:
+        return self.engine.ledger.year(year, "metered")
+
+
+def data(record) -> dict:
+    import json
+    return json.loads(record.data_text)
+
+
+def test_a_one_day_interval_ends_on_local_midnight_not_utc(tmp_path):
+    """Item 4: 36 m³/h read every 10 min from 20:00 local on 1 June. The day interval must close
+    at local midnight: the readings 20:10 .. 23:50 are 23 steps of 6 m³ = 138 m³ (the step ending
+    at 00:00 opens the next day). Before the fix it ran 08:00 → 08:00 local and closed nothing
+    until the stop."""
+    feed = Feed(tmp_path, interval=86400)
+    feed.reading(JUNE_1_20H, 0.0, 0.0)
+    feed.pump(JUNE_1_20H, 0.0, 8 * HOUR, 600, 36.0)  # to 04:00 on 2 June
+    closed = feed.metered(partial=False)
+    assert len(closed) == 1
+    assert closed[0].value == pytest.approx(23 * 6.0)
+    assert local(data(closed[0])["end"]) == datetime(2025, 6, 1, 23, 50, tzinfo=SHANGHAI)
+    feed.finish()
+    assert feed.day(date(2025, 6, 1)) == pytest.approx(24 * 6.0)  # 20:00 → 24:00
+    assert feed.day(date(2025, 6, 2)) == pytest.approx(24 * 6.0)  # 00:00 → 04:00
+
+
+def test_a_15_minute_interval_ends_on_local_quarter_hours(tmp_path):
+    """Item 4 for a shorter interval: boundaries at local :00/:15/:30/:45 (UTC+8 is a whole
+    number of quarter hours, so these are the UTC ones too: each closed record holds 15 min)."""
+    feed = Feed(tmp_path, interval=900)
+    feed.reading(JUNE_1_20H, 0.0, 0.0)
+    feed.pump(JUNE_1_20H, 0.0, HOUR, 60, 36.0)
+    for record in feed.metered(partial=False):
+        assert local(data(record)["end"]).minute in (14, 29, 44, 59)
