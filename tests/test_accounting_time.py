@@ -26,18 +26,32 @@ class Feed:
     """Synthetic committed records into one engine; keeps every record it writes."""
 
     def __init__(self, tmp_path, interval: int = 900, **options) -> None:
-        self.engine = AccountingEngine(build_plan(site(tmp_path, interval=interval, **options)))
+        self.engine = AccountingEngine(build_plan(site(tmp_path, interval=interval, **options)),
+                                       lookup=lambda seq: self.store.get(seq))
         self.seq = 0
+        self.store: dict[int, Record] = {}
         self.made: list = []
         self.flow_total = 1000.0
 
     def record(self, kind, device, point, value, wall, mono=0.0, data=None, unit="",
                boot=1) -> Record:
+        """Commit one record and account it, then what it made (the room reads that back)."""
         self.seq += 1
         record = Record(self.seq, kind, device, point, value, unit, "good", [], wall, mono, boot,
                         data, None, None)
+        self.store[self.seq] = record
         self.engine.process(record)
-        self.made += self.engine.take_group()
+        pending = self.engine.take_group()
+        while pending:
+            self.made += pending
+            for made in pending:
+                self.seq += 1
+                self.store[self.seq] = Record(
+                    self.seq, made.kind, made.device, made.point, made.value, made.unit,
+                    made.quality, list(made.raw), made.wall_time, made.mono_time, 2, made.data,
+                    None, None)
+                self.engine.process(self.store[self.seq])
+            pending = self.engine.take_group()
         return record
 
     def reading(self, wall: float, mono: float, add_m3: float) -> Record:
@@ -70,8 +84,7 @@ class Feed:
 
 
 def data(record) -> dict:
-    import json
-    return json.loads(record.data_text)
+    return record.data
 
 
 def test_a_one_day_interval_ends_on_local_midnight_not_utc(tmp_path):
@@ -99,3 +112,35 @@ def test_a_15_minute_interval_ends_on_local_quarter_hours(tmp_path):
     feed.pump(JUNE_1_20H, 0.0, HOUR, 60, 36.0)
     for record in feed.metered(partial=False):
         assert local(data(record)["end"]).minute in (14, 29, 44, 59)
+
+
+def test_a_confirmed_amount_is_booked_on_the_day_the_meter_counted_it(tmp_path):
+    """Item 3: 36 m³/h read every 10 min (6 m³ a step) from 20:00 on 1 June to 12:00 on 5 June.
+    The 21:00 reading on 1 June jumps 106 m³ (6 pumped + 100 more): a spike, held. A person lets
+    it count at 12:00 on 5 June. It belongs to 20:50 → 21:00 on 1 June:
+      1 June: 24 steps × 6 = 144, less the held step 6, plus the confirmed 106 = 244 m³
+      2, 3, 4 June: 144 steps × 6 = 864 m³ each;  5 June 00:00 → 12:00: 72 × 6 = 432 m³.
+    Before the fix the confirmed 106 m³ went into 5 June's current interval, which then started
+    at 20:50 on 1 June, so its whole amount was spread over the four days in between."""
+    feed = Feed(tmp_path, interval=900)
+    wall, mono = JUNE_1_20H, 0.0
+    feed.reading(wall, mono, 0.0)
+    wall, mono = feed.pump(wall, mono, 5 * 600, 600, 36.0)
+    wall, mono = wall + 600, mono + 600
+    feed.reading(wall, mono, 106.0)  # 21:00
+    flags = [r for r in feed.store.values() if r.kind == "flag"]
+    assert len(flags) == 1 and flags[0].value == pytest.approx(106.0)
+    wall, mono = feed.pump(wall, mono, 87 * HOUR, 600, 36.0)  # to 12:00 on 5 June
+    assert local(wall) == datetime(2025, 6, 5, 12, tzinfo=SHANGHAI)
+    feed.record("command", "installer", "confirm_flag", flags[0].seq, wall,
+                data={"flag_seq": flags[0].seq, "decision": "count", "by": "test"})
+    feed.pump(wall, mono, 0, 600, 36.0)
+    feed.finish()
+    assert feed.day(date(2025, 6, 1)) == pytest.approx(244.0)
+    for day in (2, 3, 4):
+        assert feed.day(date(2025, 6, day)) == pytest.approx(864.0)
+    assert feed.day(date(2025, 6, 5)) == pytest.approx(432.0)
+    confirmed = [r for r in feed.metered() if data(r)["confirmed_flags"]]
+    assert len(confirmed) == 1 and confirmed[0].value == pytest.approx(106.0)
+    assert (local(data(confirmed[0])["start"]), local(data(confirmed[0])["end"])) == (
+        datetime(2025, 6, 1, 20, 50, tzinfo=SHANGHAI), datetime(2025, 6, 1, 21, tzinfo=SHANGHAI))

@@ -299,8 +299,11 @@ class AccountingEngine:
                                                 data.get("decision"))
             if known:
                 self.checkpoint_due = True
-            if counted is not None:
-                self.interval.count_confirmed(counted)
+            if counted is not None:  # booked where the meter counted it
+                records, end = self.interval.count_confirmed(counted)
+                self.outputs += records
+                if end is not None:
+                    self._check_allocation(end)
         elif record.point == "replace_meter":
             replaced = meter_replacement(record, self.totals, self.trackers)
             if replaced is not None:

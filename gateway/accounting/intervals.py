@@ -126,13 +126,17 @@ class IntervalAccount:
             self._derive(delta, interval.start_wall, interval.end_wall, interval.seq)
         return flags
 
-    def count_confirmed(self, amount: HeldAmount) -> None:
-        """Count a held amount a person confirmed (its head is unknown by now: not corrected)."""
-        acc = self.acc[amount.name]
+    def count_confirmed(self, amount: HeldAmount) -> tuple[list[NewRecord], float | None]:
+        """A held amount a person confirmed, as records of its own over the time the meter
+        counted it (not merged into the current interval; its head is unknown by now: not
+        corrected); returns them, as `close` does."""
+        own = IntervalAccount(self.plan, self.book, self.depth, self.ledger)
+        acc = own.acc[amount.name]
         acc.add(amount.start, amount.end, amount.held, 0.0, None, "confirmed")
         acc.confirmed.append(amount.flag_seq)
         if amount.name == "energy":
-            self._derive(amount.held, amount.start, amount.end, None, head_known=False)
+            own._derive(amount.held, amount.start, amount.end, None, head_known=False)
+        return own.close(partial=False, active_alarms=())
 
     def _head(self, at_time: float) -> float | None:
         head = self.plan.head
