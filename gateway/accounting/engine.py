@@ -109,13 +109,21 @@ class AccountingEngine:
 
     # -- feeding ----------------------------------------------------------------------------------
     def process(self, record: Record) -> None:
-        """Account one committed record (records must come in seq order, each once)."""
+        """Account one committed record (records must come in seq order, each once). If it
+        raises, the cursor stays before it and the engine may be half-applied: restore it from
+        the last checkpoint and `skip` the record (the room does)."""
         if record.seq <= self.cursor:
             raise ValueError(f"record {record.seq} is not after the cursor {self.cursor}")
-        try:
-            self._process(record)
-        finally:
-            self.cursor = record.seq
+        self._process(record)
+        self.cursor = record.seq
+
+    def skip(self, seq: int) -> None:
+        """Pass over a record that cannot be accounted: it has no effect at all (the next
+        reading of a totaliser carries the whole difference); the checkpoint says so."""
+        if seq <= self.cursor:
+            raise ValueError(f"record {seq} is not after the cursor {self.cursor}")
+        self.cursor = seq
+        self.checkpoint_due = True
 
     def _process(self, record: Record) -> None:
         kind, t = record.kind, record.wall_time
