@@ -144,3 +144,114 @@ def test_a_confirmed_amount_is_booked_on_the_day_the_meter_counted_it(tmp_path):
     assert len(confirmed) == 1 and confirmed[0].value == pytest.approx(106.0)
     assert (local(data(confirmed[0])["start"]), local(data(confirmed[0])["end"])) == (
         datetime(2025, 6, 1, 20, 50, tzinfo=SHANGHAI), datetime(2025, 6, 1, 21, tzinfo=SHANGHAI))
+
+
+# -- item 5: the wall clock jumps ------------------------------------------------------------------
+YEAR = 365 * DAY
+
+
+def clock_run(tmp_path, synced: int, jump_at_h: float, jump_s: float, back_after_h: float | None,
+              start: float = JUNE_1_20H, hours: float = 8.0, sync_after_jump: bool = False):
+    """36 m³/h read every 10 min (6 m³ a step) for `hours` from `start` (true time); the kernel's
+    flag as given. At `jump_at_h` the wall clock jumps by `jump_s`; it comes back after
+    `back_after_h` (None: it stays, and with `sync_after_jump` the kernel then reports it set)."""
+    feed = Feed(tmp_path, interval=900)
+    mono = 1000.0
+    feed.record("health", "gateway", "clock_synchronised", synced, start, mono)
+    feed.reading(start, mono, 0.0)
+    trusted = []
+    for step in range(1, round(hours * 6) + 1):
+        true_t, mono = start + step * 600, mono + 600
+        off = jump_s if step > jump_at_h * 6 and (
+            back_after_h is None or step <= (jump_at_h + back_after_h) * 6) else 0.0
+        if sync_after_jump and step == round(jump_at_h * 6) + 1:
+            feed.record("health", "gateway", "clock_synchronised", 1, true_t + off - 30,
+                        mono - 30)
+        feed.reading(true_t + off, mono, 6.0)
+        trusted.append(feed.engine.clock_trusted)
+    feed.finish()
+    return feed, trusted
+
+
+def clock_flags(feed) -> list[str]:
+    return [r.data["kind"] for r in feed.made if r.kind == "flag" and r.point == "clock"]
+
+
+@pytest.mark.parametrize("synced", [1, 0])
+def test_a_clock_stepped_back_a_day_for_half_an_hour_keeps_every_m3_on_its_day(tmp_path, synced):
+    """20:00 on 1 June → 04:00 on 2 June, 48 steps of 6 m³; from 23:00 to 23:30 the wall clock
+    shows a day earlier (31 May). The monotonic clock says those readings were taken on 1 June:
+      1 June 20:00 → 24:00: 24 × 6 = 144 m³;  2 June 00:00 → 04:00: 24 × 6 = 144 m³;  31 May: 0.
+    Whether or not the kernel called the clock synchronised, nothing better than the monotonic
+    clock is known while the jump lasts; it ends when the wall clock comes back."""
+    feed, trusted = clock_run(tmp_path, synced, jump_at_h=3, jump_s=-DAY, back_after_h=0.5)
+    assert feed.day(date(2025, 5, 31)) == pytest.approx(0.0, abs=1e-9)
+    assert feed.day(date(2025, 6, 1)) == pytest.approx(144.0)
+    assert feed.day(date(2025, 6, 2)) == pytest.approx(144.0)
+    assert clock_flags(feed) == ["clock_jump", "clock_back"]
+    assert trusted[17] == bool(synced) and not trusted[18] and not trusted[20]
+    assert trusted[21] == bool(synced)
+
+
+@pytest.mark.parametrize("synced", [1, 0])
+def test_a_clock_stepped_a_year_ahead_for_20_minutes_puts_nothing_into_next_year(tmp_path,
+                                                                                 synced):
+    """The issue's case: a +1 year jump for 20 min, the kernel still reporting the clock
+    synchronised (and, the other case, not). 31 December 2025 16:00 → 24:00 is 48 steps of
+    6 m³ = 288 m³, all in 2025, none in 2026 (before the fix the jumped readings opened 2026)."""
+    start = datetime(2025, 12, 31, 16, tzinfo=SHANGHAI).timestamp()
+    feed, trusted = clock_run(tmp_path, synced, jump_at_h=4, jump_s=YEAR, back_after_h=1 / 3,
+                              start=start)
+    assert feed.year(2025) == pytest.approx(288.0)
+    assert feed.year(2026) == pytest.approx(0.0, abs=1e-9)
+    assert feed.day(date(2025, 12, 31)) == pytest.approx(288.0)
+    assert clock_flags(feed) == ["clock_jump", "clock_back"]
+    assert not trusted[24] and not trusted[25] and trusted[26] == bool(synced)
+    years = {local(r.data["start"]).year for r in feed.made if r.kind in ("volume", "energy")}
+    assert years == {2025}  # the last record ends on 1 January 00:00: its water is 2025's
+
+
+def test_an_unsynchronised_clock_a_day_ahead_is_repaired_once_ntp_sets_it(tmp_path):
+    """Without the kernel's flag: the clock shows a day ahead (2 June) from 20:00 on 1 June; at
+    22:00 NTP steps it back a day and the kernel reports it synchronised. The first 12 steps
+    (72 m³) were booked on 2 June under the wrong clock; once the clock is trusted they move back
+    by a day: 1 June 20:00 → 24:00 holds all 24 × 6 = 144 m³, 2 June nothing."""
+    feed = Feed(tmp_path, interval=900)
+    mono, ahead = 1000.0, DAY
+    feed.record("health", "gateway", "clock_synchronised", 0, JUNE_1_20H + ahead, mono)
+    feed.reading(JUNE_1_20H + ahead, mono, 0.0)
+    for step in range(1, 25):
+        true_t, mono = JUNE_1_20H + step * 600, mono + 600
+        if step == 13:
+            ahead = 0.0
+            feed.record("health", "gateway", "clock_synchronised", 1, true_t - 30, mono - 30)
+        feed.reading(true_t + ahead, mono, 6.0)
+        if step == 12:
+            assert feed.day(date(2025, 6, 2)) > 0  # booked on the wrong day, for now
+            assert not feed.engine.clock_trusted
+    feed.finish()
+    assert feed.engine.clock_trusted
+    assert feed.day(date(2025, 6, 1)) == pytest.approx(144.0)
+    assert feed.day(date(2025, 6, 2)) == pytest.approx(0.0, abs=1e-9)
+    assert clock_flags(feed) == ["clock_adopted"]
+
+
+def test_an_unsynchronised_clock_a_year_behind_is_repaired_into_this_year(tmp_path):
+    """Without the kernel's flag, a Pi booted with last year's date: 2024-06-01 20:00 is shown
+    for 2025-06-01 20:00. At 22:00 NTP steps it a year forward (2025 is not a leap year: the
+    step is 365 days) and the kernel reports it set. Hand-worked: 24 steps × 6 = 144 m³, all on
+    1 June 2025; 2024 holds nothing."""
+    feed = Feed(tmp_path, interval=900)
+    mono, behind = 1000.0, -YEAR
+    feed.record("health", "gateway", "clock_synchronised", 0, JUNE_1_20H + behind, mono)
+    feed.reading(JUNE_1_20H + behind, mono, 0.0)
+    for step in range(1, 25):
+        true_t, mono = JUNE_1_20H + step * 600, mono + 600
+        if step == 13:
+            behind = 0.0
+            feed.record("health", "gateway", "clock_synchronised", 1, true_t - 30, mono - 30)
+        feed.reading(true_t + behind, mono, 6.0)
+    feed.finish()
+    assert feed.year(2024) == pytest.approx(0.0, abs=1e-9)
+    assert feed.year(2025) == pytest.approx(144.0)
+    assert feed.day(date(2025, 6, 1)) == pytest.approx(144.0)

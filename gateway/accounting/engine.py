@@ -16,10 +16,11 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from gateway.accounting.alarms import CLOCK, OFFLINE, AlarmBoard
+from gateway.accounting.clock import ClockWatch, Placement
 from gateway.accounting.coefficient import Coefficient, CoefficientBook
 from gateway.accounting.counters import Sample, TotaliserTracker
 from gateway.accounting.drift import METER_FAULTS, DriftExclusion
@@ -39,6 +40,7 @@ from gateway.accounting.records import (
     KIND_CHECKPOINT,
     KIND_COEFFICIENT,
     KIND_COMMAND,
+    KIND_ENERGY,
     KIND_FLAG,
     KIND_HEALTH,
     KIND_PUMP,
@@ -59,7 +61,8 @@ PUMP_BLOCKING = METER_FAULTS | {"drift"}  # no cut-off while one of these is rai
 # The checkpoint's entries, in the order they have always been written.
 STATE_KEYS = ("version", "cursor", "last_time", "replay_from", "bucket", "next_eval", "trackers",
               "acc", "derived", "ledger", "allocation", "alarms", "coefficients", "confirmed",
-              "raised_in_interval", "drift_excluded", "open_flags", "pending_relay", "pump")
+              "raised_in_interval", "drift_excluded", "open_flags", "pending_relay", "pump",
+              "clock")
 
 
 class AccountingEngine:
@@ -104,8 +107,14 @@ class AccountingEngine:
         # requests read back but not yet answered by a relay record: handed out again after a
         # restart (the gateway checks the store before it writes, so none is written twice)
         self.pending_relay: dict[str, list[Any]] = dict(state.get("pending_relay", {}))
+        self.clock = ClockWatch(state.get("clock"))
         self.outputs: list[NewRecord] = []
         self.checkpoint_due = False
+
+    @property
+    def clock_trusted(self) -> bool:
+        """Whether the wall clock is trusted now (no jump open, not known unsynchronised)."""
+        return self.clock.trusted
 
     # -- feeding ----------------------------------------------------------------------------------
     def process(self, record: Record) -> None:
@@ -132,6 +141,12 @@ class AccountingEngine:
         if kind in OWN_KINDS or kind in (KIND_ALARM, KIND_RELAY):
             self._feed_own(record, live=True)
             return
+        if kind == "reading":  # accounted where the monotonic clock says it was taken
+            record = self._place(record)
+            t = record.wall_time or t
+        elif kind == KIND_HEALTH:
+            t = self.clock.unchecked(t)
+            record = replace(record, wall_time=t)
         if kind in ("reading", KIND_HEALTH):  # the data's clock; a command's own time is not
             self._advance(t)
         if kind == "reading":
@@ -183,7 +198,64 @@ class AccountingEngine:
             sample = Sample(None if value is None else float(value), record.wall_time or 0.0,
                             record.mono_time, None if record.boot is None else str(record.boot),
                             record.seq, record.quality or "good")
-            self.outputs += self.interval.count(name, total, self.trackers[name].update(sample))
+            interval = self.trackers[name].update(sample)
+            shift = self.clock.start_shift.pop(name, None)  # its start was read before a repair
+            if shift is not None and interval.start_wall is not None:
+                interval = replace(interval, start_wall=min(interval.start_wall + shift,
+                                                            interval.end_wall))
+            self.outputs += self.interval.count(name, total, interval)
+
+    # -- the wall clock against the monotonic clock -----------------------------------------------
+    def _place(self, record: Record) -> Record:
+        """The reading at the time it was taken; a jump is flagged, a set clock repaired."""
+        wall = record.wall_time or 0.0
+        placed = self.clock.place(wall, record.mono_time, record.boot, record.seq)
+        if placed.correction:
+            self._repair(placed.correction, placed.at)
+        if placed.started or placed.ended:
+            self._clock_flag(record, placed)
+        return record if placed.at == wall else replace(record, wall_time=placed.at)
+
+    def _clock_flag(self, record: Record, placed: Placement) -> None:
+        jump = self.clock.jump or {}
+        if placed.started:
+            text = (f"the wall clock is {placed.skew:+.0f} s off the monotonic clock (kernel "
+                    f"sync flag {self.clock.synced}): readings from seq {record.seq} are "
+                    "accounted at the monotonic clock's time")
+        else:
+            text = (f"the wall clock jump ended ({placed.ended}) at seq {record.seq}"
+                    + (f"; what was booked before moved by {placed.correction:+.0f} s"
+                       if placed.correction else ""))
+        self.checkpoint_due = True
+        self.outputs.append(make(
+            KIND_FLAG, GATEWAY_DEVICE, "clock", 0.0, "s", placed.at,
+            {"kind": "clock_jump" if placed.started else f"clock_{placed.ended}", "flag": text,
+             "skew_s": placed.skew, "synced": self.clock.synced, "reading_seq": record.seq,
+             "first_seq": jump.get("first_seq", record.seq), "correction_s": placed.correction,
+             "status": "counted: check"}))
+        log.warning("clock: %s", text)
+
+    def _repair(self, correction: float, at_time: float) -> None:
+        """NTP has set the clock: move what was booked under the unsynchronised reference."""
+        before = len(self.outputs)
+        self._close_interval(partial=True)  # the interval so far, at the old times
+        for record in self.outputs[before:]:
+            self._book(record, force=True)
+        for start, end, amount, source in self.clock.bookings:
+            self.ledger.add(start, end, -amount, source)
+            self.ledger.add(None if start is None else start + correction, end + correction,
+                            amount, source)
+        self.clock.bookings = []
+        self.clock.start_shift = {name: correction for name in self.trackers}
+        self.bucket = None
+        self._check_allocation(at_time)
+
+    def _book(self, record: NewRecord, force: bool = False) -> None:
+        if (record.kind in (KIND_VOLUME, KIND_ENERGY) and (force or self.clock.keeps_bookings)
+                and isinstance(record.value, int | float) and record.data):
+            source = record.data.get("source") or "energy"
+            self.clock.book(record.data.get("start"), record.data.get("end") or record.wall_time,
+                            float(record.value), source)
 
     # -- time: intervals and the alarm grid -------------------------------------------------------
     def _advance(self, t: float) -> None:
@@ -239,6 +311,8 @@ class AccountingEngine:
         active = [key for key, latch in self.board.latches.items() if latch.active]
         records, end = self.interval.close(partial, active)
         self.outputs += records
+        for record in records:
+            self._book(record)
         if end is not None:
             self._check_allocation(end)
 
@@ -275,6 +349,7 @@ class AccountingEngine:
             state = FAULT if value == "offline" else NORMAL if value == "online" else HOLD
             decision = self.board.condition(OFFLINE, record.device, state, t, reason or value)
         elif record.point == CLOCK_POINT:
+            self.clock.note_sync(value)
             state = FAULT if value == 0 else NORMAL if value == 1 else HOLD
             decision = self.board.condition(CLOCK, GATEWAY_DEVICE, state, t, reason or "")
         else:
@@ -349,6 +424,7 @@ class AccountingEngine:
             "drift_excluded": self.drift.to_state(),
             "pending_relay": self.pending_relay,
             "pump": self.pump.to_state() if self.pump is not None else None,
+            "clock": self.clock.to_state(),
             **self.interval.to_state(), **self.flags.to_state(),
         }
         return {key: state[key] for key in STATE_KEYS}
