@@ -18,7 +18,7 @@ from typing import Any
 
 TOLERANCE_S = 2.0  # wall and monotonic clocks of one reading agree within this ...
 SLEW_PER_S = 1e-3  # ... plus this much per second since the last reading (NTP slews ≤ 500 ppm)
-MAX_BOOKINGS = 500  # amounts remembered for a repair while the reference is unsynchronised
+MAX_BOOKINGS = 300  # amounts remembered for a repair while unsynchronised (about a day of 15 min)
 BACK, ADOPTED, REBOOT = "back", "adopted", "reboot"
 
 

@@ -22,6 +22,7 @@ from typing import Any
 from gateway.accounting.alarms import CLOCK, OFFLINE, AlarmBoard
 from gateway.accounting.clock import ClockWatch, Placement
 from gateway.accounting.coefficient import Coefficient, CoefficientBook
+from gateway.accounting.compare import Comparison
 from gateway.accounting.counters import Sample, TotaliserTracker
 from gateway.accounting.drift import METER_FAULTS, DriftExclusion
 from gateway.accounting.flags import FlagBook, meter_replacement
@@ -62,7 +63,7 @@ PUMP_BLOCKING = METER_FAULTS | {"drift"}  # no cut-off while one of these is rai
 STATE_KEYS = ("version", "cursor", "last_time", "replay_from", "bucket", "next_eval", "trackers",
               "acc", "derived", "ledger", "allocation", "alarms", "coefficients", "confirmed",
               "raised_in_interval", "drift_excluded", "open_flags", "pending_relay", "pump",
-              "clock")
+              "clock", "compared")
 
 
 class AccountingEngine:
@@ -98,6 +99,7 @@ class AccountingEngine:
         self.interval = IntervalAccount(plan, self.book, self.windows["depth"], self.ledger,
                                         state.get("acc"), state.get("derived"),
                                         state.get("raised_in_interval"))
+        self.interval.comparison = Comparison(plan.time_zone, state.get("compared"))
         self.flags = FlagBook(lookup or (lambda seq: None), state.get("open_flags"),
                               state.get("confirmed"))
         self.drift = DriftExclusion(plan, self.windows, state.get("drift_excluded"))
@@ -186,8 +188,12 @@ class AccountingEngine:
             self.pump.switched(data.get("action", ""), bool(data.get("ok")), record.wall_time)
         if (record.kind == KIND_VOLUME and isinstance(record.value, int | float)
                 and record.wall_time is not None):
-            self.drift.add_volume(data.get("source"), record.wall_time, float(record.value),
-                                  record.seq)
+            if "compared" not in data:  # written before the comparison: its own span
+                self.drift.add_volume(data.get("source"), record.wall_time,
+                                      float(record.value), record.seq)
+            elif data["compared"]:  # both sources over the same stretch, at its end
+                self.drift.add_volume(data.get("source"), float(data["compared"][1]),
+                                      float(data["compared"][2]), record.seq)
 
     def _reading(self, record: Record) -> None:
         key = (record.device, record.point)
@@ -425,6 +431,7 @@ class AccountingEngine:
             "pending_relay": self.pending_relay,
             "pump": self.pump.to_state() if self.pump is not None else None,
             "clock": self.clock.to_state(),
+            "compared": self.interval.comparison.to_state(),
             **self.interval.to_state(), **self.flags.to_state(),
         }
         return {key: state[key] for key in STATE_KEYS}

@@ -188,10 +188,14 @@ class AccountingRoom:
             ledger = engine.ledger
             today = ledger.local_date(engine.last_time)
             sources = ("metered", "derived", "energy")
+            comparison = engine.interval.comparison
+            same = comparison.ledger if comparison is not None else None
             self._summary = {
                 "day": today.isoformat(), "accounted_to": engine.last_time,
                 "today": {s: ledger.day(today, s) for s in sources},
                 "year": {s: ledger.year(today.year, s) for s in sources},
+                "compared_today": None if same is None else {
+                    s: same.day(today, s) for s in ("metered", "derived")},
                 "active": engine.board.active(), "recent": list(engine.board.recent),
             }
             return self._summary
