@@ -255,3 +255,22 @@ def test_an_unsynchronised_clock_a_year_behind_is_repaired_into_this_year(tmp_pa
     assert feed.year(2024) == pytest.approx(0.0, abs=1e-9)
     assert feed.year(2025) == pytest.approx(144.0)
     assert feed.day(date(2025, 6, 1)) == pytest.approx(144.0)
+
+
+def test_an_older_checkpoint_keeps_its_open_interval(tmp_path):
+    """A checkpoint written before item 4 numbered its interval in UTC (20:10 local on 1 June is
+    UTC bucket n; locally it is n + 32 quarter hours). Restored, the reading at 20:14 is still in
+    the open 20:00 → 20:15 interval: no record closes; the 20:20 one closes it with 4 × 1 m³."""
+    feed = Feed(tmp_path, interval=900)
+    wall, mono = feed.pump(JUNE_1_20H, 1000.0, 600, 60, 6.0)  # 20:01 .. 20:10, 0.1 m³ a minute
+    state = feed.engine.to_state()
+    for key in ("clock", "compared", "local_buckets"):
+        state.pop(key, None)
+    state["bucket"] = int(wall // 900)
+    feed.engine = AccountingEngine(feed.engine.plan, state, lookup=feed.store.get)
+    feed.made = []
+    wall, mono = feed.pump(wall, mono, 240, 60, 6.0)  # 20:11 .. 20:14
+    assert feed.metered() == []
+    feed.pump(wall, mono, 360, 60, 6.0)  # 20:15 .. 20:20
+    closed = feed.metered()
+    assert len(closed) == 1 and closed[0].value == pytest.approx(1.3)

@@ -63,7 +63,7 @@ PUMP_BLOCKING = METER_FAULTS | {"drift"}  # no cut-off while one of these is rai
 STATE_KEYS = ("version", "cursor", "last_time", "replay_from", "bucket", "next_eval", "trackers",
               "acc", "derived", "ledger", "allocation", "alarms", "coefficients", "confirmed",
               "raised_in_interval", "drift_excluded", "open_flags", "pending_relay", "pump",
-              "clock", "compared")
+              "clock", "compared", "local_buckets")
 
 
 class AccountingEngine:
@@ -95,6 +95,9 @@ class AccountingEngine:
         self.cursor: int = state.get("cursor", 0)
         self.last_time: float | None = state.get("last_time")
         self.bucket: int | None = state.get("bucket")
+        if state and not state.get("local_buckets") and self.last_time is not None:
+            # an older checkpoint numbered its interval in UTC: the same one, numbered locally
+            self.bucket = local_bucket(self.last_time, plan.interval_s, self._zone)
         self.next_eval: float | None = state.get("next_eval")
         self.interval = IntervalAccount(plan, self.book, self.windows["depth"], self.ledger,
                                         state.get("acc"), state.get("derived"),
@@ -431,7 +434,7 @@ class AccountingEngine:
             "pending_relay": self.pending_relay,
             "pump": self.pump.to_state() if self.pump is not None else None,
             "clock": self.clock.to_state(),
-            "compared": self.interval.comparison.to_state(),
+            "compared": self.interval.comparison.to_state(), "local_buckets": True,
             **self.interval.to_state(), **self.flags.to_state(),
         }
         return {key: state[key] for key in STATE_KEYS}
