@@ -7,11 +7,12 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import pytest
-from accounting_support import SHANGHAI, site
+from accounting_support import SHANGHAI, SimulatedFeed, site, stored
 
 from gateway.accounting.engine import AccountingEngine
 from gateway.accounting.plan import build_plan
-from gateway.store.records import Record
+from gateway.accounting.service import AccountingRoom
+from gateway.store.records import NewRecord, Record
 
 HOUR = 3600.0
 DAY = 86400.0
@@ -274,3 +275,44 @@ def test_an_older_checkpoint_keeps_its_open_interval(tmp_path):
     feed.pump(wall, mono, 360, 60, 6.0)  # 20:15 .. 20:20
     closed = feed.metered()
     assert len(closed) == 1 and closed[0].value == pytest.approx(1.3)
+
+
+class JumpingFeed(SimulatedFeed):
+    """The simulated well's readings with the gateway's wall clock off by `wall_offset`."""
+
+    wall_offset = 0.0
+
+    def readings(self):
+        return [r._replace(wall_time=r.wall_time + self.wall_offset) for r in super().readings()]
+
+
+@pytest.mark.parametrize("synced", [1, 0])
+def test_the_simulated_well_under_a_year_jump_keeps_its_water_in_its_day(tmp_path, synced):
+    """Against the simulated well and the real store: 10 min, then 20 min with the wall clock a
+    year ahead (the kernel's flag as given, recorded as the room's probe would), then 20 min
+    back. Every m³ the well pumped is on 1 June 2025 (the run starts at its local midnight);
+    2026 holds nothing; the jump is flagged, then its end."""
+    config = site(tmp_path)
+    feed = JumpingFeed(config)
+    try:
+        room = AccountingRoom.from_config(config, feed.sink, clock_probe=lambda: (synced, "t"))
+        feed.sink.append_record(NewRecord.make("health", "gateway", "clock_synchronised", synced,
+                                               wall_time=feed.start, data={"reason": "test"}))
+        feed.run(600, every=10, room=room)
+        feed.wall_offset = YEAR
+        feed.run(1200, every=10, room=room)
+        feed.wall_offset = 0.0
+        feed.run(1200, every=10, room=room)
+        room.close()
+        assert feed.sink.flush()
+        ledger = room.engine.ledger
+        pumped = feed.well.snapshot().volume_m3
+        assert pumped > 10
+        assert ledger.day(date(2025, 6, 1), "metered") == pytest.approx(pumped, abs=0.2)
+        assert ledger.year(2026, "metered") == 0 and ledger.year(2026, "derived") == 0
+        volumes = stored(feed.state_dir, "volume")
+        assert {local(r.data["start"]).year for r in volumes} == {2025}
+        flags = [r.data["kind"] for r in stored(feed.state_dir, "flag") if r.point == "clock"]
+        assert flags == ["clock_jump", "clock_back"]
+    finally:
+        feed.close()
