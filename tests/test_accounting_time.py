@@ -316,3 +316,23 @@ def test_the_simulated_well_under_a_year_jump_keeps_its_water_in_its_day(tmp_pat
         assert flags == ["clock_jump", "clock_back"]
     finally:
         feed.close()
+
+
+def test_two_buses_committed_out_of_monotonic_order_neither_start_nor_end_a_jump(tmp_path):
+    """Two buses' readings can reach the store a little out of monotonic order (0.5 s here).
+    While the wall clock is a day ahead (kernel flag 1) that must not pass for a reboot and
+    adopt the jumped clock: the jump stays open until the clock comes back, and the 10 min of
+    36 m³/h (6 m³) after 20:00 stay on 1 June."""
+    feed = Feed(tmp_path, interval=900)
+    feed.record("health", "gateway", "clock_synchronised", 1, JUNE_1_20H, 1000.0)
+    feed.reading(JUNE_1_20H, 1000.0, 0.0)
+    feed.reading(JUNE_1_20H + 300 + DAY, 1300.0, 3.0)  # jumped
+    feed.record("reading", "pump-energy", "active_power", 7.0, JUNE_1_20H + 300.5 + DAY, 1300.5,
+                {"kind": "gauge"}, unit="kW")
+    feed.record("reading", "flow-meter", "flow_rate", 36.0, JUNE_1_20H + 300.2 + DAY, 1300.2,
+                {"kind": "gauge"}, unit="m³/h")  # the other bus, committed after
+    feed.reading(JUNE_1_20H + 600, 1600.0, 3.0)  # back
+    feed.finish()
+    assert clock_flags(feed) == ["clock_jump", "clock_back"]
+    assert feed.day(date(2025, 6, 1)) == pytest.approx(6.0)
+    assert feed.day(date(2025, 6, 2)) == pytest.approx(0.0, abs=1e-9)

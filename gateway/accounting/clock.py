@@ -73,15 +73,16 @@ class ClockWatch:
         """Where a reading taken at `wall` / `mono` in `boot` is accounted."""
         if mono is None or boot is None or mono <= 0:  # 0: made without a monotonic time
             return Placement(self.unchecked(wall), self.jump is not None)
-        if boot != self.boot or self.offset is None or mono < (self.last_mono or 0.0):
-            ended = REBOOT if self.jump is not None else None  # the monotonic clock restarted
+        if boot != self.boot or self.offset is None:  # another run: its own monotonic base
+            ended = REBOOT if self.jump is not None else None
             self.boot, self.offset, self.last_mono = boot, wall - mono, mono
             self.reference_synced, self.jump, self.shift = self.synced, None, 0.0
             return Placement(wall, False, ended=ended)
         expected = mono + self.offset
         skew = wall - expected
-        tolerance = TOLERANCE_S + SLEW_PER_S * (mono - (self.last_mono or mono))
-        self.last_mono = mono
+        # two buses' readings may be committed slightly out of monotonic order
+        tolerance = TOLERANCE_S + SLEW_PER_S * abs(mono - (self.last_mono or mono))
+        self.last_mono = max(mono, self.last_mono or mono)
         if self.synced == 1 and self.reference_synced != 1:  # NTP has set the clock: adopt it
             ended = ADOPTED if self.jump is not None or abs(skew) > tolerance else None
             self.offset, self.reference_synced, self.jump, self.shift = wall - mono, 1, None, 0.0
