@@ -127,9 +127,13 @@ def accounting_lines(room: AccountingRoom | None) -> list[str]:
     for label, row in (("today " + summary["day"], summary["today"]),
                        ("this year", summary["year"])):
         metered, derived = row["metered"] or 0.0, row["derived"] or 0.0
-        drift = f"{(derived - metered) / metered:+.1%}" if metered else "-"
         lines.append(f"water {label}: metered {metered:.3f} m³, derived (以电折水) "
-                     f"{derived:.3f} m³ ({drift} vs metered), energy {row['energy'] or 0:.3f} kWh")
+                     f"{derived:.3f} m³, energy {row['energy'] or 0:.3f} kWh")
+    same = summary.get("compared_today") or {}
+    metered, derived = same.get("metered") or 0.0, same.get("derived") or 0.0
+    drift = f"{(derived - metered) / metered:+.1%}" if metered else "-"
+    lines.append(f"over the same closed intervals today: metered {metered:.3f} m³, derived "
+                 f"(以电折水) {derived:.3f} m³ ({drift} vs metered)")
     active = summary["active"]
     if not active:
         lines.append(f"alarms: none active ({len(summary['recent'])} cleared)")

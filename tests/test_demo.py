@@ -50,9 +50,15 @@ def test_every_device_is_online_and_water_is_accounted(demo_run):
     last = demo_run.stdout[demo_run.stdout.rindex("5 of 5 devices online"):]
     water = [line for line in last.splitlines() if line.startswith("water today")]
     assert len(water) == 1, last
-    metered = float(water[0].split("metered ")[1].split(" m³")[0])
-    derived = float(water[0].split("(以电折水) ")[1].split(" m³")[0])
-    assert metered > 0 and derived == pytest.approx(metered, rel=0.15)
+    assert float(water[0].split("metered ")[1].split(" m³")[0]) > 0
+    # Both over the same closed intervals (issue 11 item 8): six 30 s runs gave +1.0 % to +2.8 %
+    # (the simulated well's head against the coefficient's 35 m); each interval's own span gave
+    # −7.1 % to +3.2 %, and −13.3 % in the issue.
+    same = [line for line in last.splitlines() if line.startswith("over the same closed")]
+    assert len(same) == 1, last
+    metered = float(same[0].split("metered ")[1].split(" m³")[0])
+    derived = float(same[0].split("(以电折水) ")[1].split(" m³")[0])
+    assert metered > 0 and derived == pytest.approx(metered, rel=0.05)
     assert any(line.startswith(("alarms: none active", "ALARM ")) for line in last.splitlines())
 
 

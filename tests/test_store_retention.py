@@ -13,7 +13,7 @@ from store_support import index_of, stored, synthetic_reading, verified
 from gateway.config import StoreSection
 from gateway.store import StoreSink, StoreWriter, create_key, load_private_key, open_reader
 from gateway.store.export import export_records
-from gateway.store.records import from_reading
+from gateway.store.records import NewRecord, from_reading
 from gateway.store.retention import prune_delivered, thin_oldest
 from gateway.store.schema import DB_FILE
 
@@ -261,3 +261,19 @@ def test_a_thinned_store_keeps_growing_and_verifying_after_a_restart(writer_with
     writer.close()
     result = verified(state_dir)
     assert result.ok and result.last_seq == 1101, result.summary()
+
+
+def test_records_not_yet_accounted_are_never_pruned(five_blocks, state_dir):
+    """Issue 11 item 15: the accounting room's newest checkpoint says it has consumed seq 15.
+    Everything (seq 1..51) is delivered, but only blocks whose last seq is <= 15 may go: block
+    0 (seq 1..10); block 1 (seq 11..20) still holds seqs 16..20 the room has not accounted."""
+    writer, clock = five_blocks
+    clock.now = 450
+    writer.append([NewRecord.make("accounting", "accounting", "checkpoint", 15, wall_time=450,
+                                  data={"cursor": 15})])  # block 5, seq 51
+    acked(writer, platform=51)
+    result = prune_delivered(writer, ["platform"], older_than_wall=None, reason="test")
+    assert (result.first_block, result.last_block, result.first_seq, result.last_seq) == (
+        0, 0, 1, 10)
+    assert prune_delivered(writer, ["platform"], older_than_wall=None, reason="test") is None
+    assert stored(state_dir)[0].seq == 11

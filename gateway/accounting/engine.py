@@ -16,18 +16,20 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from gateway.accounting.alarms import CLOCK, OFFLINE, AlarmBoard, allocation_alarm
+from gateway.accounting.clock import ClockWatch, Placement
 from gateway.accounting.coefficient import Coefficient, CoefficientBook
+from gateway.accounting.compare import Comparison
 from gateway.accounting.counters import Sample, TotaliserTracker
 from gateway.accounting.drift import METER_FAULTS, DriftExclusion
 from gateway.accounting.flags import FlagBook, meter_replacement
 from gateway.accounting.health_rules import FAULT, HOLD, NORMAL
 from gateway.accounting.intervals import IntervalAccount
 from gateway.accounting.ledger import Ledger
-from gateway.accounting.periods import METERED, AllocationTracker
+from gateway.accounting.periods import METERED, AllocationTracker, local_bucket, local_zone
 from gateway.accounting.plan import AccountingPlan, Totaliser
 from gateway.accounting.pump import (
     CUT_OFF,
@@ -48,6 +50,7 @@ from gateway.accounting.records import (
     KIND_CHECKPOINT,
     KIND_COEFFICIENT,
     KIND_COMMAND,
+    KIND_ENERGY,
     KIND_FLAG,
     KIND_HEALTH,
     KIND_PUMP,
@@ -68,7 +71,8 @@ PUMP_BLOCKING = METER_FAULTS | {"drift"}  # no cut-off while one of these is rai
 # The checkpoint's entries, in the order they have always been written.
 STATE_KEYS = ("version", "cursor", "last_time", "replay_from", "bucket", "next_eval", "trackers",
               "acc", "derived", "ledger", "allocation", "alarms", "coefficients", "confirmed",
-              "raised_in_interval", "drift_excluded", "open_flags", "pending_relay", "pump")
+              "raised_in_interval", "drift_excluded", "open_flags", "pending_relay", "pump",
+              "clock", "compared", "local_buckets")
 
 
 class AccountingEngine:
@@ -89,6 +93,7 @@ class AccountingEngine:
         self.trackers = {name: TotaliserTracker(total.params, trackers.get(name))
                          for name, total in self.totals.items()}
         self.ledger = Ledger(plan.time_zone, state.get("ledger"))
+        self._zone = local_zone(plan.time_zone)
         self.allocation = (AllocationTracker(plan.allocation, state.get("allocation"))
                            if plan.allocation is not None else None)
         self.board = AlarmBoard(plan, self.windows, state.get("alarms"))
@@ -99,10 +104,14 @@ class AccountingEngine:
         self.cursor: int = state.get("cursor", 0)
         self.last_time: float | None = state.get("last_time")
         self.bucket: int | None = state.get("bucket")
+        if state and not state.get("local_buckets") and self.last_time is not None:
+            # an older checkpoint numbered its interval in UTC: the same one, numbered locally
+            self.bucket = local_bucket(self.last_time, plan.interval_s, self._zone)
         self.next_eval: float | None = state.get("next_eval")
         self.interval = IntervalAccount(plan, self.book, self.windows["depth"], self.ledger,
                                         state.get("acc"), state.get("derived"),
                                         state.get("raised_in_interval"))
+        self.interval.comparison = Comparison(plan.time_zone, state.get("compared"))
         self.flags = FlagBook(lookup or (lambda seq: None), state.get("open_flags"),
                               state.get("confirmed"))
         self.drift = DriftExclusion(plan, self.windows, state.get("drift_excluded"))
@@ -112,18 +121,32 @@ class AccountingEngine:
         # requests read back but not yet answered by a relay record: handed out again after a
         # restart (the gateway checks the store before it writes, so none is written twice)
         self.pending_relay: dict[str, list[Any]] = dict(state.get("pending_relay", {}))
+        self.clock = ClockWatch(state.get("clock"))
         self.outputs: list[NewRecord] = []
         self.checkpoint_due = False
 
+    @property
+    def clock_trusted(self) -> bool:
+        """Whether the wall clock is trusted now (no jump open, not known unsynchronised)."""
+        return self.clock.trusted
+
     # -- feeding ----------------------------------------------------------------------------------
     def process(self, record: Record) -> None:
-        """Account one committed record (records must come in seq order, each once)."""
+        """Account one committed record (records must come in seq order, each once). If it
+        raises, the cursor stays before it and the engine may be half-applied: restore it from
+        the last checkpoint and `skip` the record (the room does)."""
         if record.seq <= self.cursor:
             raise ValueError(f"record {record.seq} is not after the cursor {self.cursor}")
-        try:
-            self._process(record)
-        finally:
-            self.cursor = record.seq
+        self._process(record)
+        self.cursor = record.seq
+
+    def skip(self, seq: int) -> None:
+        """Pass over a record that cannot be accounted: it has no effect at all (the next
+        reading of a totaliser carries the whole difference); the checkpoint says so."""
+        if seq <= self.cursor:
+            raise ValueError(f"record {seq} is not after the cursor {self.cursor}")
+        self.cursor = seq
+        self.checkpoint_due = True
 
     def _process(self, record: Record) -> None:
         kind, t = record.kind, record.wall_time
@@ -132,6 +155,12 @@ class AccountingEngine:
         if kind in OWN_KINDS or kind in (KIND_ALARM, KIND_RELAY):
             self._feed_own(record, live=True)
             return
+        if kind == "reading":  # accounted where the monotonic clock says it was taken
+            record = self._place(record)
+            t = record.wall_time or t
+        elif kind == KIND_HEALTH:
+            t = self.clock.unchecked(t)
+            record = replace(record, wall_time=t)
         if kind in ("reading", KIND_HEALTH):  # the data's clock; a command's own time is not
             self._advance(t)
         if kind == "reading":
@@ -173,8 +202,12 @@ class AccountingEngine:
         if (record.kind == KIND_VOLUME and isinstance(record.value, int | float)
                 and record.wall_time is not None
                 and self._coefficient_at(data.get("start") or record.wall_time)):
-            self.drift.add_volume(data.get("source"), record.wall_time, float(record.value),
-                                  record.seq)
+            if "compared" not in data:  # written before the comparison: its own span
+                self.drift.add_volume(data.get("source"), record.wall_time,
+                                      float(record.value), record.seq)
+            elif data["compared"]:  # both sources over the same stretch, at its end
+                self.drift.add_volume(data.get("source"), float(data["compared"][1]),
+                                      float(data["compared"][2]), record.seq)
 
     def _coefficient_at(self, at_time: float) -> bool:
         """Whether 以电折水 has a coefficient then: without one drift means nothing."""
@@ -193,7 +226,12 @@ class AccountingEngine:
             sample = Sample(None if value is None else float(value), record.wall_time or 0.0,
                             record.mono_time, None if record.boot is None else str(record.boot),
                             record.seq, record.quality or "good")
-            self.outputs += self.interval.count(name, total, self.trackers[name].update(sample))
+            interval = self.trackers[name].update(sample)
+            shift = self.clock.start_shift.pop(name, None)  # its start was read before a repair
+            if shift is not None and interval.start_wall is not None:
+                interval = replace(interval, start_wall=min(interval.start_wall + shift,
+                                                            interval.end_wall))
+            self.outputs += self.interval.count(name, total, interval)
             if name == ("volume" if self.plan.counting_source == METERED else "energy"):
                 self._check_allocation(sample.wall_time, open_interval=True)
 
@@ -211,9 +249,54 @@ class AccountingEngine:
         if decision is not None:
             self._alarm_record(decision.alarm, decision.action, t, decision.reason)
 
+    # -- the wall clock against the monotonic clock -----------------------------------------------
+    def _place(self, record: Record) -> Record:
+        """The reading at the time it was taken; a jump is flagged, a set clock repaired."""
+        wall = record.wall_time or 0.0
+        placed = self.clock.place(wall, record.mono_time, record.boot, record.seq)
+        if placed.correction:
+            self._repair(placed.correction, placed.at)
+        if placed.started or placed.ended:
+            self._clock_flag(record, placed)
+        return record if placed.at == wall else replace(record, wall_time=placed.at)
+
+    def _clock_flag(self, record: Record, placed: Placement) -> None:
+        jump = self.clock.jump or {}
+        text = self.clock.describe(placed, record.seq)
+        self.checkpoint_due = True
+        self.outputs.append(make(
+            KIND_FLAG, GATEWAY_DEVICE, "clock", 0.0, "s", placed.at,
+            {"kind": "clock_jump" if placed.started else f"clock_{placed.ended}", "flag": text,
+             "skew_s": placed.skew, "synced": self.clock.synced, "reading_seq": record.seq,
+             "first_seq": jump.get("first_seq", record.seq), "correction_s": placed.correction,
+             "status": "counted: check"}))
+        log.warning("clock: %s", text)
+
+    def _repair(self, correction: float, at_time: float) -> None:
+        """NTP has set the clock: move what was booked under the unsynchronised reference."""
+        before = len(self.outputs)
+        self._close_interval(partial=True)  # the interval so far, at the old times
+        for record in self.outputs[before:]:
+            self._book(record, force=True)
+        for start, end, amount, source in self.clock.bookings:
+            self.ledger.add(start, end, -amount, source)
+            self.ledger.add(None if start is None else start + correction, end + correction,
+                            amount, source)
+        self.clock.bookings = []
+        self.clock.start_shift = {name: correction for name in self.trackers}
+        self.bucket = None
+        self._check_allocation(at_time)
+
+    def _book(self, record: NewRecord, force: bool = False) -> None:
+        if (record.kind in (KIND_VOLUME, KIND_ENERGY) and (force or self.clock.keeps_bookings)
+                and isinstance(record.value, int | float) and record.data):
+            source = record.data.get("source") or "energy"
+            self.clock.book(record.data.get("start"), record.data.get("end") or record.wall_time,
+                            float(record.value), source)
+
     # -- time: intervals and the alarm grid -------------------------------------------------------
     def _advance(self, t: float) -> None:
-        index = int(t // self.plan.interval_s)
+        index = local_bucket(t, self.plan.interval_s, self._zone)
         if self.bucket is None:
             self.bucket = index
         elif index > self.bucket:
@@ -269,6 +352,8 @@ class AccountingEngine:
         active = [key for key, latch in self.board.latches.items() if latch.active]
         records, end = self.interval.close(partial, active)
         self.outputs += records
+        for record in records:
+            self._book(record)
         if end is not None:
             self._check_allocation(end)
 
@@ -297,7 +382,7 @@ class AccountingEngine:
             blocking = sorted(key for key, latch in self.board.latches.items()
                               if latch.active and latch.alarm in PUMP_BLOCKING)
             self.outputs += self.pump.check(year, used, self.allocation.params.annual_allocation_m3,
-                                            at_time, blocking)
+                                            at_time, blocking, clock_trusted=self.clock_trusted)
 
     def _allocation_alarms(self, year: int, used: float, at_time: float) -> None:
         """Each threshold reached is an alarm (the uplinks carry it); cleared when the use is
@@ -328,6 +413,7 @@ class AccountingEngine:
             state = FAULT if value == "offline" else NORMAL if value == "online" else HOLD
             decision = self.board.condition(OFFLINE, record.device, state, t, reason or value)
         elif record.point == CLOCK_POINT:
+            self.clock.note_sync(value)
             state = FAULT if value == 0 else NORMAL if value == 1 else HOLD
             decision = self.board.condition(CLOCK, GATEWAY_DEVICE, state, t, reason or "")
         else:
@@ -360,8 +446,11 @@ class AccountingEngine:
                                                 data.get("decision"))
             if known:
                 self.checkpoint_due = True
-            if counted is not None:
-                self.interval.count_confirmed(counted)
+            if counted is not None:  # booked where the meter counted it
+                records, end = self.interval.count_confirmed(counted)
+                self.outputs += records
+                if end is not None:
+                    self._check_allocation(end)
         elif record.point == "replace_meter":
             replaced = meter_replacement(record, self.totals, self.trackers)
             if replaced is not None:
@@ -399,6 +488,8 @@ class AccountingEngine:
             "drift_excluded": self.drift.to_state(),
             "pending_relay": self.pending_relay,
             "pump": self.pump.to_state() if self.pump is not None else None,
+            "clock": self.clock.to_state(),
+            "compared": self.interval.comparison.to_state(), "local_buckets": True,
             **self.interval.to_state(), **self.flags.to_state(),
         }
         return {key: state[key] for key in STATE_KEYS}

@@ -53,9 +53,10 @@ class FlagBook:
             entry = self.open[key]
             if status == CLOSED or (status == SETTLED and record.value <= 0):
                 del self.open[key]
-            else:
+            else:  # a settling reading is plausible: the held amount's span ends where it was
+                end = entry.get("end") if status == SETTLED else data.get("end")
                 entry.update(held=record.value, kind=data.get("kind"), flag=data.get("flag"),
-                             status=status, end=data.get("end"), latest=record.seq)
+                             status=status, end=end, latest=record.seq)
             return True
         if record.value <= 0 or status == CLOSED:
             return False

@@ -9,6 +9,7 @@ from typing import Any
 
 from gateway.accounting.alarms import Window
 from gateway.accounting.coefficient import CoefficientBook, derived_volume
+from gateway.accounting.compare import Comparison
 from gateway.accounting.counters import (
     CLOSED,
     DUPLICATE,
@@ -107,6 +108,7 @@ class IntervalAccount:
         self.acc = {name: Amount(**acc.get(name, {})) for name in TOTALISERS}
         self.derived = [DerivedAmount(**entry) for entry in derived or []]
         self.raised: set[str] = set(raised or [])  # alarms raised during the interval
+        self.comparison: Comparison | None = None  # metered vs derived over the same time
 
     def note_raised(self, key: str) -> None:
         """An alarm was raised in this interval (its records name it even if it cleared)."""
@@ -158,13 +160,17 @@ class IntervalAccount:
              "status": status,
              "episode": interval.episode, "episode_status": interval.status})
 
-    def count_confirmed(self, amount: HeldAmount) -> None:
-        """Count a held amount a person confirmed (its head is unknown by now: not corrected)."""
-        acc = self.acc[amount.name]
+    def count_confirmed(self, amount: HeldAmount) -> tuple[list[NewRecord], float | None]:
+        """A held amount a person confirmed, as records of its own over the time the meter
+        counted it (not merged into the current interval; its head is unknown by now: not
+        corrected); returns them, as `close` does."""
+        own = IntervalAccount(self.plan, self.book, self.depth, self.ledger)
+        acc = own.acc[amount.name]
         acc.add(amount.start, amount.end, amount.held, 0.0, None, "confirmed")
         acc.confirmed.append(amount.flag_seq)
         if amount.name == "energy":
-            self._derive(amount.held, amount.start, amount.end, None, head_known=False)
+            own._derive(amount.held, amount.start, amount.end, None, head_known=False)
+        return own.close(partial=False, active_alarms=())
 
     def _head(self, at_time: float) -> float | None:
         head = self.plan.head
@@ -214,17 +220,21 @@ class IntervalAccount:
                   "meter_alarms": [k for k in faults if k.split("@")[0] in METER_FAULTS]}
         self.raised = set()
         volume, energy = self.acc["volume"], self.acc["energy"]
+        compared = self._compare(volume, energy)  # [start, end, m³] of each, on its records
+        metered_compared = None if compared is None else [compared[0], compared[1], compared[2]]
+        derived_compared = None if compared is None else [compared[0], compared[1], compared[3]]
         if plan.volume is not None and not volume.empty:
             outputs.append(make(
                 KIND_VOLUME, plan.volume.device, METERED, volume.amount, "m³",
-                volume.end or 0.0, {"source": METERED, **_amount_data(volume), **common}))
+                volume.end or 0.0, {"source": METERED, **_amount_data(volume), **common,
+                                    "compared": metered_compared}))
             ledger.add(volume.start, volume.end or 0.0, volume.amount, METERED)
         if plan.energy is not None and not energy.empty:
             outputs.append(make(
                 KIND_ENERGY, plan.energy.device, plan.energy.point, energy.amount, "kWh",
                 energy.end or 0.0, {**_amount_data(energy), **common}))
             ledger.add(energy.start, energy.end or 0.0, energy.amount, "energy")
-        for part in self.derived:
+        for number, part in enumerate(self.derived):
             if part.energy <= 0 or plan.energy is None:
                 continue
             head = part.energy / part.energy_per_head if part.corrected else None
@@ -234,13 +244,24 @@ class IntervalAccount:
                  "coefficient_version": part.version, "k_m3_per_kwh": part.volume / part.energy,
                  "head_model": plan.head_model, "head_m": head, "note": "; ".join(part.notes)
                  or None, "start": part.start, "end": part.end,
-                 "seqs": [part.first_seq, part.last_seq], **common}))
+                 "seqs": [part.first_seq, part.last_seq], **common,
+                 "compared": derived_compared if number == 0 else None}))
             ledger.add(part.start, part.end or 0.0, part.volume, DERIVED)
         end = max([a.end for a in (volume, energy) if a.end is not None]
                   + [p.end for p in self.derived if p.end is not None], default=None)
         self.acc = {name: Amount() for name in TOTALISERS}
         self.derived = []
         return outputs, end
+
+    def _compare(self, volume: Amount, energy: Amount) -> tuple[float, float, float, float] | None:
+        """Both sources over the newest stretch their closed intervals cover (None: not yet)."""
+        if self.comparison is None or self.plan.volume is None or self.plan.energy is None:
+            return None
+        metered = (volume.start, volume.end, volume.amount) if volume.readings else None
+        derived = None  # energy with no coefficient to derive from is not compared
+        if energy.readings and (self.derived or energy.amount == 0):
+            derived = (energy.start, energy.end, sum(part.volume for part in self.derived))
+        return self.comparison.settle(metered, derived)
 
     def to_state(self) -> dict[str, Any]:
         """The checkpoint's "acc", "derived" and "raised_in_interval" entries."""

@@ -36,6 +36,13 @@ class PeriodParams:
         local_zone(self.time_zone)
 
 
+def local_bucket(at_time: float, interval_s: float, zone: ZoneInfo) -> int:
+    """The number of the interval holding `at_time`, counted in local time, so that intervals
+    (a divisor of a day) end on local midnights and local quarter hours, not UTC ones."""
+    offset = datetime.fromtimestamp(at_time, zone).utcoffset()
+    return int((at_time + (offset.total_seconds() if offset else 0.0)) // interval_s)
+
+
 def split_by_local_day(
     start: float | None, end: float, amount: float, zone: ZoneInfo
 ) -> list[tuple[date, float]]:

@@ -32,6 +32,7 @@ class AccountingView:
     alarms: dict[str, Any]
     coefficients: list[dict[str, Any]]
     open_flags: dict[str, dict[str, Any]]
+    compared: Ledger | None = None  # metered and derived over the same stretches
 
 
 def load_view(conn: sqlite3.Connection, time_zone: str) -> AccountingView | None:
@@ -39,11 +40,17 @@ def load_view(conn: sqlite3.Connection, time_zone: str) -> AccountingView | None
     record = latest_checkpoint(conn)
     if record is None:
         return None
-    state = record.data
-    return AccountingView(record.seq, state["cursor"], state.get("last_time"),
+    return view_from_state(record.seq, record.data, time_zone)
+
+
+def view_from_state(seq: int, state: dict[str, Any], time_zone: str) -> AccountingView:
+    """The view of one checkpoint's state (`seq`: the checkpoint record's)."""
+    compared = (state.get("compared") or {}).get("ledger")
+    return AccountingView(seq, state["cursor"], state.get("last_time"),
                           Ledger(time_zone, state["ledger"]), state.get("allocation"),
                           state.get("alarms", {}), state.get("coefficients", []),
-                          state.get("open_flags", {}))
+                          state.get("open_flags", {}),
+                          None if compared is None else Ledger(time_zone, compared))
 
 
 def local_time(at_time: float | None, time_zone: str) -> str:
@@ -60,12 +67,19 @@ def _number(value: float | None, digits: int = 3) -> str:
 def totals_data(view: AccountingView, day: date, allocation: Any, counting: str,
                 time_zone: str) -> dict[str, Any]:
     """The day, month and year of `day` by source, and the year against the allocation."""
-    ledger = view.ledger
+    ledger, compared = view.ledger, view.compared
     rows = {
         f"day {day.isoformat()}": {s: ledger.day(day, s) for s in SOURCES},
         f"month {day:%Y-%m}": {s: ledger.month(day.year, day.month, s) for s in SOURCES},
         f"year {day.year}": {s: ledger.year(day.year, s) for s in SOURCES},
     }
+    if compared is not None:  # the derived-metered column: both over the same stretches
+        day_row, month_row, year_row = rows.values()
+        for source in (METERED, DERIVED):
+            day_row.setdefault("compared", {})[source] = compared.day(day, source)
+            month_row.setdefault("compared", {})[source] = compared.month(
+                day.year, day.month, source)
+            year_row.setdefault("compared", {})[source] = compared.year(day.year, source)
     data: dict[str, Any] = {"accounted_through_seq": view.cursor,
                             "accounted_to": local_time(view.accounted_to, time_zone),
                             "periods": rows, "allocation": None}
@@ -85,8 +99,8 @@ def format_totals(data: dict[str, Any], well: str) -> str:
     rows = []
     for name, row in data["periods"].items():
         metered, derived = row[METERED], row[DERIVED]
-        drift = (f"{(derived - metered) / metered:+.1%}" if metered and derived is not None
-                 else "-")
+        same = row.get("compared") or {}  # over the same stretches, where the state has them
+        drift = _drift(same.get(METERED), same.get(DERIVED)) if same else "-"
         rows.append((name, _number(metered), _number(derived), drift, _number(row["energy"])))
     lines = [f"well {well}: accounted to {data['accounted_to']} (store seq "
              f"{data['accounted_through_seq']})", "",
@@ -105,6 +119,10 @@ def format_totals(data: dict[str, Any], well: str) -> str:
             f"thresholds {', '.join(f'{t:g} %' for t in allocation['thresholds_percent'])}, "
             f"reached: {reached}")
     return "\n".join(lines)
+
+
+def _drift(metered: float | None, derived: float | None) -> str:
+    return f"{(derived - metered) / metered:+.1%}" if metered and derived is not None else "-"
 
 
 def alarms_data(view: AccountingView, time_zone: str) -> dict[str, Any]:

@@ -142,12 +142,38 @@ class AccountingRoom:
                 if not batch:
                     break
                 for record in batch:
-                    engine.process(record)
+                    try:
+                        engine.process(record)
+                    except Exception:  # a bug on one record: it gets no effect at all
+                        log.exception("accounting: record %d could not be accounted; it is "
+                                      "skipped", record.seq)
+                        engine = self._recover(record.seq)
+                        break
                     self._write(engine.take_group())
                     while engine.commands:  # handed to the acquisition's loop, without the lock
                         self._commands.put(engine.commands.pop(0))
                 done += len(batch)
             return done
+
+    def _recover(self, failed_seq: int) -> AccountingEngine:
+        """After a record raised: commit every group queued, restore the newest checkpoint (the
+        half-applied engine is dropped), account again up to the record, then skip it."""
+        if not self.sink.flush():
+            raise RuntimeError("accounting: the store did not commit the queued groups; not "
+                               "restoring the checkpoint over them")
+        self.engine = None
+        engine, conn = self.start(), self._reader()
+        while conn is not None and engine.cursor < failed_seq - 1:
+            batch = records_after(conn, engine.cursor, BATCH, through=failed_seq - 1)
+            if not batch:
+                break
+            for record in batch:
+                engine.process(record)
+                self._write(engine.take_group())
+        if engine.cursor < failed_seq:
+            engine.skip(failed_seq)
+            self._write(engine.take_group())
+        return engine
 
     def _write(self, group: list[NewRecord]) -> None:
         if group:
@@ -166,10 +192,14 @@ class AccountingRoom:
             ledger = engine.ledger
             today = ledger.local_date(engine.last_time)
             sources = ("metered", "derived", "energy")
+            comparison = engine.interval.comparison
+            same = comparison.ledger if comparison is not None else None
             self._summary = {
                 "day": today.isoformat(), "accounted_to": engine.last_time,
                 "today": {s: ledger.day(today, s) for s in sources},
                 "year": {s: ledger.year(today.year, s) for s in sources},
+                "compared_today": None if same is None else {
+                    s: same.day(today, s) for s in ("metered", "derived")},
                 "active": engine.board.active(), "recent": list(engine.board.recent),
             }
             return self._summary
@@ -308,10 +338,17 @@ class AccountingRoom:
                 self.step()
             except Exception:  # the room must outlive a bug; the store keeps the readings
                 log.exception("accounting: step failed; trying again")
+                self._flush_quietly()  # queued groups commit before the checkpoint is restored
                 self._reset_reader()
                 self._stop.wait(5.0)
             self._wake.wait(self.poll_s)
             self._wake.clear()
+
+    def _flush_quietly(self) -> None:
+        try:
+            self.sink.flush()
+        except Exception:
+            log.exception("accounting: flushing the queued groups failed")
 
     def _reset_reader(self) -> None:
         with self._lock:

@@ -31,6 +31,14 @@ def delivered_seq(conn: sqlite3.Connection, destinations: Sequence[str]) -> int:
     return min(int(acked.get(name, 0)) for name in destinations)
 
 
+def accounted_seq(conn: sqlite3.Connection) -> int | None:
+    """The seq the accounting room has consumed through, from its newest checkpoint (None: no
+    checkpoint, so no accounting bound; the kind, device and point are the accounting room's)."""
+    row = conn.execute("SELECT value FROM records WHERE kind = 'accounting' AND device = "
+                       "'accounting' AND point = 'checkpoint' ORDER BY seq DESC LIMIT 1").fetchone()
+    return None if row is None or row[0] is None else int(row[0])
+
+
 def record_delivery(db_path: Path, destination: str, acked_seq: int,
                     wall: float | None = None) -> None:
     """Set `destination`'s acknowledged seq in the store at `db_path` (one short transaction on

@@ -1,7 +1,8 @@
 """Retention and thinning: the only two ways history leaves the store, each recorded in the log.
 
 Pruning removes whole blocks, oldest first, whose every record every configured uplink has
-acknowledged (deliveries.acked_seq), and only those older than the retention age (or of any age
+acknowledged (deliveries.acked_seq) and the accounting room has read (its newest checkpoint's
+cursor), and only those older than the retention age (or of any age
 when the disk runs low); the newest block is always kept so the chain continues. With no uplink
 configured nothing counts as delivered and nothing is pruned. A "pruned" store_event lists the
 blocks and seqs removed; the oldest remaining block's prev_head is signed, so verify starts there.
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.store import chain
-from gateway.store.cursors import delivered_seq
+from gateway.store.cursors import accounted_seq, delivered_seq
 from gateway.store.records import (
     KIND_READING,
     KIND_STORE_EVENT,
@@ -76,6 +77,9 @@ def prune_delivered(writer: StoreWriter, destinations: Sequence[str],
     there were none. One transaction, with its "pruned" store_event."""
     with writer.transaction() as conn:
         delivered = delivered_seq(conn, destinations)
+        accounted = accounted_seq(conn)  # records the accounting room has not read stay
+        if accounted is not None:
+            delivered = min(delivered, accounted)
         newest = conn.execute("SELECT max(block_no) FROM blocks").fetchone()[0]
         if delivered == 0 or newest is None:
             return None
