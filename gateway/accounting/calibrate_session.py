@@ -28,7 +28,7 @@ from gateway.accounting.calibrate import (
 )
 from gateway.accounting.calibration import CalibrationParams, CalibrationResult
 from gateway.accounting.plan import AccountingPlan, build_plan, calibration_params
-from gateway.store import DB_FILE
+from gateway.store import DB_FILE, queries
 
 Report = Callable[[int, CalibrationResult | None, str], None]  # attempt, result or None, reasons
 
@@ -92,7 +92,7 @@ class CalibrationSession:
 
     def __init__(self, setup: CalibrationSetup, conn: sqlite3.Connection) -> None:
         self.setup, self.conn = setup, conn
-        start = conn.execute("SELECT coalesce(max(seq), 0) FROM records").fetchone()[0]
+        start = queries.seq_span(conn)[0]  # the newest committed seq (0: none yet)
         self.tail = SampleTail(conn, setup.sources, start)
 
     def intro(self) -> str:

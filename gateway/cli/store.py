@@ -70,7 +70,7 @@ WELLGATE_TABLES = ("records", "blocks", "meta", "_sqlite_migrations")
 
 def _verify_file(db: str, key: Any) -> Any:
     """The verify result of the store file `db`; CommandError (exit 2) when it cannot run."""
-    from gateway.store import Verifier, open_reader
+    from gateway.store import Verifier, open_reader, queries
     from gateway.store.verify import damaged, is_damage
 
     try:
@@ -80,16 +80,15 @@ def _verify_file(db: str, key: Any) -> Any:
     except sqlite3.Error as exc:
         raise CommandError(f"cannot read {db}: {exc}") from None
     try:
-        tables = {name for (name,) in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        tables = queries.table_names(conn)
         if not tables & set(WELLGATE_TABLES):
             raise CommandError(f"{db} is not a wellgate store (no wellgate schema in it)")
         missing = [name for name in WELLGATE_TABLES if name not in tables]
         if missing:
             return damaged(sqlite3.DatabaseError(f"the table(s) {', '.join(missing)} are "
                                                  "missing from its schema"))
-        low, high = conn.execute("SELECT min(first_seq), max(last_seq) FROM blocks").fetchone()
-        length = high - low + 1 if isinstance(low, int) and isinstance(high, int) else 0
+        high, low = queries.seq_span(conn)
+        length = high - low + 1 if high else 0
         with _progress_bar(length, "verifying") as bar:
             return Verifier(key, progress=bar.update, file_check=True).check(conn)
     except sqlite3.Error as exc:

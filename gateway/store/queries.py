@@ -41,6 +41,11 @@ def seq_span(conn: sqlite3.Connection) -> tuple[int, int]:
     return int(last or 0), int(first or 1)
 
 
+def table_names(conn: sqlite3.Connection) -> set[str]:
+    """The tables the file holds (to tell a wellgate store from another SQLite file)."""
+    return {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
 def record_rows(conn: sqlite3.Connection, first_seq: int, last_seq: int) -> list[tuple[Any, ...]]:
     """The rows (ROW_COLUMNS order) of seq first_seq..last_seq, in seq order."""
     return conn.execute(f"SELECT {ROW_COLUMNS} FROM records WHERE seq BETWEEN ? AND ? "
