@@ -262,7 +262,7 @@ class Report:
 def decode_report(body):
     """The Report of a test/timed/add/hourly report body."""
     serial, send_time = decode_header(body)
-    if len(body) < 22 or body[8:10] != STATION_GUIDE or body[16:18] != OBSERVED_GUIDE:
+    if len(body) < 23 or body[8:10] != STATION_GUIDE or body[16:18] != OBSERVED_GUIDE:
         raise BodyError("report body [%s]: expected serial, send time, F1 F1 + station address, "
                         "station class, F0 F0 + observation time" % _hex(body))
     if body[15] not in STATION_CLASSES:

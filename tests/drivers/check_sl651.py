@@ -199,6 +199,11 @@ def test_the_body_is_checked_too():
     raises_exactly(sl651.BodyError, sl651.parse_uplink, _with_crc(_changed(report, 29, 0x48)))
     raises_exactly(sl651.BodyError, sl651.parse_uplink, _with_crc(_changed(report, 30, 0xF2)))
     raises_exactly(sl651.FrameError, sl651.parse_uplink, h(ACKS[0][0]))
+    header_only = sl651.decode_header(h("00 04 25 12 01 08 00 05"))
+    assert header_only == (4, (2025, 12, 1, 8, 0, 5))
+    cut = report[14:14 + 22]  # the observation time one byte short
+    error = raises_exactly(sl651.BodyError, sl651.decode_report, cut)
+    assert "observation time" in str(error), str(error)
 
 
 def test_every_single_byte_change_of_the_checked_frame_is_refused():
