@@ -6,7 +6,7 @@ Under MicroPython it is started by tests/drivers/mp/run.mjs; under CPython by
 import os
 import sys
 
-CHECK_MODULES = ("check_modbus_rtu", "check_registers", "check_dlt645")
+CHECK_MODULES = ("check_modbus_rtu", "check_registers", "check_dlt645", "check_sl651")
 
 
 def _report(label, error):
