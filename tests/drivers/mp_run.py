@@ -6,7 +6,8 @@ Under MicroPython it is started by tests/drivers/mp/run.mjs; under CPython by
 import os
 import sys
 
-CHECK_MODULES = ("check_modbus_rtu", "check_registers", "check_dlt645", "check_sl651")
+CHECK_MODULES = ("check_modbus_rtu", "check_registers", "check_dlt645", "check_sl651",
+                 "check_sl427")
 
 
 def _report(label, error):
