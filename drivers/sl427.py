@@ -22,6 +22,10 @@ Frame (every multi-byte value low byte first unless said otherwise):
   Flow 5 bytes BCD, 3 decimals; cumulative volume 5 bytes BCD, whole m3 (both with the sign in
   the top bit); water level 4 bytes BCD, 3 decimals, sign in the top nibble (0 or F); energy
   4 bytes BCD, 2 decimals. A value not measured is all AA.
+
+The edition (and the alarm/status byte order) is a parameter of every call: a frame does not
+say which edition it is, and a 7-byte-Tp frame can parse as a valid SZY206-2016 frame with
+other values. Ambiguous points are noted in tests/drivers/vectors_sl427.py.
 """
 
 from drivers.sl427_fields import (  # noqa: F401  (all re-exported: part of this module's API)
