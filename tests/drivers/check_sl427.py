@@ -164,3 +164,10 @@ def test_alarm_and_status_words_in_words():
            (2026, 5, 12, 14, 15, 30, 0))
     raises(ValueError, sl427.build_self_report, E21, "530381", 13, "flow", [1.0, 2.0], 0x10000,
            0, (2026, 5, 12, 14, 15, 30, 0))
+
+
+def test_a_frame_does_not_say_its_edition():
+    frame = h(SELF_REPORTS[0][1])  # the checked SL/T 427-2021 frame, read as SZY206-2016
+    parsed, kind, raw, alarm, status = sl427.parse_self_report(frame, E16)
+    assert parsed.time_tag == (None, None, 26, 5, 12, 14, 0) and raw == h("55 45 04 00 20")
+    assert (kind, alarm, status) == ("velocity", 0x0070, 0x1530)
