@@ -11,6 +11,7 @@ import click
 from gateway import __version__
 from gateway.cli import accounting, site, store
 from gateway.cli.platform import platform
+from gateway.cli.simulate import simulate
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -25,10 +26,11 @@ def cli() -> None:
       wellgate init --config site.toml     create the state directory and signing key
       wellgate run --config site.toml      the gateway itself (what systemd starts)
       wellgate verify --db /var/lib/wellgate/wellgate.db   check the signed store
+      wellgate simulate --config site.toml rehearse without meters: the site's meters simulated
     """
 
 
-for _command in (*site.COMMANDS, *store.COMMANDS, *accounting.COMMANDS, platform):
+for _command in (*site.COMMANDS, *store.COMMANDS, *accounting.COMMANDS, platform, simulate):
     cli.add_command(_command)
 
 

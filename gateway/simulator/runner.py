@@ -12,7 +12,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -132,29 +132,44 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-async def _serve(args: argparse.Namespace) -> None:
+CONTROL_HELP = (
+    'Prints one JSON line {"event": "ready", "lines": {bus: "/dev/pts/N" or "host:port"}} and '
+    "runs until SIGTERM. Control on stdin, one JSON object per line, one JSON reply per line: "
+    '{"cmd": "inject", "device": "flow-meter", "fault": "late", "delay": 0.8}, '
+    '{"cmd": "clear", "device": "flow-meter"}, {"cmd": "advance", "seconds": 60}, '
+    '{"cmd": "served", "device": "flow-meter"}, {"cmd": "stats", "line": "rs485-1"}, '
+    '{"cmd": "set_pump", "on": false}, {"cmd": "time_scale", "value": 60}, '
+    '{"cmd": "snapshot"}, {"cmd": "unplug", "line": "rs485-1"}, '
+    '{"cmd": "replug", "line": "rs485-1"}, {"cmd": "stop"}.'
+)
+
+
+async def serve(config_path: str, *, seed: int = 1, time_scale: float = 1.0,
+                byte_time: bool = False, link_dir: str | None = None,
+                tcp_host: str = "127.0.0.1", params: Iterable[tuple[str, float]] = ()) -> None:
+    """Simulate a config's meters until SIGTERM or the stop command (see CONTROL_HELP)."""
     from gateway.config import load_config  # the config module is only needed by the process runner
 
-    config = load_config(args.config)
+    config = load_config(config_path)
     well = SimulatedWell.from_config(
         config,
-        seed=args.seed,
-        time_scale=args.time_scale,
-        emulate_byte_time=args.byte_time,
-        **dict(args.param),
+        seed=seed,
+        time_scale=time_scale,
+        emulate_byte_time=byte_time,
+        **dict(params),
     )
     await well.start()
-    if args.link_dir:
+    if link_dir:
         for name, kind in well.lines().items():
             if kind != "tcp":
-                well.link(name, Path(args.link_dir) / name)
+                well.link(name, Path(link_dir) / name)
     for bus in config.buses:
         if bus.type == "tcp":
             host = getattr(bus, "host", "") or ""
             if _is_loopback(host):
                 await well.serve_tcp(bus.name, host, getattr(bus, "tcp_port", 0) or 0)
             else:  # the configured address is another machine's: serve locally on a free port
-                await well.serve_tcp(bus.name, args.tcp_host, 0)
+                await well.serve_tcp(bus.name, tcp_host, 0)
     loop = asyncio.get_running_loop()
     done = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -201,18 +216,8 @@ def _well_param(text: str) -> tuple[str, float]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m gateway.simulator",
-        description=(
-            "Simulate a gateway config's meters on pty serial lines and Modbus TCP. Prints one "
-            "JSON "
-            'line {"event": "ready", "lines": {bus: "/dev/pts/N" or "host:port"}} and runs until '
-            "SIGTERM. Control on stdin, one JSON object per line, one JSON reply per line: "
-            '{"cmd": "inject", "device": "flow-meter", "fault": "late", "delay": 0.8}, '
-            '{"cmd": "clear", "device": "flow-meter"}, {"cmd": "advance", "seconds": 60}, '
-            '{"cmd": "served", "device": "flow-meter"}, {"cmd": "stats", "line": "rs485-1"}, '
-            '{"cmd": "set_pump", "on": false}, {"cmd": "time_scale", "value": 60}, '
-            '{"cmd": "snapshot"}, {"cmd": "unplug", "line": "rs485-1"}, '
-            '{"cmd": "replug", "line": "rs485-1"}, {"cmd": "stop"}.'
-        ),
+        description="Simulate a gateway config's meters on pty serial lines and Modbus TCP. "
+        + CONTROL_HELP,
     )
     parser.add_argument("--config", required=True, help="gateway config TOML (buses and devices)")
     parser.add_argument(
@@ -241,6 +246,8 @@ def main(argv: list[str] | None = None) -> None:
     from gateway.errors import ConfigError
 
     try:
-        asyncio.run(_serve(args))
+        asyncio.run(serve(args.config, seed=args.seed, time_scale=args.time_scale,
+                          byte_time=args.byte_time, link_dir=args.link_dir,
+                          tcp_host=args.tcp_host, params=args.param))
     except (ConfigError, ValueError, KeyError, OSError) as error:
         parser.exit(2, f"gateway.simulator: {error}\n")
