@@ -14,7 +14,13 @@ from typing import Any
 import click
 
 from gateway.cli.errors import CommandError, NotReady, load_gateway_config
-from gateway.cli.options import config_option, json_option, setup_logging, verbose_option
+from gateway.cli.options import (
+    LIFECYCLE_LOGGER,
+    config_option,
+    json_option,
+    setup_logging,
+    verbose_option,
+)
 
 DEMO_CONFIG = Path(__file__).resolve().parents[2] / "config" / "examples" / "demo.toml"
 EXIT_STORE_LOST = 3  # `wellgate run`: a store that existed is gone; systemd must not restart it
@@ -91,7 +97,7 @@ def run(config_file: str, verbose: int) -> None:
     from gateway.store import NoKey, StoreError
     from gateway.store.lost import StoreLost
 
-    setup_logging(verbose + 1)
+    setup_logging(verbose)
     config = load_gateway_config(config_file)
     warning = exposed_secret(config_file, config)
     if warning is not None:
@@ -107,10 +113,33 @@ def run(config_file: str, verbose: int) -> None:
                            exit_code=EXIT_STORE_LOST) from None
     except StoreError as exc:
         raise CommandError(str(exc)) from None
+    lifecycle = logging.getLogger(LIFECYCLE_LOGGER)
+    lifecycle.info("%s", start_line(config_file, config, store))
+    stopped_by = "stopped"
     try:
         asyncio.run(run_gateway(config, store))
+    except BaseException as exc:
+        stopped_by = f"stopped by {type(exc).__name__}: {exc}"
+        raise
     finally:
         store.close()
+        stats = store.stats
+        lifecycle.info("wellgate %s: %d records in %d blocks committed this run, last seq %s, "
+                       "%d dropped", stopped_by, stats.committed_records, stats.committed_blocks,
+                       stats.last_seq, stats.dropped)
+
+
+def start_line(config_file: str, config: Any, store: Any) -> str:
+    """What a crew member needs from the log to know what started: version, files, key, meters,
+    destinations (never a secret)."""
+    from gateway import __version__
+    from gateway.store import fingerprint
+
+    devices = ", ".join(f"{d.name} ({d.model} on {d.bus})" for d in config.devices) or "none"
+    uplinks = ", ".join(f"{u.name} ({u.type})" for u in config.uplinks) or "none"
+    return (f"wellgate {__version__} starting: config {Path(config_file).resolve()}, store "
+            f"{Path(store.state_dir) / 'wellgate.db'}, key {fingerprint(store.key.public_key())}; "
+            f"{len(config.buses)} bus(es), devices: {devices}; uplinks: {uplinks}")
 
 
 @click.command()
