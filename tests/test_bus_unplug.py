@@ -14,62 +14,30 @@ import json
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 
 import pytest
+from site_config import flow_meter, rtu_bus, site_toml
 from uplink_support import wait_until
 
 from gateway.store.schema import open_reader
 
 WELLGATE = [sys.executable, "-m", "gateway"]
 BACKOFF_MAX = 2.0
-CONFIG = textwrap.dedent("""
-    [well]
-    id = "150602-0099"
 
-    [gateway]
-    runtime_dir = "{folder}/run"
-    state_dir = "{folder}/state"
 
-    [store]
-    commit_interval = 0.3
-
-    [acquisition]
-    offline_after = 2
-    backoff_initial = 1.0
-    backoff_max = {backoff_max}
-
-    [[buses]]
-    name = "rs485-1"
-    type = "rtu"
-    port = "{links}/rs485-1"
-    timeout = 0.2
-    retries = 0
-
-    [[buses]]
-    name = "meter-645"
-    type = "dlt645"
-    port = "{links}/meter-645"
-    baud = 2400
-    parity = "E"
-    timeout = 0.3
-
-    [[devices]]
-    name = "flow-meter"
-    bus = "rs485-1"
-    model = "tuf-2000m"
-    slave_id = 1
-    poll_interval = 0.3
-    points = ["flow_rate", "forward_total"]
-
-    [[devices]]
-    name = "grid-meter"
-    bus = "meter-645"
-    model = "dlt645-generic"
-    address = "000000000001"
-    poll_interval = 0.5
-    """)
+def site_text(folder, links) -> str:
+    """Two buses, each on a stable name under `links`: the flow meter and a DL/T 645 meter."""
+    grid_bus = {"name": "meter-645", "type": "dlt645", "port": f"{links}/meter-645", "baud": 2400,
+                "parity": "E", "timeout": 0.3}
+    grid_meter = {"name": "grid-meter", "bus": "meter-645", "model": "dlt645-generic",
+                  "address": "000000000001", "poll_interval": 0.5}
+    return site_toml(folder, well="150602-0099", store={"commit_interval": 0.3},
+                     acquisition={"offline_after": 2, "backoff_initial": 1.0,
+                                  "backoff_max": BACKOFF_MAX},
+                     buses=[rtu_bus(f"{links}/rs485-1", timeout=0.2, retries=0), grid_bus],
+                     devices=[flow_meter(poll_interval=0.3, points=["flow_rate", "forward_total"]),
+                              grid_meter])
 
 
 class Simulator:
@@ -126,7 +94,7 @@ def test_unplugged_adapter_goes_offline_and_comes_back_without_a_restart(
     links = tmp_path / "by-id"
     links.mkdir()
     config = tmp_path / "gateway.toml"
-    config.write_text(CONFIG.format(folder=tmp_path, links=links, backoff_max=BACKOFF_MAX))
+    config.write_text(site_text(tmp_path, links))
     db = tmp_path / "state" / "wellgate.db"
     simulator = Simulator(str(config), str(links))
     gateway = None

@@ -17,62 +17,36 @@ import signal
 import stat
 import subprocess
 import sys
-import textwrap
 import time
 
 import pytest
+from site_config import flow_meter, rtu_bus, site_toml
 from uplink_support import make_tls, wait_until
 
 from gateway.store.schema import DB_FILE
 
 WELLGATE = [sys.executable, "-m", "gateway"]
-CONFIG = textwrap.dedent("""
-    [well]
-    id = "150602-0078"
 
-    [gateway]
-    runtime_dir = "{folder}/run"
-    state_dir = "{folder}/state"
 
-    [store]
-    commit_interval = 0.3
+def site_text(folder, port, *uplinks: dict) -> str:
+    """Polling the flow meter's two points every 0.3 s, committed every 0.3 s."""
+    return site_toml(folder, well="150602-0078", store={"commit_interval": 0.3},
+                     buses=[rtu_bus(port, timeout=0.3, retries=0)],
+                     devices=[flow_meter(poll_interval=0.3, points=["flow_rate", "forward_total"])],
+                     uplinks=uplinks)
 
-    [[buses]]
-    name = "rs485-1"
-    type = "rtu"
-    port = "{port}"
-    timeout = 0.3
-    retries = 0
 
-    [[devices]]
-    name = "flow-meter"
-    bus = "rs485-1"
-    model = "tuf-2000m"
-    slave_id = 1
-    poll_interval = 0.3
-    points = ["flow_rate", "forward_total"]
-    """)
-HTTPS_DOWN = textwrap.dedent("""
-    [[uplinks]]
-    name = "city"
-    type = "https"
-    url = "https://127.0.0.1:9/v1/batches"
-    ca_file = "{folder}/tls/ca.pem"
-    batch_max_age = 0.5
-    timeout = 1
-    backoff_initial = 0.2
-    backoff_max = 0.5
-    """)
-MQTT_WITH_PASSWORD = textwrap.dedent("""
-    [[uplinks]]
-    name = "county"
-    type = "mqtt"
-    host = "127.0.0.1"
-    port = 9
-    username = "well-78"
-    password = "correct horse battery staple"
-    platform_key = "{folder}/county-ack.pub"
-    """)
+def https_down(folder) -> dict:
+    """An HTTPS destination nothing listens at (port 9), retried quickly."""
+    return {"name": "city", "type": "https", "url": "https://127.0.0.1:9/v1/batches",
+            "ca_file": f"{folder}/tls/ca.pem", "batch_max_age": 0.5, "timeout": 1,
+            "backoff_initial": 0.2, "backoff_max": 0.5}
+
+
+def mqtt_with_password(folder) -> dict:
+    return {"name": "county", "type": "mqtt", "host": "127.0.0.1", "port": 9,
+            "username": "well-78", "password": "correct horse battery staple",
+            "platform_key": f"{folder}/county-ack.pub"}
 
 
 def umask_022() -> None:
@@ -104,7 +78,7 @@ def stop(gateway) -> None:
 @pytest.fixture
 def well(tmp_path):
     placeholder = tmp_path / "simulated.toml"
-    placeholder.write_text(CONFIG.format(folder=tmp_path, port="/dev/ttyUSB0"))
+    placeholder.write_text(site_text(tmp_path, "/dev/ttyUSB0"))
     simulator = subprocess.Popen([sys.executable, "-m", "gateway.simulator", "--config",
                                   str(placeholder)], stdin=subprocess.PIPE,
                                  stdout=subprocess.PIPE, text=True)
@@ -119,8 +93,7 @@ def well(tmp_path):
 def test_init_and_run_under_umask_022_leave_only_owner_readable_state(tmp_path, well):
     make_tls(tmp_path / "tls")
     config = tmp_path / "gateway.toml"
-    config.write_text(CONFIG.format(folder=tmp_path, port=well)
-                      + HTTPS_DOWN.format(folder=tmp_path))
+    config.write_text(site_text(tmp_path, well, https_down(tmp_path)))
     state = tmp_path / "state"
     init = subprocess.run([*WELLGATE, "init", "--config", str(config)], capture_output=True,
                           text=True, timeout=60, preexec_fn=umask_022)
@@ -165,8 +138,7 @@ def test_init_and_run_under_umask_022_leave_only_owner_readable_state(tmp_path, 
 
 def test_a_config_holding_a_password_readable_by_others_is_warned_about(tmp_path):
     config = tmp_path / "gateway.toml"
-    config.write_text(CONFIG.format(folder=tmp_path, port="/dev/ttyUSB9")
-                      + MQTT_WITH_PASSWORD.format(folder=tmp_path))
+    config.write_text(site_text(tmp_path, "/dev/ttyUSB9", mqtt_with_password(tmp_path)))
     config.chmod(0o644)
     checked = subprocess.run([*WELLGATE, "check-config", str(config)], capture_output=True,
                              text=True, timeout=60)

@@ -17,11 +17,11 @@ import signal
 import socket
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 
 import pytest
+from site_config import flow_meter, rtu_bus, site_toml
 from uplink_support import HttpsReceiver, free_port, make_tls, require_mosquitto, wait_until
 
 from gateway.store import load_public_key
@@ -32,50 +32,22 @@ WELL = "150602-0043"
 STOP_WITHIN = 5.0  # s after SIGTERM (systemd's TimeoutStopSec=20 leaves room; the issue asks 5)
 RUN_FOR = 4.0  # s of polling (and uplink trying) before the SIGTERM
 
-CONFIG = textwrap.dedent("""
-    [well]
-    id = "{well}"
 
-    [gateway]
-    runtime_dir = "{folder}/run"
-    state_dir = "{folder}/state"
+def site_text(folder, port, *uplinks: dict) -> str:
+    """The site config: the flow meter polled every 0.5 s, committed every 0.5 s."""
+    return site_toml(folder, well=WELL, store={"commit_interval": 0.5},
+                     buses=[rtu_bus(port, timeout=0.3, retries=0)],
+                     devices=[flow_meter(poll_interval=0.5)], uplinks=uplinks)
 
-    [store]
-    commit_interval = 0.5
 
-    [[buses]]
-    name = "rs485-1"
-    type = "rtu"
-    port = "{port}"
-    timeout = 0.3
-    retries = 0
+def mqtt_uplink(port: int, **settings: object) -> dict:
+    return {"name": "county", "type": "mqtt", "host": "127.0.0.1", "port": port,
+            "insecure_unsigned_acks": True, "batch_max_age": 0.5, **settings}
 
-    [[devices]]
-    name = "flow-meter"
-    bus = "rs485-1"
-    model = "tuf-2000m"
-    slave_id = 1
-    poll_interval = 0.5
-    """)
 
-MQTT_UPLINK = textwrap.dedent("""
-    [[uplinks]]
-    name = "county"
-    type = "mqtt"
-    host = "127.0.0.1"
-    port = {port}
-    insecure_unsigned_acks = true
-    batch_max_age = 0.5
-    """)
-
-HTTPS_UPLINK = textwrap.dedent("""
-    [[uplinks]]
-    name = "city"
-    type = "https"
-    url = "https://127.0.0.1:{port}/v1/batches"
-    ca_file = "{folder}/tls/ca.pem"
-    batch_max_age = 0.5
-    """)
+def https_uplink(port: int, folder) -> dict:
+    return {"name": "city", "type": "https", "url": f"https://127.0.0.1:{port}/v1/batches",
+            "ca_file": f"{folder}/tls/ca.pem", "batch_max_age": 0.5}
 
 
 class BlackHole:
@@ -108,7 +80,7 @@ class BlackHole:
 def well(tmp_path):
     """The simulated well on a pty line; yields its rs485-1 port."""
     placeholder = tmp_path / "simulated.toml"
-    placeholder.write_text(CONFIG.format(well=WELL, folder=tmp_path, port="/dev/ttyUSB0"))
+    placeholder.write_text(site_text(tmp_path, "/dev/ttyUSB0"))
     simulator = subprocess.Popen([*[sys.executable, "-m", "gateway.simulator"], "--config",
                                   str(placeholder)], stdin=subprocess.PIPE,
                                  stdout=subprocess.PIPE, text=True)
@@ -123,7 +95,7 @@ def wellgate(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([*WELLGATE, *args], capture_output=True, text=True, timeout=60)
 
 
-def run_and_stop(tmp_path, port: str, uplink: str) -> tuple[float, str]:
+def run_and_stop(tmp_path, port: str, uplink: dict) -> tuple[float, str]:
     """Start `wellgate run` with `uplink`, let it poll RUN_FOR s, SIGTERM it; returns how long
     it took to exit and its log. Asserts exit 0 and that the store kept every committed
     reading."""
@@ -131,7 +103,7 @@ def run_and_stop(tmp_path, port: str, uplink: str) -> tuple[float, str]:
         init = wellgate("init", "--state-dir", str(tmp_path / "state"))
         assert init.returncode == 0, init.stderr
     config = tmp_path / "gateway.toml"
-    config.write_text(CONFIG.format(well=WELL, folder=tmp_path, port=port) + uplink)
+    config.write_text(site_text(tmp_path, port, uplink))
     health = tmp_path / "run" / "health.json"
     gateway = subprocess.Popen([*WELLGATE, "run", "--config", str(config)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -178,14 +150,14 @@ def run_and_stop(tmp_path, port: str, uplink: str) -> tuple[float, str]:
 
 
 def test_mqtt_broker_not_listening(tmp_path, well):
-    took, log = run_and_stop(tmp_path, well, MQTT_UPLINK.format(port=free_port()))
+    took, log = run_and_stop(tmp_path, well, mqtt_uplink(free_port()))
     assert took < STOP_WITHIN, f"stopped in {took:.1f} s\n{log}"
 
 
 def test_mqtt_broker_a_black_hole(tmp_path, well):
     hole = BlackHole()
     try:
-        took, log = run_and_stop(tmp_path, well, MQTT_UPLINK.format(port=hole.port))
+        took, log = run_and_stop(tmp_path, well, mqtt_uplink(hole.port))
     finally:
         hole.close()
     assert hole.accepted, "the gateway never connected to the black hole"
@@ -197,7 +169,7 @@ def test_https_receiver_a_black_hole(tmp_path, well):
     hole = BlackHole()
     try:
         took, log = run_and_stop(tmp_path, well,
-                                 HTTPS_UPLINK.format(port=hole.port, folder=tmp_path))
+                                 https_uplink(hole.port, tmp_path))
     finally:
         hole.close()
     assert hole.accepted, "the gateway never connected to the black hole"
@@ -215,7 +187,7 @@ def test_https_receiver_that_never_answers(tmp_path, well):
     receiver.start()
     try:
         took, log = run_and_stop(tmp_path, well,
-                                 HTTPS_UPLINK.format(port=receiver.port, folder=tmp_path))
+                                 https_uplink(receiver.port, tmp_path))
         assert receiver.faults.requests >= 1, "no batch reached the receiver"
     finally:
         receiver.close()
@@ -231,7 +203,7 @@ def test_mqtt_broker_up_still_stops_at_once(tmp_path, well):
     broker.start()
     try:
         took, log = run_and_stop(tmp_path, well,
-                                 MQTT_UPLINK.format(port=broker.port) + "tls = false\n")
+                                 mqtt_uplink(broker.port, tls=False))
     finally:
         broker.stop()
     assert took < STOP_WITHIN, f"stopped in {took:.1f} s\n{log}"

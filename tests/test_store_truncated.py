@@ -15,9 +15,9 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import textwrap
 
 import pytest
+from site_config import flow_meter, rtu_bus, site_toml
 from store_support import synthetic_reading
 from uplink_support import wait_until
 
@@ -29,32 +29,13 @@ from gateway.uplink.nonce import NONCE_FILE
 WELLGATE = [sys.executable, "-m", "gateway"]
 EXIT_STORE_LOST = 3
 MARKER_FILE = "store.json"  # gateway.store.lost.MARKER_FILE
-CONFIG = textwrap.dedent("""
-    [well]
-    id = "150602-0077"
 
-    [gateway]
-    runtime_dir = "{folder}/run"
-    state_dir = "{folder}/state"
 
-    [store]
-    commit_interval = 0.3
-
-    [[buses]]
-    name = "rs485-1"
-    type = "rtu"
-    port = "{port}"
-    timeout = 0.3
-    retries = 0
-
-    [[devices]]
-    name = "flow-meter"
-    bus = "rs485-1"
-    model = "tuf-2000m"
-    slave_id = 1
-    poll_interval = 0.3
-    points = ["flow_rate", "forward_total"]
-    """)
+def site_text(folder, port) -> str:
+    """Polling the flow meter's two points every 0.3 s, committed every 0.3 s."""
+    return site_toml(folder, well="150602-0077", store={"commit_interval": 0.3},
+                     buses=[rtu_bus(port, timeout=0.3, retries=0)],
+                     devices=[flow_meter(poll_interval=0.3, points=["flow_rate", "forward_total"])])
 
 
 def wellgate(*args: str) -> subprocess.CompletedProcess:
@@ -95,13 +76,13 @@ def run_until(config, state, count: int) -> None:
 def site(tmp_path):
     """The simulated well's process and a gateway config polling it."""
     placeholder = tmp_path / "simulated.toml"
-    placeholder.write_text(CONFIG.format(folder=tmp_path, port="/dev/ttyUSB0"))
+    placeholder.write_text(site_text(tmp_path, "/dev/ttyUSB0"))
     simulator = subprocess.Popen([sys.executable, "-m", "gateway.simulator", "--config",
                                   str(placeholder)], stdin=subprocess.PIPE,
                                  stdout=subprocess.PIPE, text=True)
     ready = json.loads(simulator.stdout.readline())
     config = tmp_path / "gateway.toml"
-    config.write_text(CONFIG.format(folder=tmp_path, port=ready["lines"]["rs485-1"]))
+    config.write_text(site_text(tmp_path, ready["lines"]["rs485-1"]))
     try:
         yield config, tmp_path / "state"
     finally:

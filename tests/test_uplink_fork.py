@@ -20,10 +20,10 @@ import logging
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 
 import pytest
+from site_config import flow_meter, rtu_bus, site_toml
 from uplink_support import GATEWAY, HttpsReceiver, make_store, make_tls, wait_until
 
 from gateway.simulator.backlog import backlog_config, fill_store, minute_polls
@@ -134,41 +134,13 @@ def test_a_fork_refusal_backs_off_keeps_the_cursor_and_is_shown(forked, caplog, 
 # --- end to end: `wellgate run` and `wellgate status` ------------------------------------------
 
 
-CONFIG = textwrap.dedent("""
-    [well]
-    id = "{well}"
-
-    [gateway]
-    runtime_dir = "{folder}/run"
-    state_dir = "{folder}/state"
-
-    [store]
-    commit_interval = 0.5
-
-    [[buses]]
-    name = "rs485-1"
-    type = "rtu"
-    port = "{port}"
-    timeout = 0.3
-    retries = 0
-
-    [[devices]]
-    name = "flow-meter"
-    bus = "rs485-1"
-    model = "tuf-2000m"
-    slave_id = 1
-    poll_interval = 0.5
-
-    [[uplinks]]
-    name = "city"
-    type = "https"
-    url = "{url}"
-    ca_file = "tls/ca.pem"
-    batch_max_age = 1
-    timeout = 5
-    backoff_initial = {initial}
-    backoff_max = {maximum}
-    """)
+def site_text(folder, port, url: str) -> str:
+    """Polling the flow meter every 0.5 s, delivering to `url` with this test's back-off."""
+    city = {"name": "city", "type": "https", "url": url, "ca_file": "tls/ca.pem",
+            "batch_max_age": 1, "timeout": 5, "backoff_initial": INITIAL, "backoff_max": MAXIMUM}
+    return site_toml(folder, well=GATEWAY, store={"commit_interval": 0.5},
+                     buses=[rtu_bus(port, timeout=0.3, retries=0)],
+                     devices=[flow_meter(poll_interval=0.5)], uplinks=[city])
 
 
 def wellgate(*args: str) -> subprocess.CompletedProcess:
@@ -192,9 +164,7 @@ def test_wellgate_run_backs_off_a_fork_and_status_says_why(tmp_path):
         writer.close()
     receiver.start()
     placeholder = tmp_path / "simulated.toml"
-    fields = dict(well=GATEWAY, folder=tmp_path, url=receiver.url, initial=INITIAL,
-                  maximum=MAXIMUM)
-    placeholder.write_text(CONFIG.format(port="/dev/ttyUSB0", **fields))
+    placeholder.write_text(site_text(tmp_path, "/dev/ttyUSB0", receiver.url))
     simulator = subprocess.Popen([sys.executable, "-m", "gateway.simulator", "--config",
                                   str(placeholder)], stdin=subprocess.PIPE,
                                  stdout=subprocess.PIPE, text=True)
@@ -202,7 +172,7 @@ def test_wellgate_run_backs_off_a_fork_and_status_says_why(tmp_path):
     try:
         port = json.loads(simulator.stdout.readline())["lines"]["rs485-1"]
         config = tmp_path / "gateway.toml"
-        config.write_text(CONFIG.format(port=port, **fields))
+        config.write_text(site_text(tmp_path, port, receiver.url))
         gateway = subprocess.Popen([*WELLGATE, "run", "--config", str(config)],
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         wait_until(lambda: fork_events(receiver.receiver) or gateway.poll() is not None, 40,

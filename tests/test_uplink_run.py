@@ -7,8 +7,8 @@ import json
 import signal
 import subprocess
 import sys
-import textwrap
 
+from site_config import flow_meter, rtu_bus, site_toml
 from uplink_support import HttpsReceiver, make_tls, wait_until
 
 from gateway.platform.audit import audit_gateway
@@ -17,41 +17,15 @@ from gateway.store.schema import open_reader
 
 WELLGATE = [sys.executable, "-m", "gateway"]
 WELL = "150602-0042"
-CONFIG = textwrap.dedent("""
-    [well]
-    id = "{well}"
 
-    [gateway]
-    runtime_dir = "{folder}/run"
-    state_dir = "{folder}/state"
 
-    [store]
-    commit_interval = 0.5
-
-    [[buses]]
-    name = "rs485-1"
-    type = "rtu"
-    port = "{port}"
-    timeout = 0.3
-    retries = 0
-
-    [[devices]]
-    name = "flow-meter"
-    bus = "rs485-1"
-    model = "tuf-2000m"
-    slave_id = 1
-    poll_interval = 0.5
-
-    [[uplinks]]
-    name = "city"
-    type = "https"
-    url = "{url}"
-    ca_file = "tls/ca.pem"
-    batch_max_age = 1
-    timeout = 5
-    backoff_initial = 0.2
-    backoff_max = 1
-    """)
+def site_text(folder, port, url: str) -> str:
+    """Polling the flow meter every 0.5 s and delivering to the receiver at `url`."""
+    city = {"name": "city", "type": "https", "url": url, "ca_file": "tls/ca.pem",
+            "batch_max_age": 1, "timeout": 5, "backoff_initial": 0.2, "backoff_max": 1}
+    return site_toml(folder, well=WELL, store={"commit_interval": 0.5},
+                     buses=[rtu_bus(port, timeout=0.3, retries=0)],
+                     devices=[flow_meter(poll_interval=0.5)], uplinks=[city])
 
 
 def wellgate(*args: str) -> subprocess.CompletedProcess:
@@ -61,8 +35,7 @@ def wellgate(*args: str) -> subprocess.CompletedProcess:
 def test_run_delivers_while_polling_and_status_shows_it(tmp_path):
     tls = make_tls(tmp_path / "tls")
     placeholder = tmp_path / "simulated.toml"
-    placeholder.write_text(CONFIG.format(well=WELL, folder=tmp_path, port="/dev/ttyUSB0",
-                                         url="https://127.0.0.1/v1/batches"))
+    placeholder.write_text(site_text(tmp_path, "/dev/ttyUSB0", "https://127.0.0.1/v1/batches"))
     simulator = subprocess.Popen([sys.executable, "-m", "gateway.simulator", "--config",
                                   str(placeholder)], stdin=subprocess.PIPE,
                                  stdout=subprocess.PIPE, text=True)
@@ -76,8 +49,7 @@ def test_run_delivers_while_polling_and_status_shows_it(tmp_path):
         receiver = HttpsReceiver(tmp_path / "platform.db", {WELL: key}, tls)
         receiver.start()
         config = tmp_path / "gateway.toml"
-        config.write_text(CONFIG.format(well=WELL, folder=tmp_path,
-                                        port=ready["lines"]["rs485-1"], url=receiver.url))
+        config.write_text(site_text(tmp_path, ready["lines"]["rs485-1"], receiver.url))
         before = json.loads(wellgate("status", "--config", str(config), "--json").stdout)
         assert before[0]["name"] == "city" and before[0]["state"] == "not running"
 
