@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import socket
 import threading
 import time
@@ -51,4 +52,5 @@ class FakeSystemd:
 
 
 def gaps(times: list[float]) -> list[float]:
-    return [b - a for a, b in zip(times, times[1:], strict=False)]
+    """The time between one message and the next."""
+    return [b - a for a, b in itertools.pairwise(times)]

@@ -186,7 +186,7 @@ def _check_stop_and_resume(systemd, stuck_at, released_at, what):
     assert systemd.times("STOPPING=1")
 
 
-async def test_a_hung_bus_loop_stops_the_watchdog(tmp_path, monkeypatch):
+async def test_a_hung_bus_loop_stops_the_watchdog(tmp_path, monkeypatch, caplog):
     marks = {}
 
     async def scenario(acquisition, systemd):
@@ -212,6 +212,10 @@ async def test_a_hung_bus_loop_stops_the_watchdog(tmp_path, monkeypatch):
     assert "bus rs485-1 started no transaction" in next(
         text for _, text in systemd.messages if text.startswith("STATUS=stalled"))
     _check_stop_and_resume(systemd, marks["stuck"], marks["released"], "hung bus loop")
+    said = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "gateway.daemon"]
+    assert [level for level, _ in said] == [logging.ERROR, logging.WARNING], said  # once each
+    assert "bus rs485-1 started no transaction" in said[0][1]
+    assert "progress again" in said[1][1]
 
 
 async def test_a_stuck_writer_thread_stops_the_watchdog(tmp_path, monkeypatch):
