@@ -8,13 +8,16 @@ import json
 import logging
 import signal
 import time
+from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from gateway.accounting.service import AccountingRoom, start_accounting
 from gateway.acquisition.service import Acquisition
 from gateway.atomic_file import write_json_atomic
 from gateway.config import GatewayConfig
+from gateway.notify import Notifier
 from gateway.readings import ReadingSink
 from gateway.store import StoreSink
 from gateway.uplink.service import start_uplinks
@@ -59,6 +62,102 @@ def read_health(config: GatewayConfig) -> dict | None:
         return None
 
 
+@dataclass(frozen=True)
+class Progress:
+    """One look at the counters that move while the gateway works."""
+
+    at: float  # monotonic
+    transactions: dict[str, int]  # per bus: transaction attempts started so far
+    due: dict[str, float]  # per bus: when its earliest device's poll is due (monotonic)
+    commits: int | None  # blocks the store has committed (None: the sink is not the store)
+    waiting: int  # readings waiting for a commit
+    write_failing: bool
+
+
+def progress(acquisition: Acquisition, sink: ReadingSink) -> Progress:
+    """The pollers' and the store's counters now."""
+    transactions = {poller.name: poller.transactions for poller in acquisition.pollers}
+    due = {poller.name: min(device.next_due for device in poller.devices)
+           for poller in acquisition.pollers}
+    if isinstance(sink, StoreSink):
+        stats = sink.stats
+        return Progress(time.monotonic(), transactions, due, stats.committed_blocks,
+                        stats.buffered, stats.write_failing)
+    return Progress(time.monotonic(), transactions, due, None, 0, False)
+
+
+def stalls(before: Progress, after: Progress) -> list[str]:
+    """Why the gateway made no progress from one look to a later one ([] when it did).
+
+    A bus stalls when a poll was due at the earlier look and no transaction has started since
+    (a hung bus loop; a timeout is progress: it is counted and the poller goes on). The store
+    stalls when readings waited at both looks and nothing was committed (a stuck writer thread).
+    A store that cannot write is no stall: it retries, raises its own alarm, and a restart would
+    lose the readings that wait for it in memory."""
+    span = after.at - before.at
+    reasons = [f"bus {bus} started no transaction in {span:.0f} s with a poll due"
+               for bus, count in after.transactions.items()
+               if count == before.transactions.get(bus) and after.due[bus] <= before.at]
+    if (after.commits is not None and after.commits == before.commits and before.waiting
+            and after.waiting and not after.write_failing):
+        reasons.append(f"the store committed nothing in {span:.0f} s with {after.waiting} "
+                       f"readings waiting")
+    return reasons
+
+
+def stall_window(config: GatewayConfig, sink: ReadingSink, period: float) -> float:
+    """How far back a look must be for stalls() to be fair: one watchdog period plus the longest
+    a working gateway may go without a count moving (a commit's wait, one bus reply's)."""
+    store = sink.settings if isinstance(sink, StoreSink) else config.store
+    longest = max([store.commit_interval, *(bus.timeout for bus in config.buses)])
+    return period + longest
+
+
+def status_line(acquisition: Acquisition, sink: ReadingSink) -> str:
+    """The short line `systemctl status` shows while the gateway runs."""
+    devices = sum(len(poller.devices) for poller in acquisition.pollers)
+    line = f"polling {len(acquisition.pollers)} bus(es), {devices} device(s)"
+    return f"{line} into {sink.path}" if isinstance(sink, StoreSink) else line
+
+
+async def tell_systemd(notifier: Notifier, acquisition: Acquisition, sink: ReadingSink,
+                       window: float) -> None:
+    """READY=1 once every bus has started its first transaction, then (with a watchdog)
+    WATCHDOG=1 every half watchdog interval while stalls() over `window` finds nothing. This
+    runs on the event loop the pollers run on: a blocked loop stops the messages too."""
+    while not all(poller.transactions for poller in acquisition.pollers):
+        await asyncio.sleep(0.05)
+    status = status_line(acquisition, sink)
+    notifier.ready(status)
+    if notifier.watchdog is None:
+        return
+    period = notifier.watchdog / 2
+    looks = deque([progress(acquisition, sink)])
+    reasons: list[str] = []
+    while True:
+        if not reasons:
+            notifier.alive()
+        await asyncio.sleep(period)
+        try:
+            now = progress(acquisition, sink)
+            looks.append(now)
+            while len(looks) > 1 and looks[1].at <= now.at - window:
+                looks.popleft()  # looks[0]: the newest look at least `window` old
+            found = stalls(looks[0], now) if now.at - looks[0].at >= window else []
+        except Exception:
+            log.exception("watchdog: cannot check the gateway's progress; no more WATCHDOG=1, "
+                          "so systemd restarts the gateway")
+            return
+        if found and not reasons:
+            log.error("watchdog: %s; not telling systemd we are alive, so it restarts the "
+                      "gateway within %g s", "; ".join(found), notifier.watchdog)
+            notifier.status("stalled: " + "; ".join(found))
+        elif reasons and not found:
+            log.warning("watchdog: the gateway makes progress again")
+            notifier.status(status)
+        reasons = found
+
+
 async def run_gateway(
     config: GatewayConfig,
     sink: ReadingSink,
@@ -69,11 +168,16 @@ async def run_gateway(
     health_every: float = 5.0,
     write_health: bool = True,
     accounting: AccountingRoom | None = None,
+    notifier: Notifier | None = None,
 ) -> Acquisition:
     """Poll every bus until SIGTERM/SIGINT or `seconds` have passed; returns the stopped service.
 
     With [well.accounting] in the config and the store as the sink, the accounting room runs
-    beside acquisition (or pass a started `accounting` room, as the demo does)."""
+    beside acquisition (or pass a started `accounting` room, as the demo does). Under systemd
+    (`notifier`, by default the one $NOTIFY_SOCKET names) it says READY=1, WATCHDOG=1 while
+    the gateway makes progress, and STOPPING=1 (tell_systemd)."""
+    if notifier is None:
+        notifier = Notifier.from_environment()
     acquisition = Acquisition(config, sink, ports)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -84,6 +188,8 @@ async def run_gateway(
                if isinstance(sink, StoreSink) else None)
     if accounting is None and isinstance(sink, StoreSink):
         accounting = start_accounting(config, sink)
+    window = stall_window(config, sink, (notifier.watchdog or 0.0) / 2)
+    systemd = asyncio.create_task(tell_systemd(notifier, acquisition, sink, window))
     health_path = runtime_dir(config) / HEALTH_FILE
     deadline = None if seconds is None else time.monotonic() + seconds
     next_health = 0.0
@@ -109,6 +215,10 @@ async def run_gateway(
         # Stopping: the uplinks first (a send in flight is dropped within a second, whatever
         # the network does: it goes again next start), while polling ends and the store
         # commits what waits; then accounting; then the uplinks are waited for (bounded).
+        notifier.stopping("stopping: committing what waits")
+        systemd.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await systemd
         if uplinks is not None:
             uplinks.stop()
         acquisition.stop()
