@@ -31,6 +31,21 @@ class TransactionFailed(Exception):
         self.answered = answered  # the device is alive (it sent an exception reply)
 
 
+class _OpenLog:
+    """Logs a port that will not open once, and once more when it opens again (not per poll)."""
+
+    def __init__(self) -> None:
+        self.failing = False
+
+    def opened(self, name: str, ok: bool, problem: str = "") -> bool:
+        if not ok and not self.failing:
+            log.warning("cannot open %s: %s; trying again at each poll", name, problem)
+        elif ok and self.failing:
+            log.info("%s is open again", name)
+        self.failing = not ok
+        return ok
+
+
 class _Pacer:
     """Keeps the bus silent for the inter-frame gap between one transaction and the next."""
 
@@ -68,7 +83,7 @@ class ModbusTransport:
         self._pending: tuple[bytes, bytes] | None = None
         self._quiet_timer: asyncio.TimerHandle | None = None
         self._lock = asyncio.Lock()  # one transaction at a time: polls and relay writes
-        self._open_failed = False  # the last open() failed (logged once, until it opens again)
+        self._open_log = _OpenLog()
         self._reads = {
             1: client.read_coils,
             2: client.read_discrete_inputs,
@@ -133,12 +148,7 @@ class ModbusTransport:
         except (serial.SerialException, OSError, termios.error) as exc:
             # pyserial raises termios.error (not an OSError) for settings the port refuses
             opened, problem = False, str(exc)
-        if not opened and not self._open_failed:
-            log.warning("cannot open %s: %s; trying again at each poll", name, problem)
-        elif opened and self._open_failed:
-            log.info("%s is open again", name)
-        self._open_failed = not opened
-        return opened
+        return self._open_log.opened(name, opened, problem)
 
     async def _ensure_open(self) -> None:
         # pymodbus reconnects by itself only with its own growing delay (up to 300 s); the
@@ -249,7 +259,7 @@ class Dlt645Transport:
         self._serial: serial.Serial | None = None
         self._buffer = bytearray()
         self._arrived = asyncio.Event()
-        self._open_failed = False  # the last open() failed (logged once, until it opens again)
+        self._open_log = _OpenLog()
 
     async def open(self) -> bool:
         if self._serial is not None:
@@ -258,14 +268,8 @@ class Dlt645Transport:
             self._serial = serial.Serial(timeout=0, write_timeout=0, exclusive=True,
                                          **self.settings)
         except (serial.SerialException, OSError, termios.error) as exc:
-            if not self._open_failed:
-                log.warning("cannot open %s: %s; trying again at each poll",
-                            self.settings["port"], exc)
-            self._open_failed = True
-            return False
-        if self._open_failed:
-            log.info("%s is open again", self.settings["port"])
-        self._open_failed = False
+            return self._open_log.opened(self.settings["port"], False, str(exc))
+        self._open_log.opened(self.settings["port"], True)
         asyncio.get_running_loop().add_reader(self._serial.fileno(), self._on_readable)
         return True
 

@@ -12,14 +12,12 @@ from gateway.cli.options import config_option
 
 def _param(_ctx: click.Context, _option: click.Parameter,
            values: tuple[str, ...]) -> list[tuple[str, float]]:
-    params = []
-    for text in values:
-        name, _, value = text.partition("=")
-        try:
-            params.append((name.strip(), float(value)))
-        except ValueError:
-            raise click.BadParameter(f"expected NAME=NUMBER, got {text!r}") from None
-    return params
+    from gateway.simulator.runner import parse_well_param
+
+    try:
+        return [parse_well_param(text) for text in values]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 @click.command()

@@ -133,12 +133,12 @@ def start_line(config_file: str, config: Any, store: Any) -> str:
     """What a crew member needs from the log to know what started: version, files, key, meters,
     destinations (never a secret)."""
     from gateway import __version__
-    from gateway.store import fingerprint
+    from gateway.store import DB_FILE, fingerprint
 
     devices = ", ".join(f"{d.name} ({d.model} on {d.bus})" for d in config.devices) or "none"
     uplinks = ", ".join(f"{u.name} ({u.type})" for u in config.uplinks) or "none"
     return (f"wellgate {__version__} starting: config {Path(config_file).resolve()}, store "
-            f"{Path(store.state_dir) / 'wellgate.db'}, key {fingerprint(store.key.public_key())}; "
+            f"{Path(store.state_dir) / DB_FILE}, key {fingerprint(store.key.public_key())}; "
             f"{len(config.buses)} bus(es), devices: {devices}; uplinks: {uplinks}")
 
 

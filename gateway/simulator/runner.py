@@ -205,12 +205,20 @@ async def serve(config_path: str, *, seed: int = 1, time_scale: float = 1.0,
     await well.stop()
 
 
-def _well_param(text: str) -> tuple[str, float]:
+def parse_well_param(text: str) -> tuple[str, float]:
+    """A NAME=NUMBER well parameter (WellParams); ValueError saying what was expected."""
     name, _, value = text.partition("=")
     try:
         return name.strip(), float(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected NAME=NUMBER, got {text!r}") from None
+        raise ValueError(f"expected NAME=NUMBER, got {text!r}") from None
+
+
+def _well_param(text: str) -> tuple[str, float]:
+    try:
+        return parse_well_param(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def main(argv: list[str] | None = None) -> None:
