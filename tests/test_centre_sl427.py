@@ -215,10 +215,11 @@ def test_commands_go_down_and_the_answers_are_recorded(tmp_path):
     (["--fault", "nak"], "no negative acknowledgement"),
     (["--fault", "late:2"], "expected KIND or KIND:COUNT"),
     (["--password", "12a4"], "SL/T 427 expects 4 digits"),
+    (["--db", "/nonexistent-dir/c.db"], "--db /nonexistent-dir/c.db: cannot open it"),
 ])
 def test_bad_options_are_refused_with_exit_2(tmp_path, option, message):
     done = subprocess.run([*WELLGATE, "platform", "center", "--protocol", "sl427", "--db",
                            str(tmp_path / "c.db"), *option], capture_output=True, text=True,
-                          timeout=60)
+                          timeout=60, stdin=subprocess.DEVNULL)
     assert done.returncode == 2 and message in done.stderr, done.stderr
     assert "Traceback" not in done.stderr

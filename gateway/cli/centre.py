@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 
 import click
 
@@ -89,6 +90,8 @@ def center(protocol: str, port: int, host: str, db_file: str, edition: str, word
     try:
         asyncio.run(serve(side, db_file, host=host, port=port, faults=parsed_faults,
                           ack_delay=ack_delay))
+    except sqlite3.Error as exc:
+        raise CommandError(f"--db {db_file}: cannot open it as SQLite: {exc}") from None
     except OSError as exc:
         raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror or exc}",
                            exit_code=1) from None
