@@ -153,6 +153,16 @@ def test_commands_go_down_and_the_answers_are_recorded(tmp_path):
         parsed, _, _, result = exchange("query_status", {}, lambda _: sl651.encode_element(
             0x45, 0x41, 4, 0))
         assert result["status_word"] == 0x41
+        post(centre, {"cmd": "send", "station": STATION, "command": "query_clock",
+                      "timeout": 1.5})
+        parsed, serial, send_time, _ = queries.parse_query(station.receive())
+        station.send(queries.build_reply(1, STATION, PASSWORD, parsed.function, serial + 1,
+                                         send_time))  # another serial than the query's
+        late = answer(centre)
+        assert not late["ok"] and "no reply 51#" in late["error"]
         with centre.db() as db:
             assert [row["command"] for row in db.commands(STATION)] == [
-                "query_clock", "set_clock", "pump_start", "query_realtime", "query_status"]
+                "query_clock", "set_clock", "pump_start", "query_realtime", "query_status",
+                "query_clock"]
+            assert db.commands(STATION)[-1]["error"].startswith("no reply 51#")
+            assert len(db.frames(verdict="unexpected")) == 1

@@ -91,7 +91,7 @@ class Sl651Side:
             return self._report(parsed, report)
         if parsed.function in queries.QUERIES:
             _, serial, send_time, result = queries.parse_reply(frame)
-            return Received(station, "reply", reply_key=f"{parsed.function:02X}",
+            return Received(station, "reply", reply_key=f"{parsed.function:02X}#{serial}",
                             result=self._result(parsed.function, send_time, result),
                             extra={"serial": serial})
         raise Refused(f"function {parsed.function:02X} is neither a keep-alive, a report "
@@ -162,4 +162,4 @@ class Sl651Side:
         password = self._passwords.get(station, self.password or 0)
         frame = queries.build_query(self.centre, station, password, function, self._serial,
                                     send_time, data)
-        return frame, f"{function:02X}"
+        return frame, f"{function:02X}#{self._serial}"  # the reply must carry our serial
