@@ -67,7 +67,15 @@ def center(protocol: str, port: int, host: str, db_file: str, edition: str, word
     Examples:
       wellgate platform center --protocol sl427 --port 0 --db centre.db
       wellgate platform center --protocol sl651 --port 5001 --fault no_ack:2
-      echo '{"cmd": "send", "station": "530381/13", "command": "query_clock"}' | ...
+
+    \b
+    Control lines on stdin (one JSON object each, one JSON answer line each):
+      {"cmd": "fault", "fault": "no_ack|late_ack|nak|drop|garbage", "count": 1,
+       "delay": 3, "station": "530381/13"}   {"cmd": "clear"}   {"cmd": "faults"}
+      {"cmd": "send", "station": "530381/13", "command": "query_clock|query_realtime|
+       query_status|set_clock|pump_start|pump_stop", "args": {"pump": 1}, "timeout": 5}
+      {"cmd": "stations"}   {"cmd": "reports"}   {"cmd": "stats"}   {"cmd": "stop"}
+    docs/centres.md has the rest.
     """
     from gateway.platform.centre.control import serve
     from gateway.platform.centre.faults import FaultError, parse_fault_option
