@@ -16,6 +16,7 @@ from gateway.platform.centre.db import CentreDb
 from gateway.platform.centre.faults import Faults
 from gateway.platform.centre.server import Centre
 
+
 async def run_command(centre: Centre, command: dict[str, Any]) -> Any:
     """One control command's result; raises with a message naming what was expected."""
     name = command.get("cmd")
