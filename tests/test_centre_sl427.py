@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 from centre_support import WELLGATE, CentreProcess, Station, answer, post
@@ -28,7 +28,7 @@ COUNTY, NUMBER, KEY = "530381", 13, "530381/13"
 
 
 def _now_tag(delay: int = 0) -> tuple[int, ...]:
-    now = datetime.now()
+    now = datetime.now(UTC)  # the centres here run with --utc-offset 0
     return (now.year, now.month, now.day, now.hour, now.minute, now.second, delay)
 
 
@@ -57,11 +57,13 @@ def test_the_centres_acks_are_the_vector_tables_ones():
 
 
 def test_a_station_logs_in_keeps_alive_reports_and_exactly_that_is_stored(tmp_path):
-    with CentreProcess(tmp_path, "sl427") as centre, \
+    with CentreProcess(tmp_path, "sl427", "--utc-offset", "0") as centre, \
             Station(centre.port, sl427.find_frame) as station:
-        station.send(sl427.build_link_check(E21, COUNTY, NUMBER, sl427.LINK_LOGIN, _now_tag()))
+        station.send(sl427.build_link_check(E21, COUNTY, NUMBER, sl427.LINK_LOGIN,
+                                            _now_tag(delay=5)))  # fresh: within 5 minutes
         mode, clock = sl427.parse_ack(station.receive(), E21, sl427.AFN_LINK, COUNTY, NUMBER)
-        assert mode == 0 and clock[0] == datetime.now().year  # the centre's clock as Tp
+        centre_clock = datetime(*clock[:6])  # the centre's clock as Tp, at --utc-offset 0
+        assert mode == 0 and abs((centre_clock - datetime(*_now_tag()[:6])).total_seconds()) < 30
         station.send(sl427.build_link_check(E21, COUNTY, NUMBER, sl427.LINK_KEEPALIVE))
         sl427.parse_ack(station.receive(), E21, sl427.AFN_LINK, COUNTY, NUMBER)
         sent = [(5.9, 106182, 0), (6.25, 106190, 5), (0.0, 106190, 10)]
