@@ -133,8 +133,9 @@ class CalibrationDueSection(Section):
 
     enabled: bool = Field(default=True, description="true or false")
     window_s: float = seconds(1800.0, 60, 86_400, "the median pumping head is taken over this")
-    raise_after_s: float = _raise_after(1800.0, WEEK_S)
-    clear_after_s: float = _clear_after(1800.0, WEEK_S)
+    # hours, not minutes: the level is below its pumping depth for a while after each start
+    raise_after_s: float = _raise_after(10_800.0, WEEK_S)
+    clear_after_s: float = _clear_after(10_800.0, WEEK_S)
 
 
 class AlarmsSection(Section):
