@@ -16,9 +16,13 @@ from season_support import (
     pump_season,
     season_config,
 )
+from uplink_support import make_store
 
 from gateway.accounting.coefficient import Coefficient, CoefficientBook
 from gateway.accounting.khead import FitSettings, HeadPoint, fit_line, fit_points
+from gateway.store import chain
+from gateway.uplink.outbox import Outbox
+from gateway.uplink.payload import decode_payload, encode_payload
 
 SEASON_DAYS, FALL_M = 8, 10.0
 BEFORE = "2025-05-01T00:00:00+08:00"  # both calibrations known when the season is derived
@@ -177,3 +181,28 @@ def test_the_newest_calibration_in_each_head_band_stands_for_it():
     assert [(p.version, p.head_m) for p in points] == [(3, 72.0), (2, 64.5)]
     assert points[0].u == pytest.approx(0.02 * 2.85)
     assert [p.version for p in fit_points(book, 15, FitSettings())] == [2]
+
+
+def test_derived_records_with_their_k_fields_cross_the_wire_and_verify(tmp_path):
+    # The new fields are in the record's data: signed in the store, carried by the payload's
+    # data dictionary, and back with the same canonical bytes (so the receiver's leaf check).
+    season = pump_season(0.5, 0.0, every=120.0)
+    config = season_config(tmp_path, """
+[well.accounting.standard]
+table = "illustrative"
+area = "example"
+depth_m = 52
+""")
+    made = [r for r in account(config, season) if r.kind == "volume" and r.point == "derived"]
+    assert made and all(r.data["k_model"] == "standard" for r in made)
+    store = make_store(tmp_path, minutes=1)
+    store.writer.append(made)
+    chunk = Outbox(store.db).read(0, 10**6)
+    payload = encode_payload(chunk.blocks, chunk.records, {})
+    _, records = decode_payload(payload, chunk.first_seq, chunk.blocks[0].block_no)
+    assert [chain.canonical_bytes(r) for r in records] == [
+        chain.canonical_bytes(r) for r in chunk.records]
+    back = [r[-1] for r in records if r[1] == "volume"]  # 12-field tuples, data last
+    assert [d["k_uncertainty_m3_per_kwh"] for d in back] == [
+        r.data["k_uncertainty_m3_per_kwh"] for r in made]
+    assert {(d["k_model"], d["calibrated"]) for d in back} == {("standard", False)}
