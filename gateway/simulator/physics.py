@@ -38,6 +38,12 @@ class WellParams:
     curve: PumpCurve | None = None
 
 
+# The demo's well: a pump on its curve (pump_curve.py's illustrative 11 kW pump) 52 m above the
+# water, its outlet 2 m above ground and 3 m of pressure kept at the outlet.
+CURVE_WELL = WellParams(curve=PumpCurve(outlet_pressure_m=3.0), static_depth_m=52.0,
+                        outlet_height_m=2.0, friction_head_m=0.0, pump_rated_kw=11.0)
+
+
 @dataclass(frozen=True)
 class WellState:
     """The integrated state on the grid: the only things that carry history."""
