@@ -45,6 +45,12 @@ def season_config(folder, extra: str, model: str = "fit"):
 def calibrate_at(static_m: float, runs: int = 2, seed: int = 7) -> CalibrationResult:
     """率定 as in the field at one water level: the pump runs 2 h to a steady level, then
     `runs` runs of one hour, samples every 10 s, the head from the level sensor."""
+    return combine_runs(calibration_runs(static_m, runs, seed), CalibrationParams(
+        min_duration_s=1800))
+
+
+def calibration_runs(static_m: float, runs: int = 2, seed: int = 7) -> list[CalibrationResult]:
+    """The accepted runs of calibrate_at, each on its own."""
     physics = WellPhysics(replace(SEASON_WELL, static_depth_m=static_m), seed=seed)
     physics.set_pump(True, 0.0)
     params = CalibrationParams(min_duration_s=1800)
@@ -58,7 +64,7 @@ def calibrate_at(static_m: float, runs: int = 2, seed: int = 7) -> CalibrationRe
                                              snap.power_kw))
             t += 10.0
         results.append(evaluate_run(samples, params))
-    return combine_runs(results, params)
+    return results
 
 
 def coefficient_toml(version: int, result: CalibrationResult, valid_from: str) -> str:

@@ -11,6 +11,7 @@ from season_support import (
     DAY,
     account,
     calibrate_at,
+    calibration_runs,
     coefficient_toml,
     derived,
     pump_season,
@@ -18,8 +19,10 @@ from season_support import (
 )
 from uplink_support import make_store
 
+from gateway.accounting.calibration import CalibrationParams, CalibrationRefused, combine_runs
 from gateway.accounting.coefficient import Coefficient, CoefficientBook
 from gateway.accounting.khead import FitSettings, HeadPoint, fit_line, fit_points
+from gateway.accounting.manual_calibration import combine_by_head
 from gateway.store import chain
 from gateway.uplink.outbox import Outbox
 from gateway.uplink.payload import decode_payload, encode_payload
@@ -206,3 +209,19 @@ depth_m = 52
     assert [d["k_uncertainty_m3_per_kwh"] for d in back] == [
         r.data["k_uncertainty_m3_per_kwh"] for r in made]
     assert {(d["k_model"], d["calibrated"]) for d in back} == {("standard", False)}
+
+
+def test_runs_at_two_water_levels_are_kept_apart_as_two_points_of_k_of_h():
+    # Before issue 15 the runs of both levels were one set, refused for disagreeing (their k
+    # differ by about 11 % on this pump); by head band they are two coefficients.
+    params = CalibrationParams(min_duration_s=1800)
+    runs = calibration_runs(52.0) + calibration_runs(62.0)
+    with pytest.raises(CalibrationRefused, match="runs disagree"):
+        combine_runs(runs, params)
+    groups = combine_by_head([(n, r) for n, r in enumerate(runs)], params, 2.0)
+    assert [members for members, _ in groups] == [[0, 1], [2, 3]]
+    heads = [result.calibration_head_m for _, result in groups]
+    assert heads[0] == pytest.approx(63.77, abs=0.05) and heads[1] == pytest.approx(72.75, abs=0.05)
+    # a head band with too few runs says at which head
+    with pytest.raises(CalibrationRefused, match=r"at head 7\d\.\d m: 1 run\(s\)"):
+        combine_by_head([(n, r) for n, r in enumerate(runs[:3])], params, 2.0)

@@ -111,12 +111,15 @@ class CalibrationSession:
                 f"energy {setup.sources.energy}; {setup.runs} run(s) of {setup.duration_s:g} s "
                 "of readings, pump running steadily throughout")
 
-    def run(self, progress: Progress, report: Report,
-            wait: Callable[[], None]) -> tuple[CalibrationResult, list[dict[str, Any]]]:
-        """Runs until enough are accepted, combined (CalibrationRefused: too many refused)."""
+    def run(self, progress: Progress, report: Report, wait: Callable[[], None]
+            ) -> list[tuple[list[dict[str, Any]], CalibrationResult]]:
+        """Runs until enough are accepted, combined per head band (CalibrationRefused: too many
+        refused, or a head band with too few runs)."""
         setup = self.setup
+        head = setup.config.well.accounting.head
         return run_runs(self.tail, setup.params, setup.duration_s, setup.runs, progress, report,
-                        wait, setup.timeout_s, max_attempts=2 * setup.runs + 1)
+                        wait, setup.timeout_s, max_attempts=2 * setup.runs + 1,
+                        head_band_m=head.head_band_m if head is not None else math.inf)
 
     def next_version(self) -> int:
         return next_version(self.conn, self.setup.plan)

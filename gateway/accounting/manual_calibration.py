@@ -19,6 +19,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TypeVar
 
 from gateway.accounting.calibration import (
     CalibrationParams,
@@ -28,6 +29,7 @@ from gateway.accounting.calibration import (
     combine_runs,
 )
 
+T = TypeVar("T")
 FIELDS = "START_TIME,START_M3,START_KWH,END_TIME,END_M3,END_KWH[,HEAD_M]"
 
 
@@ -107,33 +109,36 @@ def evaluate_manual(run: ManualRun, params: CalibrationParams,
                    params)
 
 
-def combine_by_head(runs: Sequence[tuple[ManualRun, CalibrationResult]],
-                    params: CalibrationParams,
-                    head_band_m: float) -> list[tuple[list[ManualRun], CalibrationResult]]:
-    """The runs grouped by head (within head_band_m of the group's first), each group combined:
-    one coefficient per head, never one averaged over two water levels. Runs without a head
-    are one group. Each group must have the runs required and agree within the allowed spread."""
-    groups: list[list[tuple[ManualRun, CalibrationResult]]] = []
-    for entry in sorted(runs, key=lambda e: (e[0].head_m is None, e[0].head_m or 0.0)):
-        head = entry[0].head_m
+def combine_by_head(runs: Sequence[tuple[T, CalibrationResult]], params: CalibrationParams,
+                    head_band_m: float) -> list[tuple[list[T], CalibrationResult]]:
+    """The runs grouped by head (within head_band_m of the group's lowest), each group combined
+    by calibration.combine_runs: one coefficient per head, never one averaged over two water
+    levels. Runs without a head are one group. Each group must have the runs required and agree
+    within the allowed spread (CalibrationRefused naming the head otherwise)."""
+    groups: list[list[tuple[T, CalibrationResult]]] = []
+    for entry in sorted(runs, key=lambda e: (e[1].calibration_head_m is None,
+                                             e[1].calibration_head_m or 0.0)):
+        head = entry[1].calibration_head_m
         for group in groups:
-            first = group[0][0].head_m
+            first = group[0][1].calibration_head_m
             if (head is None and first is None) or (
-                    head is not None and first is not None and abs(head - first) < head_band_m):
+                    head is not None and first is not None and head - first < head_band_m):
                 group.append(entry)
                 break
         else:
             groups.append([entry])
-    out = []
+    out, reasons = [], []
     for group in groups:
-        combined = combine_runs([result for _, result in group], params)
-        if group[0][0].head_m is not None:  # H_cal: the energy-weighted harmonic mean head
-            heads = [(r.energy_kwh, run.head_m) for run, r in group]
-            h_cal = sum(e for e, _ in heads) / sum(e / h for e, h in heads if h)
-            combined = _result(combined.k_m3_per_kwh, combined.volume_m3, combined.energy_kwh,
-                               combined.duration_s, combined.runs, combined.spread,
-                               combined.relative_uncertainties["statistical"], h_cal, params)
-        out.append(([run for run, _ in group], combined))
+        try:
+            combined = combine_runs([result for _, result in group], params)
+        except CalibrationRefused as refused:
+            first = group[0][1].calibration_head_m
+            where = "" if first is None or len(groups) == 1 else f"at head {first:.1f} m: "
+            reasons += [where + why for why in refused.reasons]
+            continue
+        out.append(([item for item, _ in group], combined))
+    if reasons:
+        raise CalibrationRefused(reasons)
     return out
 
 

@@ -180,23 +180,25 @@ def calibrate(config_file: str, duration: float | None, runs: int | None, yes: b
             click.echo(describe_run(attempt, result, reasons))
 
         try:
-            result, summaries = session.run(bar.progress, report, bar.wait)
+            groups = session.run(bar.progress, report, bar.wait)
         except CalibrationRefused as refused:
             click.echo("calibration refused: " + "; ".join(refused.reasons))
             sys.exit(1)
         finally:
             bar.finish()
-        click.echo(describe_result(result, setup.params))
         version = session.next_version()
-        if not yes and not click.confirm(f"store it as coefficient version {version}, valid "
-                                         "from now?", default=False):
-            click.echo("not stored")
-            sys.exit(1)
-        seq = session.store(version, result, summaries)
+        for number, (summaries, result) in enumerate(groups):  # one per head band
+            click.echo(describe_result(result, setup.params))
+            if not yes and not click.confirm(f"store it as coefficient version "
+                                             f"{version + number}, valid from now?",
+                                             default=False):
+                click.echo("not stored")
+                sys.exit(1)
+            seq = session.store(version + number, result, summaries)
+            click.echo(f"stored as coefficient version {version + number} (store seq {seq}); "
+                       "the gateway derives volumes with it from now on")
     finally:
         conn.close()
-    click.echo(f"stored as coefficient version {version} (store seq {seq}); the gateway derives "
-               "volumes with it from now on")
 
 
 def _calibrate_manual(config_file: str, typed: list[str], runs: int | None, yes: bool) -> None:
