@@ -225,3 +225,23 @@ def test_runs_at_two_water_levels_are_kept_apart_as_two_points_of_k_of_h():
     # a head band with too few runs says at which head
     with pytest.raises(CalibrationRefused, match=r"at head 7\d\.\d m: 1 run\(s\)"):
         combine_by_head([(n, r) for n, r in enumerate(runs[:3])], params, 2.0)
+
+
+def test_calibration_due_a_year_after_the_last_calibration(tmp_path, calibrations):
+    low, _ = calibrations
+    season = pump_season(0.5, 0.0, every=120.0)
+    # calibrated 365 days and 6 hours before the season starts: due 6 h before, raised 3 h in
+    config = season_config(tmp_path, coefficient_toml(1, low, "2024-05-31T18:00:00+08:00") + """
+[well.accounting.calibration]
+retest_after_days = 365
+""")
+    made = account(config, season)
+    raised = [r for r in made if r.kind == "alarm" and r.point == "calibration_due"]
+    assert [r.value for r in raised] == ["raised"]
+    assert "the last calibration is 365 days old, a re-test is due after 365" in (
+        raised[0].data["reason"])
+    assert raised[0].wall_time == pytest.approx(START + 3 * 3600, abs=120)
+    # without the rule, the same season raises nothing
+    (tmp_path / "quiet").mkdir()
+    quiet = season_config(tmp_path / "quiet", coefficient_toml(1, low, "2024-05-31T18:00:00+08:00"))
+    assert [r for r in account(quiet, season) if r.kind == "alarm"] == []

@@ -132,8 +132,8 @@ class CalibrationSection(Section):
     max_spread_between_runs: float = Field(default=0.03, gt=0, le=1,
                                            description="allowed spread of the runs' k ÷ k")
     retest_after_days: float | None = bounded(
-        "days after which a calibration is due again (none: never by age)", 365.0, gt=0,
-        le=3650)
+        "days after which a calibration is due again, e.g. 365 (none: never by age)", None,
+        gt=0, le=3650)
     retest_level_change_m: float | None = bounded(
         "metres the pumping head may move away from every calibrated head before a "
         "calibration is due (none: only the extrapolation margin)", None, gt=0, le=500)
