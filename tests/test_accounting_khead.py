@@ -5,6 +5,8 @@ leaves the calibrated heads; the bureau's standard table before the first calibr
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 from accounting_support import START
 from season_support import (
@@ -20,9 +22,11 @@ from season_support import (
 from uplink_support import make_store
 
 from gateway.accounting.calibration import CalibrationParams, CalibrationRefused, combine_runs
-from gateway.accounting.coefficient import Coefficient, CoefficientBook
+from gateway.accounting.coefficient import Coefficient, CoefficientBook, HeadParameters
+from gateway.accounting.health_rules import FAULT, HOLD, NORMAL
 from gateway.accounting.khead import FitSettings, HeadPoint, fit_line, fit_points
 from gateway.accounting.manual_calibration import combine_by_head
+from gateway.accounting.recalibration import RecalibrationThresholds, calibration_due
 from gateway.store import chain
 from gateway.uplink.outbox import Outbox
 from gateway.uplink.payload import decode_payload, encode_payload
@@ -245,3 +249,27 @@ retest_after_days = 365
     (tmp_path / "quiet").mkdir()
     quiet = season_config(tmp_path / "quiet", coefficient_toml(1, low, "2024-05-31T18:00:00+08:00"))
     assert [r for r in account(quiet, season) if r.kind == "alarm"] == []
+
+
+def test_calibration_due_rule_worked_on_a_few_readings():
+    # One calibration at 63 m, then readings while pumping (power 10 kW) at depth 60 m: head
+    # 60 + 2 + 3 = 65 m, 2 m beyond; a margin of 1.5 m makes it due, 2.5 m does not; a re-test
+    # after 1.8 m of level change makes it due on that count; stopped, the head is unknown.
+    book = CoefficientBook([Coefficient(1, 3.1, 0, "calibration", "", None, 63.0, 0.05)])
+    head = HeadParameters(sensor_depth_m=80, outlet_height_m=2, friction_head_m=3)
+    plan = SimpleNamespace(fit=FitSettings(), standard=None, head_model="fit")
+    depth = [(1000.0 + 60 * i, 60.0) for i in range(20)]
+    power = [(990.0 + 60 * i, 10.0) for i in range(20)]
+    now = 2200.0
+
+    def judge(margin, change=None, running=power):
+        th = RecalibrationThresholds(None, change, margin, 0.5, 1800, 0, 0)
+        return calibration_due(depth, running, now, book, plan, head, th)
+
+    due = judge(1.5)
+    assert due.state == FAULT and "pumping head 65.00 m is 2.00 m beyond" in due.reason
+    assert judge(2.5).state == NORMAL
+    assert "2.00 m from every calibrated head (re-test after 1.8 m)" in judge(2.5, 1.8).reason
+    assert judge(1.5, running=[(t, 0.0) for t, _ in power]).state == HOLD
+    assert calibration_due(depth, power, now, CoefficientBook(), plan, head,
+                           RecalibrationThresholds(None, None, 2, 0.5, 1800, 0, 0)).state == NORMAL

@@ -66,6 +66,8 @@ def test_the_fit_and_the_standard_table_load_into_the_plan(tmp_path):
     assert plan.recalibration is not None and plan.recalibration.retest_after_days == 180
     assert plan.recalibration.retest_level_change_m == 4
     assert plan.fit.head_band_m == 2.0 and plan.fit.extrapolation_margin_m == 2.0
+    out = CliRunner().invoke(cli, ["check-config", str(tmp_path / "site.toml")]).output
+    assert "before a calibration: standard k 1.43 m³/kWh from table 'illustrative'" in out
 
 
 @pytest.mark.parametrize(("extra", "expected"), [

@@ -296,6 +296,9 @@ def describe_plan(config: Any) -> list[str]:
     derived = (f"derived from {plan.energy.device} {plan.energy.point} ({versions}; head "
                f"model {plan.head_model})" if plan.energy else "no energy meter")
     lines = [f"accounting: {metered}; {derived}; intervals of {plan.interval_s} s"]
+    if plan.standard is not None:
+        lines.append(f"before a calibration: standard k {plan.standard.k_m3_per_kwh:g} m³/kWh "
+                     f"from {plan.standard.source}")
     if plan.allocation is not None:
         lines.append(f"allocation {plan.allocation.annual_allocation_m3:g} m³/year counted from "
                      f"{plan.counting_source} volume, warnings at "
