@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from gateway.accounting.alarms import Window
-from gateway.accounting.coefficient import CoefficientBook
+from gateway.accounting.coefficient import FIXED, CoefficientBook
 from gateway.accounting.compare import Comparison
 from gateway.accounting.counters import (
     CLOSED,
@@ -21,7 +21,7 @@ from gateway.accounting.counters import (
     Interval,
 )
 from gateway.accounting.drift import METER_FAULTS
-from gateway.accounting.khead import KMODEL_VERSION, STANDARD, choose_k
+from gateway.accounting.khead import FIT, KMODEL_VERSION, STANDARD, choose_k
 from gateway.accounting.ledger import Ledger
 from gateway.accounting.periods import DERIVED, METERED
 from gateway.accounting.plan import AccountingPlan, Totaliser, to_base
@@ -197,7 +197,7 @@ class IntervalAccount:
                 self.acc["energy"].kinds.get("no_coefficient", 0) + 1)
             log.debug("no 以电折水: no coefficient is valid at %s", end)
             return
-        corrected = choice.note is None and choice.model not in ("fixed", STANDARD)
+        corrected = choice.note is None and choice.model not in (FIXED, STANDARD)
         part = next((d for d in self.derived if d.version == choice.version
                      and d.corrected == corrected and d.model in ("", choice.model)), None)
         if part is None:
@@ -285,7 +285,7 @@ def _effective_head(part: DerivedAmount) -> float | None:
     the fit's line (both energy-weighted)."""
     if not part.corrected or part.energy_per_head <= 0:
         return None
-    if part.model == "fit":
+    if part.model == FIT:
         return part.energy_head / part.energy
     return part.energy / part.energy_per_head
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from gateway.accounting.coefficient import Coefficient, CoefficientBook, corrected_k
 from gateway.config.accounting import FIT, FIXED, HEAD_RATIO, HeadSection
@@ -98,7 +98,6 @@ class KChoice:
     note: str | None = None
     beyond_m: float = 0.0  # how far the head was outside the calibrated heads
     calibrated: bool = True
-    extra: dict[str, float] = field(default_factory=dict)
 
 
 def fit_points(book: CoefficientBook, at_time: float, settings: FitSettings) -> list[HeadPoint]:
