@@ -7,6 +7,7 @@ import textwrap
 
 import pytest
 from click.testing import CliRunner
+from site_config import BASE
 
 from gateway.accounting.plan import build_plan
 from gateway.cli import cli
@@ -14,15 +15,7 @@ from gateway.coefficient_tables import BUILTIN_TABLE_DIR, load_table, table_path
 from gateway.config import load_config
 from gateway.errors import ConfigError
 
-SITE = """\
-[well]
-id = "w1"
-
-[[buses]]
-name = "rs485-1"
-type = "rtu"
-port = "/dev/ttyUSB0"
-
+SITE = BASE + """
 [[devices]]
 name = "pump-energy"
 bus = "rs485-1"
