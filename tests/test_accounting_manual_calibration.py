@@ -127,3 +127,16 @@ def test_calibrate_manual_stores_the_coefficient(tmp_path):
     assert coefficient["value_m3_per_kwh"] == pytest.approx(3.135678, rel=1e-6)
     assert "portable meter" in coefficient["source"]
     assert [run["end_m3"] for run in record.data["runs"]] == [1031.40, 1071.00]
+
+
+def test_calibrate_manual_asks_for_the_runs_when_none_is_given(tmp_path):
+    config = site(tmp_path, coefficient=None)
+    SimulatedFeed(config).close()
+    path = str(tmp_path / "site.toml")
+    typed = f"{RUN_1}\n{RUN_2}\n\ny\n"  # two runs, an empty line, yes to store
+    result = CliRunner().invoke(cli, ["calibrate", "--config", path, "--manual"], input=typed)
+    assert result.exit_code == 0, result.output
+    assert "run 1 as START_TIME,START_M3,START_KWH" in result.output
+    assert "stored as coefficient version 1" in result.output
+    (record,) = stored(tmp_path / "state", "coefficient")
+    assert record.data["coefficient"]["value_m3_per_kwh"] == pytest.approx(3.135678, rel=1e-6)

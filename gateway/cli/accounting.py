@@ -141,9 +141,10 @@ def calibrate(config_file: str, duration: float | None, runs: int | None, yes: b
     unstable or short runs saying why, and give k (and η where the head is known) with its
     uncertainty. On confirmation it is stored as the well's next coefficient version.
 
-    With --manual the runs are typed in: a portable meter's totals and the energy meter's at
-    the start and end of each steady run. Runs at different heads (HEAD_M, more than the head
-    table's head_band_m apart) become one coefficient each: points of k(H).
+    With --manual the runs are typed in (--run, or asked for one by one): a portable meter's
+    totals and the energy meter's at the start and end of each steady run. Runs at different
+    heads (HEAD_M, more than the head table's head_band_m apart) become one coefficient each:
+    points of k(H).
 
     \b
     Examples:
@@ -211,10 +212,15 @@ def _calibrate_manual(config_file: str, typed: list[str], runs: int | None, yes:
         store_manual,
     )
     from gateway.accounting.calibration import CalibrationRefused
+    from gateway.accounting.manual_calibration import FIELDS
     from gateway.accounting.plan import calibration_params
     from gateway.store import DB_FILE
 
     config = load_gateway_config(config_file)
+    if not typed:  # no --run: ask for each run, an empty line ends
+        while text := click.prompt(f"run {len(typed) + 1} as {FIELDS} (empty: done)",
+                                   default="", show_default=False).strip():
+            typed.append(text)
     try:
         plan, groups = manual_calibration(config, typed, runs)
     except CalibrationSetupError as exc:
