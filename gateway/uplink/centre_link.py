@@ -13,7 +13,8 @@
 Commands from the centre are taken whenever they come (also while an ack is awaited) and
 answered by the desk (gateway/uplink/centre_commands.py). Stray bytes are skipped to the next
 frame. An ack that may answer an earlier copy of an already acknowledged frame (SL/T 427 acks
-carry no serial) is not taken for the next frame: one ack is expected per copy sent.
+carry no serial) is not taken for the next frame: after a resend, answers are dropped until
+the time the last copy's ack was due.
 """
 
 from __future__ import annotations
@@ -105,8 +106,6 @@ class CentreLink:
                                 rng=rng or random.Random())
         self._answers: asyncio.Queue[Incoming] = asyncio.Queue()
         self._writer: asyncio.StreamWriter | None = None
-        self._strays = 0  # acks still due for copies of a frame already acknowledged
-        self._strays_until = 0.0
         self._pump: bool | None = None
         self._pending: tuple[int, int] | None = None  # (report last_seq, frames acked)
 
@@ -147,7 +146,6 @@ class CentreLink:
             asyncio.open_connection(settings.host, settings.port), settings.connect_timeout)
         self._writer = writer
         self._answers = asyncio.Queue()
-        self._strays = 0
         listening = asyncio.create_task(self._listen(reader))
         try:
             self.status.connected = True
@@ -203,24 +201,20 @@ class CentreLink:
     async def _deliver(self, message: Message) -> None:
         """Send `message` until the centre acknowledges it (at most max_resends again)."""
         attempts = self.settings.max_resends + 1
-        copies = 0
+        first_sent = time.monotonic()
         for attempt in range(attempts):
             if attempt:
                 self.status.resends += 1
             await self._write(message.frame(attempt))
-            copies += 1
             if not message.acked:
                 return
             answer = await self._await_ack(message, self.settings.ack_timeout)
-            if answer is None:
+            if answer is None or answer.kind == NAK:
                 continue
-            if answer.kind == NAK:
-                copies -= 1  # a NAK answered that copy
-                continue
-            self._strays = copies - 1
-            self._strays_until = time.monotonic() + attempts * self.settings.ack_timeout
             self.clock.heard(answer.centre_time, self.now())
             self.status.centre_clock_offset = self.clock.offset
+            if attempt:  # the acks of the other copies may still come: not for the next frame
+                await self._settle(first_sent + attempts * self.settings.ack_timeout)
             return
         raise LinkLost(f"no acknowledgement of a {message.kind} after {attempts} sends")
 
@@ -233,13 +227,20 @@ class CentreLink:
                 return None
             if isinstance(answer, LinkLost):
                 raise answer
-            if answer.match != message.match:
-                continue  # an ack of something else (a late one of an earlier message)
-            if self._strays > 0 and time.monotonic() < self._strays_until:
-                self._strays -= 1  # the ack of an earlier copy of the frame acked before
-                continue
-            return answer
+            if answer.match == message.match:
+                return answer
         return None
+
+    async def _settle(self, until: float) -> None:
+        """Take in (and drop) what answers come until `until`: the late acks of the copies of
+        a frame that was acknowledged, which would otherwise pass for the next frame's."""
+        while (left := until - time.monotonic()) > 0:
+            try:
+                answer = await asyncio.wait_for(self._answers.get(), left)
+            except TimeoutError:
+                return
+            if isinstance(answer, LinkLost):
+                raise answer
 
     # --- bytes in and out --------------------------------------------------------------------
 
@@ -275,6 +276,7 @@ class CentreLink:
         except (OSError, asyncio.IncompleteReadError) as exc:
             log.info("uplink %s: connection lost: %s", self.name, exc)
         finally:
+            self._stray(buffer)  # what never became a frame before the connection ended
             self._answers.put_nowait(LinkLost("the centre closed the connection"))  # type: ignore
 
     def _stray(self, data: bytes) -> None:

@@ -4,9 +4,10 @@ A report is one report period of the mapped points' readings, in store (seq) ord
 
     t0 = wall time of the first mapped reading after the cursor (the report's observation time)
     the report takes every mapped reading with wall time < t0 + period - grace, the newest of
-    each point kept, and closes before the first one past that, or at once after a reading that
-    starts or stops the pump or an alarm raised or cleared (a report on change); with nothing
-    newer in the store it closes once t0 + period has passed (a report on the timer)
+    each point kept, and closes before the first one past that; a reading that starts or stops
+    the pump, or an alarm raised or cleared, closes it after the rest of that poll (readings
+    within grace of it) and sends it at once (a report on change); with nothing newer in the
+    store it closes once t0 + period has passed (a report on the timer)
     report.last_seq = the seq it closes at: the cursor once the centre has acknowledged it
 
 grace is half the shortest polling period of the mapped devices, so that a report period equal
@@ -95,37 +96,38 @@ class ReportReader:
         report: Report | None = None
         pump = pump_before
         after = cursor
+        changed_at: float | None = None  # wall time of a pump start/stop or an alarm
         while True:
             records = queries.records_after(conn, after, PAGE)
             for record in records:
                 element = self._elements.get((record.device, record.point))
-                changed = False
+                wall = record.wall_time or 0.0
                 if record.kind == KIND_READING and element is not None:
-                    wall = record.wall_time or 0.0
                     if report is None:
                         report = Report(cursor + 1, record.seq, wall)
-                    elif wall >= report.observed + mapping.period - mapping.grace:
+                    elif (wall >= report.observed + mapping.period - mapping.grace
+                          or (changed_at is not None and wall >= changed_at + mapping.grace)):
                         report.last_seq = record.seq - 1
                         return report
                     report.values[element] = record.value
                     report.seqs[element] = record.seq
                     if element == "pump_power" and isinstance(record.value, int | float):
                         running = record.value > mapping.pump_running_kw
-                        changed = pump is not None and running != pump
+                        if pump is not None and running != pump and changed_at is None:
+                            changed_at, report.cause = wall, "change"
                         pump = report.pump_running = running
                 elif record.kind == KIND_ALARM and report is not None:
                     report.alarms[f"{record.device}/{record.point}"] = str(record.value)
-                    changed = True
+                    if changed_at is None:
+                        changed_at, report.cause = wall, "change"
                 if report is not None:
                     report.last_seq = record.seq
-                    if changed:
-                        report.cause = "change"
-                        return report
             if len(records) < PAGE:
                 break
             after = records[-1].seq
-        if report is not None and now >= report.observed + mapping.period:
-            report.cause = "timer"
+        if report is not None and (changed_at is not None
+                                   or now >= report.observed + mapping.period):
+            report.cause = "change" if changed_at is not None else "timer"
             return report
         return None
 

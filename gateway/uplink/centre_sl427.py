@@ -4,9 +4,9 @@ login and keep-alive, the centre's acks, and its commands with their answers.
 A report is one AFN C0 self-report per type of value mapped (flow: instantaneous flow and
 cumulative volume; energy; water level), each acknowledged on its own, each ending in the alarm
 and status words; Tp is the report's observation time. A resend keeps the frame and lowers the
-FCB (3 first, then 2, 1, 0). Commands (downlink): B0 real-time values, 50 address (parameters),
-51 clock, 11 set clock, 92/93 start/stop the pump; the answer is an uplink frame of the same
-AFN (docs/centres.md).
+FCB (3 first, then 2, 1, 0). Commands (downlink, drivers/sl427_commands.py): B0 real-time values,
+51 clock, 5E alarm and status words, 11 set clock, 92/93 start/stop the pump; the answer is an
+uplink frame of the same AFN (docs/centres.md).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from drivers import sl427
+from drivers import sl427_commands as commands
 from gateway.config.centres import Sl427Uplink
 from gateway.uplink.centre_reports import Report
 from gateway.uplink.centre_speech import (
@@ -25,7 +26,6 @@ from gateway.uplink.centre_speech import (
     CLOCK_SET,
     COMMAND,
     OTHER,
-    PARAMETERS,
     PUMP_START,
     PUMP_STOP,
     REALTIME,
@@ -42,33 +42,11 @@ from gateway.uplink.centre_speech import (
 
 log = logging.getLogger(__name__)
 
-AFN_ADDRESS_QUERY, AFN_CLOCK_QUERY, AFN_STATUS_QUERY, AFN_CLOCK_SET = 0x50, 0x51, 0x5E, 0x11
-AFN_PUMP_START, AFN_PUMP_STOP = 0x92, 0x93
-COMMANDS = {sl427.AFN_QUERY_REALTIME: (REALTIME, 0), AFN_ADDRESS_QUERY: (PARAMETERS, 0),
-            AFN_CLOCK_QUERY: (CLOCK_QUERY, 0), AFN_STATUS_QUERY: (STATUS, 0),
-            AFN_CLOCK_SET: (CLOCK_SET, 6), AFN_PUMP_START: (PUMP_START, 1),
-            AFN_PUMP_STOP: (PUMP_STOP, 1)}
+COMMANDS = {sl427.AFN_QUERY_REALTIME: REALTIME, commands.AFN_QUERY_CLOCK: CLOCK_QUERY,
+            commands.AFN_QUERY_STATUS: STATUS, commands.AFN_SET_CLOCK: CLOCK_SET,
+            commands.AFN_PUMP_START: PUMP_START, commands.AFN_PUMP_STOP: PUMP_STOP}
 KINDS = (("flow", ("flow", "volume")), ("energy", ("energy",)),
          ("water_level", ("water_level",)))
-DONE = 0xA  # high nibble of a 92/93 answer: carried out
-
-
-def clock_bytes(fields: tuple[int, ...], weekday: int = 0) -> bytes:
-    """second, minute, hour, day, month (weekday 1-7 in its top 3 bits), year, all BCD."""
-    year, month, day, hour, minute, second = fields
-    out = bytearray(((v // 10) << 4 | v % 10) for v in (second, minute, hour, day, month,
-                                                        year - 2000))
-    out[4] |= weekday << 5
-    return bytes(out)
-
-
-def clock_fields(data: bytes) -> tuple[int, int, int, int, int, int]:
-    """(year, month, day, hour, minute, second) of the 6 clock bytes (weekday dropped)."""
-    data = bytes(data[:4]) + bytes((data[4] & 0x1F,)) + bytes(data[5:])
-    if any(b >> 4 > 9 or b & 0xF > 9 for b in data):
-        raise sl427.FrameError(f"clock [{data.hex(' ')}] is not BCD")
-    second, minute, hour, day, month, year = ((b >> 4) * 10 + (b & 0xF) for b in data)
-    return (2000 + year, month, day, hour, minute, second)
 
 
 class Sl427Speaker:
@@ -131,9 +109,7 @@ class Sl427Speaker:
 
     def _data(self, kind: str, elements: tuple[str, ...], values: dict, alarm: int,
               status: int) -> bytes:
-        numbers: list | bytes = []
-        if kind not in sl427.VALUE_LAYOUTS:
-            numbers = b""
+        numbers = []
         for element in elements:
             value = values.get(element)
             numbers.append(value if isinstance(value, int | float) else None)
@@ -168,20 +144,19 @@ class Sl427Speaker:
 
     def read(self, frame: bytes, now: float) -> Incoming:
         try:
-            parsed = sl427.parse_frame(frame, self.edition, False, time_tag=False)
+            head = sl427.parse_frame(frame, self.edition, False, time_tag=False)
         except sl427.Sl427Error as exc:
             return Incoming(OTHER, reason=str(exc))
-        if (parsed.county, parsed.station) != (self.s.county, self.s.station):
-            return Incoming(OTHER, reason=f"a frame for station {parsed.county}/"
-                            f"{parsed.station}")
-        if parsed.afn in COMMANDS:
-            return self._command(frame, parsed)
+        if (head.county, head.station) != (self.s.county, self.s.station):
+            return Incoming(OTHER, reason=f"a frame for station {head.county}/{head.station}")
+        if head.afn in COMMANDS:
+            return self._command(frame)
         try:
-            _mode, tp = sl427.parse_ack(frame, self.edition, parsed.afn, self.s.county,
-                                       self.s.station)
+            _mode, tp = sl427.parse_ack(frame, self.edition, head.afn, self.s.county,
+                                        self.s.station)
         except sl427.Sl427Error as exc:
             return Incoming(OTHER, reason=str(exc))
-        return Incoming(ACK, parsed.afn, self._centre_time(tp, now))
+        return Incoming(ACK, head.afn, self._centre_time(tp, now))
 
     def _centre_time(self, tp: tuple | None, now: float) -> float | None:
         if tp is None:
@@ -194,44 +169,41 @@ class Sl427Speaker:
         except ValueError:
             return None
 
-    def _command(self, frame: bytes, head: sl427.Frame) -> Incoming:
-        kind, size = COMMANDS[head.afn]
-        aux = len(head.data) - size
-        tp_len = sl427.TIME_TAG_LENGTH[self.edition]
-        shapes = {0: (False, False), 2: (True, False), tp_len: (False, True),
-                  2 + tp_len: (True, True)}
-        if aux not in shapes:
-            return Incoming(OTHER, reason=f"AFN {head.afn:02X} with {len(head.data)} bytes after "
-                            f"it: expected {size} of data, then PW and/or Tp")
-        password, time_tag = shapes[aux]
+    def _command(self, frame: bytes) -> Incoming:
         try:
-            parsed = sl427.parse_frame(frame, self.edition, False, password, time_tag)
-            clock = wall_of(clock_fields(parsed.data), self.zone) if kind == CLOCK_SET else None
+            parsed, payload = commands.parse_command(frame, self.edition)
+            clock = (wall_of(payload[:6], self.zone) if parsed.afn == commands.AFN_SET_CLOCK
+                     else None)
         except (sl427.Sl427Error, ValueError) as exc:
             return Incoming(OTHER, reason=str(exc))
         password_ok = parsed.password == self.password
-        return Incoming(COMMAND, command=CentreCommand(kind, password_ok, clock, parsed))
+        return Incoming(COMMAND, command=CentreCommand(COMMANDS[parsed.afn], password_ok, clock,
+                                                       (parsed, payload)))
 
     def reply(self, command: CentreCommand, answer: CommandAnswer, now: float) -> bytes:
-        parsed: sl427.Frame = command.context
+        parsed, payload = command.context
+        where = (self.edition, self.s.county, self.s.station)
         tp = self._tp(now)
         alarm, status = self.words({}, answer.pump_running)
         if command.kind == REALTIME:
-            asked = sl427.type_name(self.table, parsed.type_code)
-            known = dict(self.kinds)
-            kind = asked if asked in known else (self.kinds[0][0] if self.kinds else "flow")
-            elements = known.get(kind, ("flow", "volume"))
-            data = self._data(kind, elements, answer.values, alarm, status)
-            return self._frame(parsed.afn, kind, data, tp, sl427.MAX_FCB)
-        if command.kind == PARAMETERS:
-            data = sl427.encode_address(self.s.county, self.s.station)
-        elif command.kind == STATUS:
-            data = self._data("alarm_status", (), {}, alarm, status)
-        elif command.kind in (CLOCK_QUERY, CLOCK_SET):
+            asked = sl427.type_name(self.edition, parsed.type_code)
+            elements = dict(KINDS).get(asked)
+            if elements is None or asked not in sl427.VALUE_LAYOUTS:
+                asked, elements = "flow", ("flow", "volume")
+            values = [value if isinstance(value := answer.values.get(element), int | float)
+                      else None for element in elements]
+            try:
+                return commands.build_realtime_reply(*where, asked, values, alarm, status,
+                                                     self.s.word_order, tp)
+            except ValueError:
+                return commands.build_realtime_reply(*where, asked, [None] * len(values),
+                                                     alarm, status, self.s.word_order, tp)
+        if command.kind == STATUS:
+            return commands.build_status_reply(*where, alarm, status, self.s.word_order, tp)
+        if command.kind in (CLOCK_QUERY, CLOCK_SET):
             clock = answer.clock if answer.clock is not None else now
-            data = clock_bytes(local_time(clock, self.zone),
-                               datetime.fromtimestamp(clock, self.zone).isoweekday())
-        else:  # 92/93: the device and number asked for, A in the high nibble when carried out
-            asked = parsed.data[0] if parsed.data else 0
-            data = bytes(((DONE if answer.accepted else 0) << 4 | (asked & 0xF),))
-        return self._frame(parsed.afn, "ack", data, tp, sl427.MAX_FCB)
+            weekday = datetime.fromtimestamp(clock, self.zone).isoweekday()
+            return commands.build_clock_reply(*where, parsed.afn,
+                                              (*local_time(clock, self.zone), weekday), tp)
+        _device, number = payload
+        return commands.build_pump_reply(*where, parsed.afn, number, answer.accepted, tp)

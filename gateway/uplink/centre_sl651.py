@@ -17,6 +17,7 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from drivers import sl651
+from drivers import sl651_queries as queries
 from gateway.config.centres import SL651_CLASSES, Sl651Uplink
 from gateway.uplink.centre_reports import Report
 from gateway.uplink.centre_speech import (
@@ -40,10 +41,8 @@ from gateway.uplink.centre_speech import (
     wall_of,
 )
 
-FUNCTION_REALTIME, FUNCTION_CLOCK_QUERY, FUNCTION_CLOCK_SET = 0x37, 0x51, 0x4A
-FUNCTION_STATUS, FUNCTION_PUMP = 0x46, 0x4C
-COMMANDS = {FUNCTION_REALTIME: REALTIME, FUNCTION_CLOCK_QUERY: CLOCK_QUERY,
-            FUNCTION_CLOCK_SET: CLOCK_SET, FUNCTION_STATUS: STATUS}
+COMMANDS = {queries.QUERY_REALTIME: REALTIME, queries.QUERY_CLOCK: CLOCK_QUERY,
+            queries.SET_CLOCK: CLOCK_SET, queries.QUERY_STATUS: STATUS}
 FLOW_ID, LEVEL_ID, STATUS_ID = 0x27, 0x39, 0x45
 STATUS_PUMP_STOPPED = 10  # D10 of the 45 status/alarm word: 1 = pump stopped
 
@@ -119,7 +118,7 @@ class Sl651Speaker:
         if parsed.direction != sl651.DOWN or parsed.station != self.s.station:
             return Incoming(OTHER, reason=f"not a downlink to station {self.s.station}")
         if parsed.end == sl651.ENQ:
-            return self._command(parsed)
+            return self._command(frame)
         try:
             serial, send_time = sl651.decode_header(parsed.body)
         except sl651.Sl651Error as exc:
@@ -128,47 +127,39 @@ class Sl651Speaker:
         kind = NAK if parsed.end == sl651.NAK else ACK
         return Incoming(kind, (parsed.function, serial), centre_time)
 
-    def _command(self, parsed: sl651.Frame) -> Incoming:
-        function = parsed.function
-        if function not in COMMANDS and function != FUNCTION_PUMP:
-            return Incoming(OTHER, reason=f"function {function:02X} is not a command taken here")
+    def _command(self, frame: bytes) -> Incoming:
         try:
-            serial, send_time = sl651.decode_header(parsed.body)
+            parsed, serial, send_time, data = queries.parse_query(frame)
         except sl651.Sl651Error as exc:
             return Incoming(OTHER, reason=str(exc))
-        if function == FUNCTION_PUMP:
-            if len(parsed.body) < 10 or len(parsed.body) != 9 + parsed.body[8]:
-                return Incoming(OTHER, reason=f"pump command [{parsed.body.hex(' ')}]: expected "
-                                "N, then N bytes of pump bits")
-            kind = PUMP_START if parsed.body[9] & 1 else PUMP_STOP
+        if parsed.function == queries.PUMP_CONTROL:
+            kind = PUMP_START if queries.decode_pumps(data)[0] else PUMP_STOP
         else:
-            kind = COMMANDS[function]
+            kind = COMMANDS[parsed.function]
         clock = wall_of(send_time, self.zone) if kind == CLOCK_SET else None
         return Incoming(COMMAND, command=CentreCommand(
-            kind, parsed.password == self.password, clock, (parsed, serial)))
+            kind, parsed.password == self.password, clock, (parsed, serial, data)))
 
     def reply(self, command: CentreCommand, answer: CommandAnswer, now: float) -> bytes:
-        parsed, serial = command.context
+        parsed, serial, data = command.context
         send_time = local_time(now, self.zone)
-        if command.kind == REALTIME and answer.accepted:
-            status = self.status_word({}, answer.pump_running)
-            body = sl651.encode_report(serial, send_time, self.s.station, self.station_class,
-                                       send_time[:5], self.elements(answer.values, status))
-        else:
+        status = self.status_word({}, answer.pump_running)
+        out = b""
+        if command.kind == REALTIME:
+            out = bytes((self.station_class,)) + sl651.OBSERVED_GUIDE + sl651.encode_time(
+                send_time[:5]) + b"".join(sl651.encode_element(*element) for element in
+                                          self.elements(answer.values, status))
+        elif command.kind == STATUS:
+            out = sl651.encode_element(STATUS_ID, status, 4, 0)
+        elif command.kind in (CLOCK_QUERY, CLOCK_SET):
             clock = answer.clock if answer.clock is not None else now
-            header = sl651.encode_header(serial, local_time(clock, self.zone)
-                                         if command.kind in (CLOCK_QUERY, CLOCK_SET)
-                                         else send_time)
-            body = header + sl651.STATION_GUIDE + sl651.encode_station(self.s.station)
-            if command.kind == STATUS:
-                body += sl651.encode_element(STATUS_ID, self.status_word(
-                    {}, answer.pump_running), 4, 0)
-            elif command.kind in (PUMP_START, PUMP_STOP):  # the pump bits after the command
-                bits = bytearray(parsed.body[9:])
-                running = answer.pump_running
-                if answer.accepted:
-                    running = command.kind == PUMP_START
-                bits[0] = (bits[0] & 0xFE) | (1 if running else 0)
-                body += bytes((parsed.body[8],)) + bytes(bits)
-        return sl651.build_frame(self.s.centre_address, self.s.station, self.password,
-                                 parsed.function, sl651.UP, body, sl651.ETX)
+            send_time = local_time(clock, self.zone)
+        else:  # the pump bits after the command: pump 1 as it now is
+            pumps = queries.decode_pumps(data)
+            running = answer.pump_running
+            if answer.accepted:
+                running = command.kind == PUMP_START
+            pumps[0] = bool(running)
+            out = queries.encode_pumps(pumps)
+        return queries.build_reply(self.s.centre_address, self.s.station, self.password,
+                                   parsed.function, serial, send_time, out)
