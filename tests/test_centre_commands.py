@@ -1,0 +1,134 @@
+"""Commands from the centre simulator to the gateway's centre link: real-time values and the clock
+answered from the store, the clock set only as a recorded offset, and remote pump start/stop
+through the safety path: password checked, refused while the 以电控水 cut-off is in force (the
+real accounting room cuts the simulated well off at its allocation), every command a signed
+record in the store."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from accounting_support import SimulatedFeed, site
+from centre_support import Centre, sl427_uplink, sl651_uplink
+from store_support import stored
+
+from gateway.accounting.service import AccountingRoom
+from gateway.uplink.centres import centre_link
+
+HOUR = 3600.0
+PUMP = """
+[[devices]]
+name = "relay"
+bus = "rs485-1"
+model = "modbus-relay"
+slave_id = 9
+poll_interval = 60.0
+
+[well.accounting.allocation]
+annual_m3 = 40
+thresholds_percent = [100]
+
+[well.pump_control]
+enabled = true
+dry_run = true
+relay_device = "relay"
+coil = 0
+"""
+
+
+def ok_clock():
+    return 1, "test clock"
+
+
+async def linked(link, timeout: float = 20.0) -> asyncio.Task:
+    task = asyncio.create_task(link.run())
+    deadline = time.monotonic() + timeout
+    while not link.status.connected:
+        assert time.monotonic() < deadline, link.status
+        await asyncio.sleep(0.05)
+    return task
+
+
+async def test_sl427_queries_clock_and_pump_through_the_safety_path(tmp_path):
+    centre = Centre("sl427", tmp_path, 0, "--password", "1234")
+    config = site(tmp_path, extra=PUMP + sl427_uplink("city", centre.port, 60.0,
+                                                     "remote_pump = true"), poll=60.0)
+    feed = SimulatedFeed(config, commit_every_s=600.0)
+    room = AccountingRoom.from_config(config, feed.sink, clock_probe=ok_clock)
+    link = centre_link(config, config.uplinks[0], Path(config.gateway.state_dir),
+                       feed.sink.append_record)
+    try:
+        feed.run(HOUR, every=60, room=room)  # 34 m³ pumped at most: under the allocation
+        task = await linked(link)
+        send = lambda **c: asyncio.to_thread(centre.command, cmd="send",  # noqa: E731
+                                             station="150602/17", timeout=5, **c)
+        values = await send(command="query_realtime")
+        latest = {r.point: r.value for r in stored(feed.state_dir, "reading")
+                  if r.device == "flow-meter"}
+        elements = {e["name"]: e["value"] for e in values["result"]["elements"]}
+        assert (elements["flow_1"], elements["volume_1"]) == (
+            round(latest["flow_rate"], 3), round(latest["forward_total"]))
+        started = await send(command="pump_start", args={"pump": 1})
+        assert started["result"] == {"pump": 1, "done": True}
+        # The centre's clock is two hours ahead: recorded as an offset, the system clock kept.
+        ahead = datetime.now(ZoneInfo("Asia/Shanghai")).replace(tzinfo=None, microsecond=0) \
+            + timedelta(hours=2)
+        before = time.time()
+        answer = await send(command="set_clock", args={"clock": ahead.isoformat()})
+        assert answer["result"]["clock"] == ahead.isoformat()
+        assert abs(time.time() - before) < 60  # our clock was not moved
+        assert link.clock.set_calls == []  # "record": the system clock is never asked to move
+        feed.run(5 * HOUR, every=60, room=room)  # the allocation is reached: cut off
+        assert [r.point for r in stored(feed.state_dir, "pump")] == ["cut_off"]
+        refused = await send(command="pump_start", args={"pump": 1})
+        assert refused["result"] == {"pump": 1, "done": False}
+        link.stop()
+        await task
+    finally:
+        room.close()
+        centre.close()
+    assert feed.sink.flush(10)
+    records = stored(feed.state_dir, "command")
+    feed.close()
+    assert [(r.device, r.point, r.value) for r in records] == [
+        ("centre:city", "realtime", "accepted"), ("centre:city", "pump_start", "accepted"),
+        ("centre:city", "clock_set", "accepted"), ("centre:city", "pump_start", "refused")]
+    assert "cut-off" in records[-1].data["reason"]
+    assert 7100 < records[2].data["centre_offset_s"] < 7300
+
+
+async def test_a_wrong_password_or_remote_pump_off_refuses_and_records_it(tmp_path):
+    centre = Centre("sl427", tmp_path, 0, "--password", "9999")
+    centre651 = Centre("sl651", tmp_path, 0, "--password", "1234")
+    config = site(tmp_path, extra=sl427_uplink("city", centre.port, 60.0, "remote_pump = true")
+                  + sl651_uplink("county", centre651.port, 60.0), poll=60.0)
+    feed = SimulatedFeed(config, commit_every_s=600.0)
+    state = Path(config.gateway.state_dir)
+    links = [centre_link(config, uplink, state, feed.sink.append_record)
+             for uplink in config.uplinks]
+    try:
+        feed.run(600, every=60)
+        tasks = [await linked(link) for link in links]
+        wrong = await asyncio.to_thread(centre.command, cmd="send", station="150602/17",
+                                        command="pump_stop", args={"pump": 1}, timeout=5)
+        assert wrong["result"] == {"pump": 1, "done": False}
+        off = await asyncio.to_thread(centre651.command, cmd="send", station="0015060217",
+                                      command="pump_start", args={"pump": 1}, timeout=5)
+        assert off["result"]["pumps"][0] is False  # not started: remote_pump is off there
+        for link in links:
+            link.stop()
+        await asyncio.gather(*tasks)
+    finally:
+        centre.close()
+        centre651.close()
+    assert feed.sink.flush(10)
+    records = stored(state, "command")
+    feed.close()
+    assert [(r.device, r.point, r.value, r.data["reason"]) for r in records] == [
+        ("centre:city", "pump_stop", "refused", "wrong password"),
+        ("centre:county", "pump_start", "refused",
+         "remote pump control is off (remote_pump = false)")]
