@@ -1,14 +1,11 @@
-"""Shared by the centre-uplink tests: the centre simulator as a real process (`wellgate platform
-center`), a site whose store is filled with a simulated day of the simulated well, and the
-uplink settings that point at the centre."""
+"""Helpers for the centre simulator's tests: the simulator as a real process, and a hand-made
+station client on a real TCP socket that builds and reads frames with the drivers' codecs."""
 
 from __future__ import annotations
 
 import json
-import os
 import queue
-import signal
-import sqlite3
+import socket
 import subprocess
 import sys
 import threading
@@ -16,97 +13,28 @@ import time
 from pathlib import Path
 from typing import Any
 
-from accounting_support import SimulatedFeed, site
-from store_support import stored
+from gateway.platform.centre.db import CentreDb
 
 WELLGATE = [sys.executable, "-m", "gateway"]
-POINTS = """
-[uplinks.points]
-flow = "flow-meter/flow_rate"
-volume = "flow-meter/forward_total"
-energy = "pump-energy/import_energy"
-water_level = "well-level/level"
-pump_power = "pump-energy/active_power"
-"""
-SL427_STATION = ("150602", 17)
-SL651_STATION = "0015060217"
-MAPPED = {("flow-meter", "flow_rate"): "flow", ("flow-meter", "forward_total"): "volume",
-          ("pump-energy", "import_energy"): "energy", ("well-level", "level"): "water_level",
-          ("pump-energy", "active_power"): "pump_power"}
+DRIVER_CHECKS = Path(__file__).resolve().parent / "drivers"  # the drivers' vector tables
+if str(DRIVER_CHECKS) not in sys.path:
+    sys.path.insert(0, str(DRIVER_CHECKS))
 
 
-def sl427_uplink(name: str, port: int, period: float, extra: str = "") -> str:
-    return f"""
-[[uplinks]]
-name = "{name}"
-type = "sl427"
-host = "127.0.0.1"
-port = {port}
-county = "{SL427_STATION[0]}"
-station = {SL427_STATION[1]}
-password = "1234"
-report_period = {period}
-keepalive_period = 5.0
-ack_timeout = 0.4
-connect_timeout = 2.0
-backoff_initial = 0.1
-backoff_max = 0.5
-{extra}
-{POINTS}"""
+class CentreProcess:
+    """`wellgate platform center` started with --port 0; its ready line, control channel, db."""
 
-
-def sl651_uplink(name: str, port: int, period: float, extra: str = "") -> str:
-    return f"""
-[[uplinks]]
-name = "{name}"
-type = "sl651"
-host = "127.0.0.1"
-port = {port}
-station = "{SL651_STATION}"
-password = "1234"
-report_period = {period}
-keepalive_period = 5.0
-ack_timeout = 0.4
-connect_timeout = 2.0
-backoff_initial = 0.1
-backoff_max = 0.5
-{extra}
-{POINTS}"""
-
-
-def filled_site(folder: Path, uplinks: str, hours: float = 24.0, every: float = 300.0):
-    """A site config with `uplinks`, its store holding `hours` of the simulated well read every
-    `every` seconds (real signed store, real writer)."""
-    config = site(folder, extra=uplinks, poll=every)
-    feed = SimulatedFeed(config, commit_every_s=3600.0)
-    try:
-        feed.run(hours * 3600.0, every=every)
-    finally:
-        feed.close()
-    return config
-
-
-def mapped_readings(state_dir: Path) -> list[Any]:
-    """The store's committed readings of the mapped points, in seq order."""
-    return [r for r in stored(state_dir, "reading") if (r.device, r.point) in MAPPED]
-
-
-class Centre:
-    """`wellgate platform center` as a process: its ready line, JSON control lines, its db."""
-
-    def __init__(self, protocol: str, folder: Path, port: int = 0, *options: str) -> None:
-        self.protocol = protocol
-        self.db = folder / f"centre-{protocol}-{port}.db"
+    def __init__(self, tmp_path: Path, protocol: str, *options: str) -> None:
+        self.db_path = tmp_path / f"centre-{protocol}.db"
         self.process = subprocess.Popen(
-            [*WELLGATE, "platform", "center", "--protocol", protocol, "--port", str(port),
-             "--db", str(self.db), *options],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            [*WELLGATE, "platform", "center", "--protocol", protocol, "--port", "0", "--db",
+             str(self.db_path), *options],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self._lines: queue.Queue[str] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
-        ready = json.loads(self._line(30))
-        assert ready["event"] == "ready", ready
-        self.port = int(ready["port"])
+        self.ready = json.loads(self._line(30))
+        assert self.ready["event"] == "ready", self.ready
+        self.port = int(self.ready["port"])
 
     def _read(self) -> None:
         assert self.process.stdout is not None
@@ -117,43 +45,121 @@ class Centre:
         try:
             return self._lines.get(timeout=timeout)
         except queue.Empty:
-            raise AssertionError(f"the centre said nothing in {timeout} s") from None
+            raise AssertionError(f"no line from the centre in {timeout} s; stderr so far: "
+                                 f"{self._stderr()}") from None
 
-    def command(self, **command: Any) -> Any:
+    def _stderr(self) -> str:
+        if self.process.poll() is None or self.process.stderr is None:
+            return "(still running)"
+        return self.process.stderr.read()
+
+    def control(self, command: dict[str, Any], timeout: float = 15) -> dict[str, Any]:
         assert self.process.stdin is not None
         self.process.stdin.write(json.dumps(command) + "\n")
         self.process.stdin.flush()
-        reply = json.loads(self._line(30))
+        return json.loads(self._line(timeout))
+
+    def ok(self, command: dict[str, Any], timeout: float = 15) -> Any:
+        reply = self.control(command, timeout)
         assert reply["ok"], reply
         return reply["result"]
 
-    def wait_fault_used(self, timeout: float = 20.0) -> None:
-        """Until the faults in force have all been used up."""
-        deadline = time.monotonic() + timeout
-        while self.command(cmd="faults"):
-            assert time.monotonic() < deadline, "the fault was never used"
-            time.sleep(0.05)
+    def db(self) -> CentreDb:
+        return CentreDb(self.db_path, create=False)
 
-    def reports(self) -> list[dict[str, Any]]:
-        with sqlite3.connect(self.db, timeout=10) as conn:
-            conn.row_factory = sqlite3.Row
-            return [dict(row) for row in conn.execute("SELECT * FROM reports ORDER BY id")]
-
-    def frames(self) -> list[dict[str, Any]]:
-        with sqlite3.connect(self.db, timeout=10) as conn:
-            conn.row_factory = sqlite3.Row
-            return [dict(row) for row in conn.execute("SELECT * FROM frames ORDER BY id")]
-
-    def kill(self) -> None:
-        """SIGKILL: the centre is gone at once, as a crashed platform would be."""
+    def stop(self) -> None:
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
+            try:
+                self.control({"cmd": "stop"}, timeout=10)
+                self.process.wait(10)
+            except (AssertionError, OSError, subprocess.TimeoutExpired):
+                self.process.kill()
+                self.process.wait(10)
+
+    def __enter__(self) -> CentreProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class Station:
+    """A station's TCP connection: send frames, take whole frames back (find: the driver's)."""
+
+    def __init__(self, port: int, find: Any) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        self.find = find
+        self.buffer = bytearray()
+
+    def send(self, frame: bytes) -> None:
+        self.sock.sendall(frame)
+
+    def _fill(self, deadline: float) -> bool:
+        """Read once before the deadline; False when the time is up or the peer closed."""
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        self.sock.settimeout(remaining)
+        try:
+            data = self.sock.recv(4096)
+        except TimeoutError:
+            return False
+        if not data:
+            raise ConnectionResetError("the centre closed the connection")
+        self.buffer += data
+        return True
+
+    def receive(self, timeout: float = 5) -> bytes | None:
+        """The next whole frame from the centre (stray bytes before it dropped); None if none
+        came in time."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.find(self.buffer)
+            if found is not None:
+                start, end = found
+                frame = bytes(self.buffer[start:end])
+                del self.buffer[:end]
+                return frame
+            if not self._fill(deadline):
+                return None
+
+    def raw(self, size: int, timeout: float = 5) -> bytes:
+        """At least `size` bytes as they came (for stray bytes)."""
+        deadline = time.monotonic() + timeout
+        while len(self.buffer) < size and self._fill(deadline):
+            pass
+        data = bytes(self.buffer)
+        self.buffer.clear()
+        return data
+
+    def closed_by_peer(self, timeout: float = 5) -> bool:
+        """True when the centre closes the connection within the timeout."""
+        deadline = time.monotonic() + timeout
+        try:
+            while self._fill(deadline):
+                pass
+        except (ConnectionResetError, ConnectionAbortedError):
+            return True
+        return False
 
     def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        self.sock.close()
+
+    def __enter__(self) -> Station:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def post(centre: CentreProcess, command: dict[str, Any]) -> None:
+    """Write a control command without waiting for its answer (a `send` waits for the station,
+    which the test plays after this)."""
+    assert centre.process.stdin is not None
+    centre.process.stdin.write(json.dumps(command) + "\n")
+    centre.process.stdin.flush()
+
+
+def answer(centre: CentreProcess, timeout: float = 15) -> dict[str, Any]:
+    """The next control answer line."""
+    return json.loads(centre._line(timeout))

@@ -13,7 +13,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from accounting_support import SimulatedFeed, site
-from centre_support import Centre, sl427_uplink, sl651_uplink
+from centre_uplink_support import Centre, sl427_uplink, sl651_uplink
 from store_support import stored
 
 from gateway.accounting.service import AccountingRoom

@@ -14,7 +14,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from centre_support import Centre, filled_site, mapped_readings, sl427_uplink, sl651_uplink
+from centre_uplink_support import Centre, filled_site, mapped_readings, sl427_uplink, sl651_uplink
 
 from gateway.store import DB_FILE, open_reader
 from gateway.store.cursors import acked_seq
@@ -26,7 +26,7 @@ PERIOD = 300.0  # the report period = the simulated polling period: every readin
 
 def sets_of(readings) -> dict[float, dict[str, float]]:
     """wall time -> element -> value, the store's readings as the reports should carry them."""
-    from centre_support import MAPPED
+    from centre_uplink_support import MAPPED
     out: dict[float, dict[str, float]] = {}
     for record in readings:
         out.setdefault(record.wall_time, {})[MAPPED[(record.device, record.point)]] = record.value

@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from accounting_support import SimulatedFeed, site
-from centre_support import Centre, mapped_readings, sl427_uplink, sl651_uplink
+from centre_uplink_support import Centre, mapped_readings, sl427_uplink, sl651_uplink
 from test_centre_delivery import iso
 from uplink_support import free_port
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 
 import click
 
@@ -47,6 +48,9 @@ def _password(protocol: str, text: str | None) -> tuple[int, int] | int | None:
                    "PW sent with commands that change something (default 0000).")
 @click.option("--reply-end", type=click.Choice(["eot", "esc"]), default="eot", show_default=True,
               help="SL 651 only: end byte of the reply to a report (ESC keeps the link up).")
+@click.option("--utc-offset", type=click.FloatRange(-12, 14), default=8.0, show_default=True,
+              help="Hours the centre's clock (acks' Tp, send times, staleness) is ahead of UTC; "
+                   "8 = Beijing time.")
 @click.option("--fault", "faults", multiple=True, metavar="KIND[:COUNT]",
               help="Start with a fault: no_ack, late_ack, nak (SL 651), drop, garbage; COUNT "
                    "frames, else until cleared. Repeatable.")
@@ -54,8 +58,8 @@ def _password(protocol: str, text: str | None) -> tuple[int, int] | int | None:
               show_default=True, help="Seconds a late_ack fault holds the acknowledgement.")
 @verbose_option
 def center(protocol: str, port: int, host: str, db_file: str, edition: str, word_order: str,
-           centre_address: int, password: str | None, reply_end: str, faults: tuple[str, ...],
-           ack_delay: float, verbose: int) -> None:
+           centre_address: int, password: str | None, reply_end: str, utc_offset: float,
+           faults: tuple[str, ...], ack_delay: float, verbose: int) -> None:
     """Simulate a water-resources centre station that stations (gateways) report to over TCP.
 
     Every frame is checked with the drivers' codecs and logged; reports are stored in --db;
@@ -66,10 +70,19 @@ def center(protocol: str, port: int, host: str, db_file: str, edition: str, word
     Examples:
       wellgate platform center --protocol sl427 --port 0 --db centre.db
       wellgate platform center --protocol sl651 --port 5001 --fault no_ack:2
-      echo '{"cmd": "send", "station": "530381/13", "command": "query_clock"}' | ...
+
+    \b
+    Control lines on stdin (one JSON object each, one JSON answer line each):
+      {"cmd": "fault", "fault": "no_ack|late_ack|nak|drop|garbage", "count": 1,
+       "delay": 3, "station": "530381/13"}   {"cmd": "clear"}   {"cmd": "faults"}
+      {"cmd": "send", "station": "530381/13", "command": "query_clock|query_realtime|
+       query_status|set_clock|pump_start|pump_stop", "args": {"pump": 1}, "timeout": 5}
+      {"cmd": "stations"}   {"cmd": "reports"}   {"cmd": "stats"}   {"cmd": "stop"}
+    docs/centres.md has the rest.
     """
     from gateway.platform.centre.control import serve
     from gateway.platform.centre.faults import FaultError, parse_fault_option
+    from gateway.platform.centre.frames import clock_at
     from gateway.platform.centre.sl427_side import Sl427Side
     from gateway.platform.centre.sl651_side import Sl651Side
 
@@ -82,13 +95,16 @@ def center(protocol: str, port: int, host: str, db_file: str, edition: str, word
     except FaultError as exc:
         raise CommandError(str(exc)) from None
     secret = _password(protocol, password)
+    clock = clock_at(utc_offset)
     if protocol == "sl427":
-        side = Sl427Side(EDITIONS[edition], word_order, secret)  # type: ignore[arg-type]
+        side = Sl427Side(EDITIONS[edition], word_order, secret, clock)  # type: ignore[arg-type]
     else:
-        side = Sl651Side(centre_address, secret, reply_end)  # type: ignore[arg-type]
+        side = Sl651Side(centre_address, secret, reply_end, clock)  # type: ignore[arg-type]
     try:
         asyncio.run(serve(side, db_file, host=host, port=port, faults=parsed_faults,
                           ack_delay=ack_delay))
+    except sqlite3.Error as exc:
+        raise CommandError(f"--db {db_file}: cannot open it as SQLite: {exc}") from None
     except OSError as exc:
         raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror or exc}",
                            exit_code=1) from None

@@ -16,17 +16,6 @@ from gateway.platform.centre.db import CentreDb
 from gateway.platform.centre.faults import Faults
 from gateway.platform.centre.server import Centre
 
-CONTROL_HELP = (
-    'Prints one JSON line {"event": "ready", "protocol", "host", "port", "db", "pid"}, then runs '
-    "until SIGTERM or the stop command. Control on stdin, one JSON object per line, one JSON "
-    'reply per line: {"cmd": "fault", "fault": "no_ack|late_ack|nak|drop|garbage", "count": 1, '
-    '"delay": 3, "station": "530381/13"}, {"cmd": "clear"}, {"cmd": "faults"}, '
-    '{"cmd": "send", "station": "530381/13", "command": "query_clock|query_realtime|'
-    'query_status|set_clock|pump_start|pump_stop", "args": {"pump": 1}, "timeout": 5}, '
-    '{"cmd": "stations"}, {"cmd": "reports", "station": "..."}, {"cmd": "stats"}, '
-    '{"cmd": "stop"}.'
-)
-
 
 async def run_command(centre: Centre, command: dict[str, Any]) -> Any:
     """One control command's result; raises with a message naming what was expected."""
@@ -60,7 +49,7 @@ async def run_command(centre: Centre, command: dict[str, Any]) -> Any:
 
 async def serve(side: Any, db_path: str, *, host: str = "127.0.0.1", port: int = 0,
                 faults: list[tuple[str, int | None]] = (), ack_delay: float = 0.0) -> None:
-    """Run the centre until SIGTERM or the stop command (see CONTROL_HELP)."""
+    """Run the centre until SIGTERM or the stop command (docs/centres.md lists the commands)."""
     db = CentreDb(db_path)
     fault_state = Faults(side.protocol)
     for kind, count in faults:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -30,6 +31,12 @@ class Received:
 def centre_now() -> datetime:
     """The centre's clock: Beijing time, naive (the frames carry no zone)."""
     return datetime.now(BEIJING).replace(tzinfo=None, microsecond=0)
+
+
+def clock_at(utc_offset_hours: float) -> Callable[[], datetime]:
+    """A centre clock at another offset from UTC (hours), naive like centre_now."""
+    zone = timezone(timedelta(hours=utc_offset_hours))
+    return lambda: datetime.now(zone).replace(tzinfo=None, microsecond=0)
 
 
 def split_stream(buffer: bytearray, find: Any, start: bytes) -> list[tuple[str, bytes]]:

@@ -127,11 +127,15 @@ class Centre:
         station = received.station
         self.stations[station] = writer
         if received.reply_key is not None:
+            pending = self._pending.pop((station, received.reply_key), None)
+            if pending is None or pending.done():
+                self.db.log_frame("up", frame, "unexpected", peer=peer, station=station,
+                                  kind="reply " + received.reply_key,
+                                  reason="no command of this centre waits for this reply")
+                return station
             self.db.log_frame("up", frame, "accepted", peer=peer, station=station,
                               kind="reply " + received.reply_key)
-            pending = self._pending.pop((station, received.reply_key), None)
-            if pending is not None and not pending.done():
-                pending.set_result((received, frame))
+            pending.set_result((received, frame))
             return station
         fault = self.faults.take(station) if received.ack is not None else None
         if fault is not None and fault.kind == "drop":

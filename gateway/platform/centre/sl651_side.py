@@ -4,7 +4,8 @@ byte through drivers/sl651.py and drivers/sl651_queries.py.
 Reports (30-34) in one packet are answered with the report's serial and the centre's clock,
 ending EOT (done; ESC with --reply-end esc: stay online). M3 reports come in SYN packets: the
 centre stays silent until the last (ETX) one, then answers ACK when every packet arrived or NAK
-naming the first one missing (a damaged packet is refused, so it is missing). Keep-alives (2F)
+naming the first one missing (a damaged packet is refused, so it is missing); each packet
+resent after that is answered the same way, ACK once the message is whole. Keep-alives (2F)
 get no reply. Replies to the centre's queries (37, 46, 4A, 4C, 51) are not answered. Frames for
 another centre address, or with another password when --password is set, are refused.
 """
@@ -90,7 +91,7 @@ class Sl651Side:
             return self._report(parsed, report)
         if parsed.function in queries.QUERIES:
             _, serial, send_time, result = queries.parse_reply(frame)
-            return Received(station, "reply", reply_key=f"{parsed.function:02X}",
+            return Received(station, "reply", reply_key=f"{parsed.function:02X}#{serial}",
                             result=self._result(parsed.function, send_time, result),
                             extra={"serial": serial})
         raise Refused(f"function {parsed.function:02X} is neither a keep-alive, a report "
@@ -111,9 +112,10 @@ class Sl651Side:
             self._packets.pop(next(iter(self._packets)))
         packets = self._packets.setdefault(key, {})
         packets[sequence] = parsed.body
-        if sequence != total:
-            return Received(parsed.station, "packet")
+        last_seen = total in packets  # a resent packet after a NAK completes the message too
         missing = [number for number in range(1, total + 1) if number not in packets]
+        if not last_seen:
+            return Received(parsed.station, "packet")
         if missing:
             first = packets.get(1, b"")
             serial = sl651.decode_header(first)[0] if len(first) >= 8 else 1
@@ -160,4 +162,4 @@ class Sl651Side:
         password = self._passwords.get(station, self.password or 0)
         frame = queries.build_query(self.centre, station, password, function, self._serial,
                                     send_time, data)
-        return frame, f"{function:02X}"
+        return frame, f"{function:02X}#{self._serial}"  # the reply must carry our serial
