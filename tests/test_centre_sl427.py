@@ -14,7 +14,7 @@ import time
 from datetime import UTC, datetime
 
 import pytest
-from centre_uplink_support import WELLGATE, CentreProcess, Station, answer, post
+from centre_support import WELLGATE, CentreProcess, Station, answer, post
 from vectors import h  # tests/drivers/, put on sys.path by centre_support
 from vectors_sl427 import ACKS, SELF_REPORTS
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from centre_uplink_support import CentreProcess, Station, answer, post
+from centre_support import CentreProcess, Station, answer, post
 
 from drivers import sl651
 from drivers import sl651_queries as queries
