@@ -16,7 +16,7 @@ from centre_uplink_support import Centre, mapped_readings, sl427_uplink, sl651_u
 from test_centre_delivery import iso
 from uplink_support import free_port
 
-from gateway.uplink.centres import centre_link
+from gateway.uplink.service import Uplinks, read_status
 
 POLL = 60.0  # simulated seconds between polls (= the report period)
 STEP = 0.05  # real seconds between polls
@@ -31,8 +31,10 @@ async def test_one_centre_down_for_an_hour_does_not_delay_the_other(tmp_path):
                   + sl651_uplink("county", county.port, POLL))
     state = Path(config.gateway.state_dir)
     feed = SimulatedFeed(config, commit_every_s=POLL)
-    links = [centre_link(config, uplink, state) for uplink in config.uplinks]
-    tasks = [asyncio.create_task(link.run()) for link in links]
+    uplinks = Uplinks.from_config(config, state, tmp_path / "run")  # as `wellgate run` does
+    links = uplinks.engines
+    assert [type(link).__name__ for link in links] == ["CentreLink", "CentreLink"]
+    running = asyncio.create_task(uplinks.run(status_every=0.5))
     committed: dict[float, float] = {}  # simulated wall of a poll -> real time it was committed
     try:
         for step in range(3 * HOUR):
@@ -49,9 +51,8 @@ async def test_one_centre_down_for_an_hour_does_not_delay_the_other(tmp_path):
             assert time.monotonic() < deadline, [link.status for link in links]
             await asyncio.sleep(0.1)
     finally:
-        for link in links:
-            link.stop()
-        await asyncio.gather(*tasks)
+        uplinks.stop()
+        await running
         feed.close()
         city.close()
         county.close()
@@ -76,3 +77,6 @@ async def test_one_centre_down_for_an_hour_does_not_delay_the_other(tmp_path):
                  and "flow_1" in {e["name"] for e in json.loads(r["elements"])}]
     assert [r["observed"] for r in city_flow] == [iso(w) for w in walls]
     assert links[0].status.failures >= 1  # it did lose its centre
+    shown = read_status(tmp_path / "run")["uplinks"]  # what `wellgate status` reads
+    assert shown["city"]["protocol"] == "sl427" and shown["county"]["protocol"] == "sl651"
+    assert shown["city"]["acked_seq"] == shown["county"]["acked_seq"] == last

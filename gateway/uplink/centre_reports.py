@@ -5,9 +5,10 @@ A report is one report period of the mapped points' readings, in store (seq) ord
     t0 = wall time of the first mapped reading after the cursor (the report's observation time)
     the report takes every mapped reading with wall time < t0 + period - grace, the newest of
     each point kept, and closes before the first one past that; a reading that starts or stops
-    the pump, or an alarm raised or cleared, closes it after the rest of that poll (readings
-    within grace of it) and sends it at once (a report on change); with nothing newer in the
-    store it closes once t0 + period has passed (a report on the timer)
+    the pump, or an alarm raised or cleared, closes it before that poll (readings within grace
+    of each other) and starts a report of that poll that is sent at once with the rest of the
+    poll (a report on change); with nothing newer in the store it closes once t0 + period has
+    passed (a report on the timer)
     report.last_seq = the seq it closes at: the cursor once the centre has acknowledged it
 
 grace is half the shortest polling period of the mapped devices, so that a report period equal
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -97,11 +98,14 @@ class ReportReader:
         pump = pump_before
         after = cursor
         changed_at: float | None = None  # wall time of a pump start/stop or an alarm
-        while True:
+        poll_wall = float("-inf")  # the newest mapped reading's time: a poll is within grace
+        poll_start: tuple[int, Report] | None = None  # the current poll's first seq, the
+        while True:                                     # report as it was before that poll
             records = queries.records_after(conn, after, PAGE)
             for record in records:
                 element = self._elements.get((record.device, record.point))
                 wall = record.wall_time or 0.0
+                change = False
                 if record.kind == KIND_READING and element is not None:
                     if report is None:
                         report = Report(cursor + 1, record.seq, wall)
@@ -109,19 +113,30 @@ class ReportReader:
                           or (changed_at is not None and wall >= changed_at + mapping.grace)):
                         report.last_seq = record.seq - 1
                         return report
+                    if wall > poll_wall + mapping.grace:
+                        poll_start = (record.seq, replace(report, values=dict(report.values),
+                                                          seqs=dict(report.seqs),
+                                                          alarms=dict(report.alarms)))
+                    poll_wall = max(poll_wall, wall)
                     report.values[element] = record.value
                     report.seqs[element] = record.seq
                     if element == "pump_power" and isinstance(record.value, int | float):
                         running = record.value > mapping.pump_running_kw
-                        if pump is not None and running != pump and changed_at is None:
-                            changed_at, report.cause = wall, "change"
+                        change = pump is not None and running != pump
                         pump = report.pump_running = running
                 elif record.kind == KIND_ALARM and report is not None:
                     report.alarms[f"{record.device}/{record.point}"] = str(record.value)
-                    if changed_at is None:
-                        changed_at, report.cause = wall, "change"
+                    change = True
                 if report is not None:
                     report.last_seq = record.seq
+                if change and changed_at is None:
+                    if poll_start is not None and poll_start[1].values:
+                        # Readings of earlier polls first: they go now, the change next.
+                        first_seq, before = poll_start
+                        before.last_seq, before.cause = first_seq - 1, "period"
+                        return before
+                    changed_at = wall
+                    report.cause = "change"  # type: ignore[union-attr]
             if len(records) < PAGE:
                 break
             after = records[-1].seq
