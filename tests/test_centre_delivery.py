@@ -158,3 +158,25 @@ async def test_a_day_over_sl651_with_every_fault_arrives_once_and_equal(tmp_path
     assert link.status.resends >= 5
     assert link.status.stray_bytes > 0
     assert acked(state, "county") == link.status.acked_seq
+
+
+async def test_szy206_2016_with_big_endian_words_matches_a_centre_of_that_edition(tmp_path):
+    centre = Centre("sl427", tmp_path, 0, "--edition", "2016", "--word-order", "big")
+    try:
+        config = filled_site(tmp_path, sl427_uplink(
+            "city", centre.port, PERIOD, 'edition = "SZY206-2016"\nword_order = "big"'), hours=2)
+        state = Path(config.gateway.state_dir)
+        expected = sets_of(mapped_readings(state))
+        link = centre_link(config, config.uplinks[0], state)
+        await deliver_with_faults(centre, link, [], state)
+        reports = distinct(centre.reports())
+    finally:
+        centre.close()
+    flow = [r for r in reports if "flow_1" in values_of(r)]
+    # The 5-byte time tag: day and time only (--DDThh:mm:ss); no energy code in the 2016 table.
+    assert [r["observed"] for r in flow] == ["--" + iso(w)[8:] for w in sorted(expected)]
+    assert not any("energy_1" in values_of(r) for r in reports)
+    for report, wall in zip(flow, sorted(expected), strict=True):
+        values = values_of(report)
+        assert values["volume_1"] == round(expected[wall]["volume"])
+        assert bool(values["status_word"] >> 4 & 1) == (expected[wall]["pump_power"] <= 0.5)

@@ -131,6 +131,11 @@ class CentreLink:
                 except (LinkLost, OSError, TimeoutError) as exc:
                     self._failed(str(exc) or type(exc).__name__)
                     await self._back_off()
+                except Exception as exc:  # a store or encoding problem: shown, retried later
+                    log.exception("uplink %s: %s", self.name, exc)
+                    self.reports.close()
+                    self._failed(f"{type(exc).__name__}: {exc}")
+                    await self._back_off()
             stopping.cancel()
         finally:
             self.status.state = "stopped"
