@@ -16,7 +16,9 @@ from accounting_support import SimulatedFeed, site
 from centre_uplink_support import Centre, sl427_uplink, sl651_uplink
 from store_support import stored
 
+from gateway.accounting.pump import PumpGuard, coil_value
 from gateway.accounting.service import AccountingRoom
+from gateway.config import PumpControlSection
 from gateway.uplink.centres import centre_link
 
 HOUR = 3600.0
@@ -83,7 +85,9 @@ async def test_sl427_queries_clock_and_pump_through_the_safety_path(tmp_path):
         assert abs(time.time() - before) < 60  # our clock was not moved
         assert link.clock.set_calls == []  # "record": the system clock is never asked to move
         feed.run(5 * HOUR, every=60, room=room)  # the allocation is reached: cut off
-        assert [r.point for r in stored(feed.state_dir, "pump")] == ["cut_off"]
+        # The accepted start went through the accounting room's pump path (a dry run here).
+        assert [(r.point, r.value) for r in stored(feed.state_dir, "pump")] == [
+            ("pump_start", "dry_run"), ("cut_off", "dry_run")]
         refused = await send(command="pump_start", args={"pump": 1})
         assert refused["result"] == {"pump": 1, "done": False}
         link.stop()
@@ -132,3 +136,23 @@ async def test_a_wrong_password_or_remote_pump_off_refuses_and_records_it(tmp_pa
         ("centre:city", "pump_stop", "refused", "wrong password"),
         ("centre:county", "pump_start", "refused",
          "remote pump control is off (remote_pump = false)")]
+
+
+def test_the_pump_guard_turns_a_centre_command_into_a_coil_request_or_withholds_it():
+    control = PumpControlSection(enabled=True, dry_run=False, relay_device="relay", coil=3)
+    guard = PumpGuard(control)
+    accepted = {"by": "centre city", "accepted": True}
+    (stop,) = guard.command("pump_stop", accepted, 100.0)
+    assert (stop.kind, stop.point, stop.value) == ("pump", "pump_stop", "requested")
+    assert coil_value("pump_stop", stop.data) is True  # coil ON stops this pump
+    (start,) = guard.command("pump_start", accepted, 200.0)
+    assert (start.point, start.value) == ("pump_start", "requested")
+    assert coil_value("pump_start", start.data) is False
+    assert guard.command("pump_start", {**accepted, "accepted": False}, 250.0) == []
+    guard.check(2025, used=50.0, allocation=40.0, at_time=300.0, blocking=[])  # cut off
+    (withheld,) = guard.command("pump_start", accepted, 400.0)
+    assert (withheld.point, withheld.value) == ("withheld", withheld.data["reason"])
+    assert "cut-off of 2025 is in force" in withheld.data["reason"]
+    guard.command("pump_override", {"active": True, "by": "fitter"}, 500.0)
+    (refused_stop,) = guard.command("pump_stop", accepted, 600.0)
+    assert "site override holds the pump" in refused_stop.data["reason"]

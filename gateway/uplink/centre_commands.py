@@ -6,8 +6,10 @@ submit callable the gateway hands in (StoreSink.append_record): the uplink room 
 the store itself and never imports accounting. A pump start or stop needs the password, the
 uplink's remote_pump = true, and the pump guard's consent, read from the accounting room's
 newest checkpoint: a start is refused while the cut-off (以电控水) is in force, a stop while a
-site override holds the pump on for maintenance. A clock set, like the clock in a centre's ack,
-is recorded as an offset (clock_from_centre = "record"); only "system" sets the system clock.
+site override holds the pump on for maintenance; the accounting room then carries a taken
+command out on the relay (gateway/accounting/pump.py PumpGuard.remote). A clock set, like
+the clock in a centre's ack, is recorded as an offset (clock_from_centre = "record"); only
+"system" sets the system clock.
 """
 
 from __future__ import annotations
@@ -120,7 +122,8 @@ class CommandDesk:
 
     def _record(self, command: CentreCommand, answer: CommandAnswer, now: float) -> None:
         data: dict[str, Any] = {"by": f"centre {self.name}", "reason": answer.reason,
-                                "password_ok": command.password_ok}
+                                "password_ok": command.password_ok,
+                                "accepted": answer.accepted}
         if command.clock is not None:
             data["clock"] = command.clock
         if self.clock.offset is not None:
