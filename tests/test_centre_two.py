@@ -36,12 +36,14 @@ async def test_one_centre_down_for_an_hour_does_not_delay_the_other(tmp_path):
     assert [type(link).__name__ for link in links] == ["CentreLink", "CentreLink"]
     running = asyncio.create_task(uplinks.run(status_every=0.5))
     committed: dict[float, float] = {}  # simulated wall of a poll -> real time it was committed
+    back_at = 0.0  # real time the city's centre was started again
     try:
         for step in range(3 * HOUR):
             if step == HOUR:
                 await asyncio.to_thread(city.kill)
             if step == 2 * HOUR:
                 city = await asyncio.to_thread(Centre, "sl427", tmp_path, port)
+                back_at = time.time()
             await asyncio.to_thread(feed.run, POLL, POLL)
             committed[feed.start + feed.t] = time.time()
             await asyncio.sleep(STEP)
@@ -67,9 +69,11 @@ async def test_one_centre_down_for_an_hour_does_not_delay_the_other(tmp_path):
         received = datetime.fromisoformat(report["received_at"]).timestamp()
         lags.append(received - committed[wall])
     outage = lags[HOUR:2 * HOUR]
+    assert all(committed[w] + lag < back_at for w, lag in zip(walls[HOUR:2 * HOUR], outage,
+                                                               strict=True))
     print(f"county lag during the city outage: median {sorted(outage)[len(outage) // 2]:.3f} s, "
           f"max {max(outage):.3f} s")
-    assert max(outage) < 2.0, outage
+    assert max(outage) < 2.5, outage
     assert sorted(outage)[len(outage) // 2] < 0.5, outage
 
     # The city: nothing during its outage, then the hour it missed, in order, none twice.
