@@ -156,3 +156,31 @@ def test_the_pump_guard_turns_a_centre_command_into_a_coil_request_or_withholds_
     guard.command("pump_override", {"active": True, "by": "fitter"}, 500.0)
     (refused_stop,) = guard.command("pump_stop", accepted, 600.0)
     assert "site override holds the pump" in refused_stop.data["reason"]
+
+
+async def test_an_idle_link_logs_in_and_keeps_alive(tmp_path):
+    centres = [Centre("sl427", tmp_path, 0), Centre("sl651", tmp_path, 0)]
+    fast = "keepalive_period = 1.0"
+    config = site(tmp_path, poll=60.0, extra=(
+        sl427_uplink("city", centres[0].port, 60.0).replace("keepalive_period = 5.0", fast)
+        + sl651_uplink("county", centres[1].port, 60.0).replace("keepalive_period = 5.0",
+                                                                 fast)))
+    feed = SimulatedFeed(config, commit_every_s=600.0)
+    state = Path(config.gateway.state_dir)
+    links = [centre_link(config, uplink, state) for uplink in config.uplinks]
+    try:
+        feed.run(120, every=60)  # two polls: two reports, then nothing to say
+        tasks = [await linked(link) for link in links]
+        await asyncio.sleep(3.5)
+        for link in links:
+            link.stop()
+        await asyncio.gather(*tasks)
+        kinds = [[(f["direction"], f["kind"]) for f in centre.frames()] for centre in centres]
+    finally:
+        feed.close()
+        for centre in centres:
+            centre.close()
+    assert kinds[0][:2] == [("up", "login"), ("down", "ack")]
+    assert 2 <= kinds[0].count(("up", "keepalive")) <= 4
+    assert 2 <= sum(1 for d, k in kinds[1] if d == "up" and k == "keepalive") <= 4
+    assert all(link.status.reports == 2 for link in links)
