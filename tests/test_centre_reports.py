@@ -92,3 +92,24 @@ def test_an_incomplete_report_waits_for_its_period_then_goes_on_the_timer(tmp_pa
     finally:
         reader.close()
     assert report is not None and report.cause == "timer" and report.last_seq == 4
+
+
+def test_records_of_unmapped_points_are_covered_and_scanned_once(tmp_path):
+    others = [[Reading("grid-meter", "import_energy", float(i), "", (), T0 + 1 + i, 0.0)]
+              for i in range(5)]
+    path = store(tmp_path, [poll(T0, 30.0, 1000.0, 7.0), *others])
+    reader = ReportReader(path, Mapping(POINTS, 60.0, 30.0, 0.5))
+    try:
+        first = reader.next_report(0, T0 + 100, None)
+        assert first is not None and (first.first_seq, first.last_seq) == (1, 9)
+        more = [[Reading("grid-meter", "import_energy", 9.0, "", (), T0 + 70, 0.0)]]
+        writer = StoreWriter(tmp_path, load_private_key(tmp_path))
+        writer.append(more[0])
+        assert reader.next_report(9, T0 + 100, True) is None  # only unmapped records after 9
+        writer.append(poll(T0 + 120, 31.0, 1001.0, 7.0))
+        writer.close()
+        second = reader.next_report(9, T0 + 300, True)  # the scan resumes after seq 10
+    finally:
+        reader.close()
+    assert second is not None and (second.first_seq, second.last_seq) == (10, 14)
+    assert second.values == {"pump_power": 7.0, "flow": 31.0, "volume": 1001.0}

@@ -69,6 +69,7 @@ class ReportReader:
         self.mapping = mapping
         self._elements = mapping.element_of()
         self._conn: sqlite3.Connection | None = None
+        self._unmapped: tuple[int, int] = (-1, -1)  # (cursor, seq): nothing mapped in between
 
     def close(self) -> None:
         if self._conn is not None:
@@ -96,7 +97,7 @@ class ReportReader:
         mapping = self.mapping
         report: Report | None = None
         pump = pump_before
-        after = cursor
+        after = self._unmapped[1] if self._unmapped[0] == cursor else cursor
         changed_at: float | None = None  # wall time of a pump start/stop or an alarm
         poll_wall = float("-inf")  # the newest mapped reading's time: a poll is within grace
         poll_start: tuple[int, Report] | None = None  # the current poll's first seq, the
@@ -137,6 +138,8 @@ class ReportReader:
                         return before
                     changed_at = wall
                     report.cause = "change"  # type: ignore[union-attr]
+            if records and report is None:
+                self._unmapped = (cursor, records[-1].seq)  # not read again for this cursor
             if len(records) < PAGE:
                 break
             after = records[-1].seq
