@@ -4,22 +4,16 @@ uplink settings that point at the centre."""
 
 from __future__ import annotations
 
-import json
-import os
-import queue
 import signal
 import sqlite3
-import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from accounting_support import SimulatedFeed, site
+from centre_support import CentreProcess
 from store_support import stored
 
-WELLGATE = [sys.executable, "-m", "gateway"]
 POINTS = """
 [uplinks.points]
 flow = "flow-meter/flow_rate"
@@ -91,41 +85,16 @@ def mapped_readings(state_dir: Path) -> list[Any]:
     return [r for r in stored(state_dir, "reading") if (r.device, r.point) in MAPPED]
 
 
-class Centre:
-    """`wellgate platform center` as a process: its ready line, JSON control lines, its db."""
+class Centre(CentreProcess):
+    """The simulator's test process (tests/centre_support.py) on a chosen port (0: the kernel's
+    choice), SIGKILLed to play a crashed platform, faults waited out, its db read as rows."""
 
     def __init__(self, protocol: str, folder: Path, port: int = 0, *options: str) -> None:
-        self.protocol = protocol
-        self.db = folder / f"centre-{protocol}-{port}.db"
-        self.process = subprocess.Popen(
-            [*WELLGATE, "platform", "center", "--protocol", protocol, "--port", str(port),
-             "--db", str(self.db), *options],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        self._lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-        ready = json.loads(self._line(30))
-        assert ready["event"] == "ready", ready
-        self.port = int(ready["port"])
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self._lines.put(line)
-
-    def _line(self, timeout: float) -> str:
-        try:
-            return self._lines.get(timeout=timeout)
-        except queue.Empty:
-            raise AssertionError(f"the centre said nothing in {timeout} s") from None
+        super().__init__(folder, protocol, "--port", str(port), *options)  # the last --port wins
+        self.db_file = self.db_path
 
     def command(self, **command: Any) -> Any:
-        assert self.process.stdin is not None
-        self.process.stdin.write(json.dumps(command) + "\n")
-        self.process.stdin.flush()
-        reply = json.loads(self._line(30))
-        assert reply["ok"], reply
-        return reply["result"]
+        return self.ok(command, timeout=30)
 
     def wait_fault_used(self, timeout: float = 20.0) -> None:
         """Until the faults in force have all been used up."""
@@ -134,15 +103,16 @@ class Centre:
             assert time.monotonic() < deadline, "the fault was never used"
             time.sleep(0.05)
 
-    def reports(self) -> list[dict[str, Any]]:
-        with sqlite3.connect(self.db, timeout=10) as conn:
+    def _rows(self, table: str) -> list[dict[str, Any]]:
+        with sqlite3.connect(self.db_path, timeout=10) as conn:
             conn.row_factory = sqlite3.Row
-            return [dict(row) for row in conn.execute("SELECT * FROM reports ORDER BY id")]
+            return [dict(row) for row in conn.execute(f"SELECT * FROM {table} ORDER BY id")]
+
+    def reports(self) -> list[dict[str, Any]]:
+        return self._rows("reports")
 
     def frames(self) -> list[dict[str, Any]]:
-        with sqlite3.connect(self.db, timeout=10) as conn:
-            conn.row_factory = sqlite3.Row
-            return [dict(row) for row in conn.execute("SELECT * FROM frames ORDER BY id")]
+        return self._rows("frames")
 
     def kill(self) -> None:
         """SIGKILL: the centre is gone at once, as a crashed platform would be."""
@@ -151,9 +121,4 @@ class Centre:
         self.process.wait(10)
 
     def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        self.stop()
