@@ -76,6 +76,11 @@ class _CentreBase(Section):
     backoff_initial: float = bounded("seconds", 2.0, gt=0, le=3600)
     backoff_max: float = bounded("seconds", 300.0, gt=0, le=86_400)
 
+    @property
+    def url(self) -> None:
+        """A centre has no URL (`wellgate status` shows host:port)."""
+        return None
+
     @model_validator(mode="after")
     def _rules(self) -> _CentreBase:
         problems = [*backoff_grows(self.backoff_initial, self.backoff_max),
