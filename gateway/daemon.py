@@ -184,7 +184,7 @@ async def run_gateway(
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, acquisition.stop)
     polling = asyncio.create_task(acquisition.run())
-    uplinks = (start_uplinks(config, sink.state_dir, runtime_dir(config))
+    uplinks = (start_uplinks(config, sink.state_dir, runtime_dir(config), sink.append_record)
                if isinstance(sink, StoreSink) else None)
     if accounting is None and isinstance(sink, StoreSink):
         accounting = start_accounting(config, sink)

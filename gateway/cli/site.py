@@ -228,8 +228,15 @@ def scan(port: str, bauds: str, parities: str, ids: str, timeout: float | None, 
 @click.option("--uplink/--no-uplink", default=True, show_default=True,
               help="Deliver to a local reference receiver (HTTPS), taken down for a while in "
                    "the middle of the run.")
+@click.option("--centre", type=click.Choice(["sl427", "sl651"]), default=None,
+              help="Report to a local centre-station simulator instead, in SL/T 427-2021 or SL "
+                   "651-2014 (HEX), showing the frames exchanged.")
+@click.option("--frames", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="With --centre: write every frame to this file, `up HEX` or `down HEX`, a "
+                   "line each.")
 def demo(seconds: float | None, config_file: str, byte_time: bool, time_scale: float,
-         refresh: float, state_dir: Path | None, uplink: bool) -> None:
+         refresh: float, state_dir: Path | None, uplink: bool, centre: str | None,
+         frames: Path | None) -> None:
     """Start the simulated well and the gateway against it; show live readings and health,
     the signed store filling up with its chain verified, and its delivery to a local receiver
     (down for a while in the middle: the backlog grows, then drains).
@@ -238,11 +245,15 @@ def demo(seconds: float | None, config_file: str, byte_time: bool, time_scale: f
     Example:
       wellgate demo --seconds 30
       wellgate demo --seconds 30 --state-dir /tmp/demo-store
+      wellgate demo --seconds 25 --centre sl651 --frames frames.txt
     """
     from gateway.demo import run_demo
 
+    if frames is not None and centre is None:
+        raise click.BadParameter("--frames needs --centre sl427 or sl651", param_hint="--frames")
     config = load_gateway_config(config_file)
-    asyncio.run(run_demo(config, seconds, byte_time, time_scale, refresh, state_dir, uplink))
+    asyncio.run(run_demo(config, seconds, byte_time, time_scale, refresh, state_dir, uplink,
+                         centre, frames))
 
 
 @click.command()
