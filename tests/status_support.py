@@ -52,7 +52,7 @@ def wait_for(condition: Any, timeout: float, what: str) -> Any:
 class StatusSite:
     """The simulator and the gateway as processes; stop() ends both (SIGTERM, then SIGKILL)."""
 
-    def __init__(self, folder: Path, time_scale: float = 60.0) -> None:
+    def __init__(self, folder: Path, time_scale: float = 1.0) -> None:
         self.folder = folder
         self.port = free_port()
         extra = EXTRA.format(port=self.port, broker=free_port())
@@ -119,3 +119,16 @@ class StatusSite:
                 os.kill(process.pid, signal.SIGKILL)
                 process.wait(timeout=10)
         self.log.close()
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's package; never a browser downloaded by playwright
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+PHONE = {"width": 390, "height": 844}  # CSS pixels of a common phone
+
+
+def launch_chromium(playwright: Any) -> Any:
+    """Headless Debian chromium under playwright (a fresh temporary profile each launch)."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                      args=CHROMIUM_ARGS)

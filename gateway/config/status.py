@@ -31,7 +31,8 @@ class StatusPageSection(Section):
     """The status page (/), its JSON (/api/status) and Prometheus metrics (/metrics), served by
     the gateway itself; every route needs the token in token_file."""
 
-    listen: str = Field(description=f"HOST:PORT to serve on, e.g. {LISTEN_EXAMPLE}")
+    listen: str = Field(
+        description=f"HOST:PORT to serve on, a port 1..65535, e.g. {LISTEN_EXAMPLE}")
     token_file: str = Field(
         min_length=1, description="a file (relative to the config file) holding the token every "
         f"request must carry, at least {MIN_TOKEN_CHARS} characters, readable by the gateway's "
@@ -42,7 +43,7 @@ class StatusPageSection(Section):
     def _host_and_port(cls, value: str) -> str:
         match = _LISTEN.match(value)
         if match is None or not 1 <= int(match["port"]) <= 65535:
-            raise ValueError(f"HOST:PORT with a port 1..65535, e.g. {LISTEN_EXAMPLE}")
+            raise ValueError(f"HOST:PORT to serve on, a port 1..65535, e.g. {LISTEN_EXAMPLE}")
         return value
 
 

@@ -30,6 +30,9 @@ from gateway.uplink.status import uplink_status
 
 FIRST_LOOK_BACK = 20_000  # records the first look scans back for each point's newest value
 CACHE_S = 1.0  # one look at the store serves every request within this long
+# The points a crew member looks at first (docs/points.md); the page folds the others away.
+KEY_POINTS = ("flow_rate", "forward_total", "active_power", "import_energy", "total_energy",
+              "power_factor", "level", "pipe_status", "error_code")
 COUNTERS = ("requests", "good_replies", "timeouts", "crc_errors", "exception_replies",
             "malformed", "connect_errors", "polls", "failed_polls", "consecutive_failures")
 
@@ -103,14 +106,15 @@ class StoreLook:
                 record = self.newest.get((device, point))
                 if record is None:
                     values[device].append({"point": point, "value": None, "unit": "",
-                                           "quality": None, "age_s": None, "at": None})
+                                           "quality": None, "age_s": None, "at": None,
+                                           "key": point in KEY_POINTS})
                     continue
                 values[device].append({
                     "point": point, "value": record.value, "unit": record.unit or "",
                     "quality": record.quality, "seq": record.seq,
                     "age_s": None if record.wall_time is None else max(0.0,
                                                                        now - record.wall_time),
-                    "at": local_time(record.wall_time, zone)})
+                    "at": local_time(record.wall_time, zone), "key": point in KEY_POINTS})
         return values
 
     def _accounting(self, conn: sqlite3.Connection, now: float) -> dict[str, Any]:
