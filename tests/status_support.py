@@ -35,6 +35,8 @@ host = "127.0.0.1"
 port = {broker}
 tls = false
 insecure_unsigned_acks = true
+batch_max_age = 0.5
+backoff_initial = 1.0
 """
 
 
@@ -81,7 +83,9 @@ class StatusSite:
         assert self.simulator.stdin is not None and self.simulator.stdout is not None
         self.simulator.stdin.write(json.dumps(command) + "\n")
         self.simulator.stdin.flush()
-        return json.loads(self.simulator.stdout.readline())
+        answer = json.loads(self.simulator.stdout.readline())
+        assert answer["ok"], answer
+        return answer["result"]
 
     def get(self, path: str, token: str | None = TOKEN, **options: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
