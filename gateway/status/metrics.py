@@ -15,6 +15,7 @@ from prometheus_client.core import (
     StateSetMetricFamily,
 )
 from prometheus_client.registry import Collector, CollectorRegistry
+from prometheus_client.utils import floatToGoString
 
 from gateway.acquisition.diagnostics import RTT_BUCKETS
 
@@ -66,7 +67,8 @@ class WellgateCollector(Collector):
             "Request sent to reply decoded, for answered transactions.", labels=labels)
         for device in devices:
             cumulative = list(accumulate(device["rtt_counts"]))
-            buckets = [(_bound(b), float(c)) for b, c in zip(RTT_BUCKETS, cumulative, strict=False)]
+            buckets = [(floatToGoString(bound), float(count))
+                       for bound, count in zip(RTT_BUCKETS, cumulative, strict=False)]
             buckets.append(("+Inf", float(cumulative[-1])))
             histogram.add_metric([device["device"], device["bus"]], buckets, device["rtt_sum"])
         yield histogram
@@ -152,10 +154,6 @@ class WellgateCollector(Collector):
         for alarm in (status.get("alarms") or {}).get("active", []):
             active.add_metric([alarm["alarm"], alarm["device"]], 1.0)
         yield active
-
-
-def _bound(value: float) -> str:
-    return f"{value:g}"
 
 
 def metrics_registry(live: dict[str, Any], status: dict[str, Any]) -> CollectorRegistry:
