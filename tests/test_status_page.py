@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -185,6 +186,22 @@ def test_metrics_read_the_gateways_counters(site):
     assert 0 < commits <= status["store"]["committed_blocks"]
     assert _one(metrics["wellgate_store_records_total"]) > 0
     assert "wellgate_alarms_raised_total" in metrics
+
+
+def test_clients_that_stall_mid_request_stall_neither_polling_nor_the_page(site):
+    stalled = []
+    try:
+        for _ in range(8):  # each sends half a request, then nothing
+            sock = socket.create_connection(("127.0.0.1", site.port), timeout=5)
+            sock.sendall(f"GET /api/status HTTP/1.1\r\nAuthorization: Bearer {TOKEN}\r\n"
+                         .encode())
+            stalled.append(sock)
+        first = site.status()["meters"][0]["counters"]["polls"]
+        time.sleep(2.5)  # five poll intervals
+        assert site.status()["meters"][0]["counters"]["polls"] >= first + 3
+    finally:
+        for sock in stalled:
+            sock.close()
 
 
 # --- the page in a real browser ------------------------------------------------------------------

@@ -135,10 +135,15 @@ async def start_status_server(config: Any, acquisition: Any, sink: Any,
     except (OSError, ValueError) as exc:
         log.error("status page not served: %s", exc)
         return None
-    source = StatusSource(config, acquisition, sink, uplinks)
-    settings = uvicorn.Config(make_app(source, token), log_config=None, access_log=False,
-                              lifespan="off", limit_concurrency=32,
-                              timeout_graceful_shutdown=STOP_GRACE_S, server_header=False)
+    try:
+        source = StatusSource(config, acquisition, sink, uplinks)
+        settings = uvicorn.Config(make_app(source, token), log_config=None, access_log=False,
+                                  lifespan="off", limit_concurrency=32,
+                                  timeout_graceful_shutdown=STOP_GRACE_S, server_header=False)
+    except Exception:
+        sock.close()
+        log.exception("status page not served")
+        return None
     server = _Server(settings)
     task = asyncio.create_task(server.serve(sockets=[sock]), name="status-server")
     where = sock.getsockname()
