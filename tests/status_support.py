@@ -37,6 +37,7 @@ tls = false
 insecure_unsigned_acks = true
 batch_max_age = 0.5
 backoff_initial = 1.0
+timeout = 2.0
 """
 
 
