@@ -107,3 +107,45 @@ def test_the_web_stack_is_not_imported_unless_status_is_configured():
     found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                            timeout=60)
     assert found.stdout.strip() == "[]", found
+
+
+def test_a_status_port_already_taken_is_logged_and_polling_goes_on(tmp_path):
+    import signal
+    import socket
+    import time
+
+    taken = socket.create_server(("127.0.0.1", 0))
+    port = taken.getsockname()[1]
+    config = tmp_path / "site.toml"
+    site = BASE.replace("/dev/ttyUSB0", str(tmp_path / "no-such-port"))
+    config.write_text(site + textwrap.dedent(f"""
+        [gateway]
+        runtime_dir = "{tmp_path}/run"
+        state_dir = "{tmp_path}/state"
+
+        [status]
+        listen = "127.0.0.1:{port}"
+        token_file = "status.token"
+        """), encoding="utf-8")
+    (tmp_path / "status.token").write_text(TOKEN)
+    (tmp_path / "status.token").chmod(0o600)
+    subprocess.run([sys.executable, "-m", "gateway", "init", "--config", str(config)],
+                   check=True, capture_output=True, timeout=60)
+    log = tmp_path / "run.log"
+    with open(log, "w") as out:
+        gateway = subprocess.Popen([sys.executable, "-m", "gateway", "run", "--config",
+                                    str(config)], stderr=out)
+        try:
+            deadline = time.monotonic() + 30
+            while "status page not served" not in log.read_text():
+                assert time.monotonic() < deadline and gateway.poll() is None, log.read_text()
+                time.sleep(0.1)
+            time.sleep(1.0)
+            assert gateway.poll() is None, log.read_text()  # still metering
+            assert (tmp_path / "run" / "health.json").exists()
+        finally:
+            gateway.send_signal(signal.SIGTERM)
+            gateway.wait(timeout=30)
+            taken.close()
+    assert gateway.returncode == 0, log.read_text()
+    assert "Address already in use" in log.read_text()
