@@ -87,6 +87,8 @@ def test_a_token_file_others_may_read_is_warned_about_and_never_shown(tmp_path):
     assert TOKEN not in result.output
     quiet = _check(tmp_path, TOKEN.encode(), mode=0o600)
     assert quiet.exit_code == 0 and "warning" not in quiet.output, quiet.output
+    assert (f"status page, /api/status and /metrics on http://127.0.0.1:8080/ (token in "
+            f"{tmp_path / 'status.token'})") in quiet.output
 
 
 def test_run_refuses_a_missing_token_file_before_it_starts(tmp_path):
@@ -140,9 +142,12 @@ def test_a_status_port_already_taken_is_logged_and_polling_goes_on(tmp_path):
             while "status page not served" not in log.read_text():
                 assert time.monotonic() < deadline and gateway.poll() is None, log.read_text()
                 time.sleep(0.1)
+            health = tmp_path / "run" / "health.json"
+            while not health.exists():  # the gateway goes on: its first health snapshot
+                assert time.monotonic() < deadline and gateway.poll() is None, log.read_text()
+                time.sleep(0.1)
             time.sleep(1.0)
             assert gateway.poll() is None, log.read_text()  # still metering
-            assert (tmp_path / "run" / "health.json").exists()
         finally:
             gateway.send_signal(signal.SIGTERM)
             gateway.wait(timeout=30)

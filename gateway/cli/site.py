@@ -56,7 +56,7 @@ def exposed_secret(config_file: str, config: Any) -> str | None:
             f"chmod 600 {config_file}")
 
 
-def status_token_warning(config_file: str, config: Any) -> str | None:
+def check_status_token(config_file: str, config: Any) -> str | None:
     """InvalidConfig when [status]'s token file is missing, empty or short; the warning to give
     when others than its owner may read it (None: nothing to say)."""
     if config.status is None:
@@ -86,7 +86,7 @@ def check_config(config_file: str) -> None:
     from gateway.config import summarize
 
     config = load_gateway_config(config_file)
-    token_warning = status_token_warning(config_file, config)
+    token_warning = check_status_token(config_file, config)
     click.echo(summarize(config, describe_plan(config)))
     for warning in (exposed_secret(config_file, config), token_warning):
         if warning is not None:
@@ -118,7 +118,7 @@ def run(config_file: str, verbose: int) -> None:
     setup_logging(verbose)
     config = load_gateway_config(config_file)
     for warning in (exposed_secret(config_file, config),
-                    status_token_warning(config_file, config)):
+                    check_status_token(config_file, config)):
         if warning is not None:
             log.warning("%s", warning)
     try:
