@@ -108,20 +108,29 @@ def test_api_status_shows_what_the_simulator_served_and_the_store_holds(site):
     assert data["gateway"]["clock"]["synchronised"] in (True, False, None)
 
 
-def test_water_is_what_wellgate_totals_gives_from_the_same_checkpoint(site):
-    def both():
-        shown = site.status()["water"]
-        day = shown["day"]
-        cli = json.loads(subprocess.run(
-            [sys.executable, "-m", "gateway", "totals", "--config", str(site.config), "--date",
-             day, "--json"], capture_output=True, text=True, timeout=60, check=True).stdout)
-        return (shown, cli) if cli["accounted_through_seq"] == shown[
-            "accounted_through_seq"] else None
-    shown, cli = wait_for(both, 40, "the page and `wellgate totals` on one checkpoint")
-    assert shown["periods"] == cli["periods"] and shown["allocation"] == cli["allocation"]
+def _cli(site, *args: str) -> dict:
+    return json.loads(subprocess.run(
+        [sys.executable, "-m", "gateway", *args, "--config", str(site.config), "--json"],
+        capture_output=True, text=True, timeout=60, check=True).stdout)
+
+
+def test_water_and_alarms_are_what_wellgate_totals_and_alarms_give(site):
+    def same_checkpoint():
+        data = site.status()
+        shown = data["water"]
+        totals = _cli(site, "totals", "--date", shown["day"])
+        alarms = _cli(site, "alarms")
+        if (totals["accounted_through_seq"] == shown["accounted_through_seq"]
+                and alarms["accounted_to"] == data["alarms"]["accounted_to"]):
+            return data, totals, alarms
+        return None
+    data, totals, alarms = wait_for(same_checkpoint, 40, "the page and the CLI on one checkpoint")
+    shown = data["water"]
+    assert shown["periods"] == totals["periods"] and shown["allocation"] == totals["allocation"]
     today = next(iter(shown["periods"].values()))
     assert today["metered"] > 0  # the simulated pump ran (before a test froze its clock)
     assert shown["allocation"]["annual_m3"] == 20000
+    assert data["alarms"] == alarms
 
 
 def test_uplink_backlog_is_the_stores_and_the_broker_down_error_is_shown(site):
@@ -202,6 +211,24 @@ def test_clients_that_stall_mid_request_stall_neither_polling_nor_the_page(site)
     finally:
         for sock in stalled:
             sock.close()
+
+
+def test_an_offline_meter_raises_and_clears_its_alarm_in_local_time(site):
+    site.command(cmd="inject", device="well-level", fault="dead")
+    try:
+        raised = wait_for(lambda: [a for a in (site.status()["alarms"] or {}).get("active", [])
+                                   if a["device"] == "well-level"], 30, "the offline alarm")
+        assert raised[0]["alarm"] == "offline" and raised[0]["raised"].endswith("+0800")
+        assert "without a valid answer" in raised[0]["reason"], raised
+        metrics = _metrics(site)
+        assert _one(metrics["wellgate_alarm_active"], alarm="offline", device="well-level") == 1
+        assert _one(metrics["wellgate_alarms_raised_total"]) >= 1
+    finally:
+        site.command(cmd="clear", device="well-level")
+    cleared = wait_for(lambda: [a for a in site.status()["alarms"]["recent"]
+                                if a["device"] == "well-level"], 40, "the alarm cleared")
+    assert cleared[0]["raised"] == raised[0]["raised"] and cleared[0]["cleared"].endswith("+0800")
+    assert not [a for a in site.status()["alarms"]["active"] if a["device"] == "well-level"]
 
 
 # --- the page in a real browser ------------------------------------------------------------------
