@@ -56,6 +56,23 @@ def exposed_secret(config_file: str, config: Any) -> str | None:
             f"chmod 600 {config_file}")
 
 
+def check_status_token(config_file: str, config: Any) -> str | None:
+    """InvalidConfig when [status]'s token file is missing, empty or short; the warning to give
+    when others than its owner may read it (None: nothing to say)."""
+    if config.status is None:
+        return None
+    from gateway.cli.errors import InvalidConfig
+    from gateway.config.status import exposed_token, token_problems
+    from gateway.errors import format_problem
+
+    path = config.config_path(config.status.token_file)
+    problems = list(token_problems(config.status, path))
+    if problems:
+        text = Path(config_file).read_text(encoding="utf-8")
+        raise InvalidConfig(config_file, [format_problem(p, config_file, text) for p in problems])
+    return exposed_token(path)
+
+
 @click.command("check-config")
 @click.argument("config_file", type=click.Path(dir_okay=False))
 def check_config(config_file: str) -> None:
@@ -69,10 +86,11 @@ def check_config(config_file: str) -> None:
     from gateway.config import summarize
 
     config = load_gateway_config(config_file)
+    token_warning = check_status_token(config_file, config)
     click.echo(summarize(config, describe_plan(config)))
-    warning = exposed_secret(config_file, config)
-    if warning is not None:
-        click.echo(f"warning: {warning}")
+    for warning in (exposed_secret(config_file, config), token_warning):
+        if warning is not None:
+            click.echo(f"warning: {warning}")
 
 
 @click.command()
@@ -99,9 +117,10 @@ def run(config_file: str, verbose: int) -> None:
 
     setup_logging(verbose)
     config = load_gateway_config(config_file)
-    warning = exposed_secret(config_file, config)
-    if warning is not None:
-        log.warning("%s", warning)
+    for warning in (exposed_secret(config_file, config),
+                    check_status_token(config_file, config)):
+        if warning is not None:
+            log.warning("%s", warning)
     try:
         store = open_store(config)
     except NoKey:

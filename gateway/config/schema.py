@@ -11,6 +11,7 @@ from gateway.config.buses import Bus, Device
 from gateway.config.centres import centre_points_exist, centres_at_most
 from gateway.config.fields import Section
 from gateway.config.sections import AcquisitionSection, GatewaySection, WellSection
+from gateway.config.status import StatusPageSection
 from gateway.config.store import StoreSection
 from gateway.config.uplinks import Uplink
 from gateway.errors import Problem, rules_error
@@ -52,6 +53,9 @@ class GatewayConfig(Section):
     uplinks: list[Uplink] = Field(
         default_factory=list,
         description="a list of [[uplinks]] tables (none: the store keeps everything locally)",
+    )
+    status: StatusPageSection | None = Field(
+        default=None, description="a [status] table (listen, token_file; none: no status page)"
     )
 
     _source: Path | None = PrivateAttr(default=None)
