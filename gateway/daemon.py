@@ -19,6 +19,7 @@ from gateway.atomic_file import write_json_atomic
 from gateway.config import GatewayConfig
 from gateway.notify import Notifier
 from gateway.readings import ReadingSink
+from gateway.reload import Running, reload_config
 from gateway.store import StoreSink
 from gateway.uplink.service import start_uplinks
 
@@ -158,6 +159,18 @@ async def tell_systemd(notifier: Notifier, acquisition: Acquisition, sink: Readi
         reasons = found
 
 
+async def reload_safely(running: Running, path: Path | None, notifier: Notifier) -> None:
+    """A SIGHUP's reload; a bug in applying it is logged, never the end of the gateway."""
+    if path is None:
+        return
+    try:
+        await reload_config(running, path)
+    except Exception:
+        log.exception("reload of %s failed part way; the gateway goes on with what was applied",
+                      path)
+    notifier.status(status_line(running.acquisition, running.sink))
+
+
 async def run_gateway(
     config: GatewayConfig,
     sink: ReadingSink,
@@ -172,6 +185,7 @@ async def run_gateway(
 ) -> Acquisition:
     """Poll every bus until SIGTERM/SIGINT or `seconds` have passed; returns the stopped service.
 
+    SIGHUP reads the config file again and applies it (gateway/reload.py).
     With [well.accounting] in the config and the store as the sink, the accounting room runs
     beside acquisition (or pass a started `accounting` room, as the demo does). Under systemd
     (`notifier`, by default the one $NOTIFY_SOCKET names) it says READY=1, WATCHDOG=1 while
@@ -186,8 +200,14 @@ async def run_gateway(
     polling = asyncio.create_task(acquisition.run())
     uplinks = (start_uplinks(config, sink.state_dir, runtime_dir(config))
                if isinstance(sink, StoreSink) else None)
+    owns_accounting = accounting is None
     if accounting is None and isinstance(sink, StoreSink):
         accounting = start_accounting(config, sink)
+    running = Running(config, acquisition, sink, uplinks, accounting, owns_accounting)
+    reload_asked = asyncio.Event()
+    if config.source is not None:  # SIGHUP: read the config file again (gateway/reload.py)
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal.SIGHUP, reload_asked.set)
     window = stall_window(config, sink, (notifier.watchdog or 0.0) / 2)
     systemd = asyncio.create_task(tell_systemd(notifier, acquisition, sink, window))
     health_path = runtime_dir(config) / HEALTH_FILE
@@ -196,6 +216,10 @@ async def run_gateway(
     try:
         while not polling.done():
             await asyncio.wait({polling}, timeout=tick_every)
+            if reload_asked.is_set() and not polling.done():
+                reload_asked.clear()
+                await reload_safely(running, config.source, notifier)
+                accounting, next_health = running.accounting, 0.0
             now = time.monotonic()
             if accounting is not None:
                 accounting.note_health(acquisition.board)
@@ -224,7 +248,7 @@ async def run_gateway(
         acquisition.stop()
         with contextlib.suppress(asyncio.CancelledError):
             await polling
-        for signum in (signal.SIGTERM, signal.SIGINT):
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(signum)
         if isinstance(sink, StoreSink):  # commit what waits, so the last snapshot counts it

@@ -63,25 +63,43 @@ class BusPoller:
         self.board = board
         self.policy = policy
         self._stop = asyncio.Event()
+        self._wake = asyncio.Event()  # stop() or replace_devices(): choose the next poll again
         self.transactions = 0
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
+
+    def replace_devices(self, devices: list[PolledDevice]) -> None:
+        """Poll these devices from now on (a config reload; call from the poller's own loop).
+        A device carried over keeps its schedule; a new one (next_due 0) is polled at once. A
+        poll in flight finishes first: its readings are real and are kept."""
+        now = time.monotonic()
+        for index, device in enumerate(d for d in devices if not d.next_due):
+            device.next_due = now + index * 0.001
+        self.devices = devices
+        self._wake.set()
 
     async def run(self) -> None:
         """Poll until stopped."""
         now = time.monotonic()
         for index, device in enumerate(self.devices):
-            # Spread first polls a little so devices with equal intervals do not bunch up.
-            device.next_due = now + index * 0.001
+            # Spread first polls a little so devices with equal intervals do not bunch up; a
+            # device carried over from a poller that a reload restarted keeps its schedule.
+            if not device.next_due:
+                device.next_due = now + index * 0.001
         try:
             while not self._stop.is_set():
+                self._wake.clear()
+                if not self.devices:
+                    await self._wake.wait()
+                    continue
                 device = min(self.devices, key=lambda d: d.next_due)
                 delay = device.next_due - time.monotonic()
                 if delay > 0:
                     try:
-                        await asyncio.wait_for(self._stop.wait(), delay)
-                        break
+                        await asyncio.wait_for(self._wake.wait(), delay)
+                        continue  # stopped, or the devices changed
                     except TimeoutError:
                         pass
                 await self.poll(device)

@@ -159,6 +159,10 @@ class StoreSink:
 
     # --- control ------------------------------------------------------------------------------
 
+    def set_destinations(self, destinations: Sequence[str]) -> None:
+        """The uplinks retention waits for from now on (a config reload added or removed one)."""
+        self.destinations = self._space.destinations = tuple(destinations)
+
     def flush(self, timeout: float = 10.0) -> bool:
         """Commit everything waiting now; True once nothing waits (False after `timeout`)."""
         with self._cond:
