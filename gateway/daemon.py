@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from gateway.accounting.records import GATEWAY_DEVICE, STEP_POINT, health
 from gateway.accounting.service import AccountingRoom, start_accounting
 from gateway.acquisition.service import Acquisition
 from gateway.atomic_file import write_json_atomic
@@ -22,6 +23,7 @@ from gateway.readings import ReadingSink
 from gateway.reload import Running, reload_config
 from gateway.store import StoreSink
 from gateway.uplink.service import start_uplinks
+from gateway.wallclock import ClockWatch
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +161,19 @@ async def tell_systemd(notifier: Notifier, acquisition: Acquisition, sink: Readi
         reasons = found
 
 
+def watch_clock(watch: ClockWatch, sink: ReadingSink, accounting: AccountingRoom | None) -> None:
+    """Log the wall clock's steps and changes of its sync flag (ClockWatch), keep each step in
+    the store (a `clock_step` health record: readings flagged unsynchronised before it are
+    repaired by it) and have accounting record the clock's state at once."""
+    step, changed = watch.check()
+    if step is not None and isinstance(sink, StoreSink):
+        sink.append_record(health(GATEWAY_DEVICE, STEP_POINT, round(step, 3),
+                                  f"the wall clock stepped by {step:+.1f} s (kernel sync flag "
+                                  f"{watch.synchronised})"))
+    if (step is not None or changed) and accounting is not None:
+        accounting.check_clock_soon()
+
+
 async def reload_safely(running: Running, path: Path | None, notifier: Notifier) -> None:
     """A SIGHUP's reload; a bug in applying it is logged, never the end of the gateway."""
     if path is None:
@@ -213,9 +228,12 @@ async def run_gateway(
     health_path = runtime_dir(config) / HEALTH_FILE
     deadline = None if seconds is None else time.monotonic() + seconds
     next_health = 0.0
+    clock = ClockWatch()
+    clock.check()  # says at start when the clock is not synchronised
     try:
         while not polling.done():
             await asyncio.wait({polling}, timeout=tick_every)
+            watch_clock(clock, sink, accounting)
             if reload_asked.is_set() and not polling.done():
                 reload_asked.clear()
                 await reload_safely(running, config.source, notifier)

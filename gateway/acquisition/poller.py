@@ -7,6 +7,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+from gateway import wallclock
 from gateway.acquisition import diagnostics as dx
 from gateway.acquisition.decode import ModbusDecoder, decode_dlt645
 from gateway.acquisition.plan import ReadBlock
@@ -14,6 +15,7 @@ from gateway.acquisition.transport import Dlt645Transport, ModbusTransport, Tran
 from gateway.backoff import next_delay
 from gateway.profiles import Dlt645Point
 from gateway.readings import Reading, ReadingSink
+from gateway.wallclock import UNSYNCHRONISED, ClockState
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +57,9 @@ class BusPoller:
 
     def __init__(self, name: str, transport: ModbusTransport | Dlt645Transport,
                  devices: list[PolledDevice], sink: ReadingSink, board: dx.HealthBoard,
-                 policy: OfflinePolicy) -> None:
+                 policy: OfflinePolicy, clock: ClockState | None = None) -> None:
         self.name = name
+        self.clock = clock or ClockState()  # the kernel's sync flag, stamped on readings
         self.transport = transport
         self.devices = devices
         self.sink = sink
@@ -139,6 +142,8 @@ class BusPoller:
                 device.next_due += missed * device.interval
         health.next_poll_in = device.next_due - now
         if readings:
+            if self.clock.unsynchronised():
+                readings = [r._replace(clock=UNSYNCHRONISED) for r in readings]
             health.readings += len(readings)
             self.sink.accept(readings)
         return readings
@@ -199,7 +204,8 @@ class BusPoller:
                     raw_by_point[point.name] = block.slice_for(point, values)
         if not raw_by_point:
             return answered_any, []
-        return answered_any, device.decoder.decode(raw_by_point, time.time(), time.monotonic())
+        return answered_any, device.decoder.decode(raw_by_point, wallclock.now(),
+                                                          time.monotonic())
 
     async def _poll_dlt645(
         self, device: PolledDevice, probe_only: bool
@@ -216,5 +222,6 @@ class BusPoller:
             answered_any = True
             if data is not None:
                 readings.append(
-                    decode_dlt645(device.name, point, data, time.time(), time.monotonic()))
+                    decode_dlt645(device.name, point, data, wallclock.now(),
+                                  time.monotonic()))
         return answered_any, readings

@@ -14,6 +14,7 @@ from gateway.acquisition.poller import BusPoller, OfflinePolicy, PolledDevice
 from gateway.acquisition.transport import Dlt645Transport, ModbusTransport
 from gateway.config import Bus, GatewayConfig, resolve_inter_frame_gap
 from gateway.readings import ReadingSink
+from gateway.wallclock import ClockState
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,7 @@ class Acquisition:
         self.board = dx.HealthBoard()
         acq = config.acquisition
         self.policy = OfflinePolicy(acq.offline_after, acq.backoff_initial, acq.backoff_max)
+        self.clock = ClockState()  # one look at the kernel's sync flag a second for every bus
         self.pollers: list[BusPoller] = []
         self._tasks: dict[str, asyncio.Task] = {}
         self._changed = asyncio.Event()
@@ -111,7 +113,8 @@ class Acquisition:
         for device in devices:
             self.board.add(device.health)
         transport = make_transport(bus, self.ports.get(bus.name))
-        return BusPoller(bus.name, transport, devices, self.sink, self.board, self.policy)
+        return BusPoller(bus.name, transport, devices, self.sink, self.board, self.policy,
+                         self.clock)
 
     async def _start(self, poller: BusPoller) -> None:
         opened = await poller.transport.open()

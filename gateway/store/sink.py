@@ -24,6 +24,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from gateway import wallclock
 from gateway.backoff import Backoff
 from gateway.config import StoreSection
 from gateway.readings import Reading
@@ -329,7 +330,7 @@ class StoreSink:
     def _pending_notes(self) -> tuple[list[NewRecord], tuple[int, int]]:
         """The alarms and events the next commit must carry, and the (dropped, rejected)
         counts they report (lock held)."""
-        wall, mono = time.time(), time.monotonic()
+        wall, mono = wallclock.now(), time.monotonic()
         pending = []
         if self._failing_since is not None:
             pending += notes.write_failing_alarms(self._failing_since, self._failed_attempts,
