@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 summary_log = logging.getLogger("wellgate")  # the start/stop lines' logger: INFO whatever -v says
 
 RESTART_ONLY = ("gateway.state_dir", "gateway.runtime_dir", "well.id", "store")
+# (gateway.log_summary_s is taken live: by the pollers now, by each uplink when it is restarted)
 FLUSH_TIMEOUT = 5.0  # s: committing what waits before the accounting room is restarted
 
 

@@ -13,6 +13,7 @@ from gateway.acquisition.decode import ModbusDecoder, decode_dlt645
 from gateway.acquisition.plan import ReadBlock
 from gateway.acquisition.transport import Dlt645Transport, ModbusTransport, TransactionFailed
 from gateway.backoff import next_delay
+from gateway.flaplog import FlapLog
 from gateway.profiles import Dlt645Point
 from gateway.readings import Reading, ReadingSink
 from gateway.wallclock import UNSYNCHRONISED, ClockState
@@ -57,8 +58,10 @@ class BusPoller:
 
     def __init__(self, name: str, transport: ModbusTransport | Dlt645Transport,
                  devices: list[PolledDevice], sink: ReadingSink, board: dx.HealthBoard,
-                 policy: OfflinePolicy, clock: ClockState | None = None) -> None:
+                 policy: OfflinePolicy, clock: ClockState | None = None,
+                 flaps: FlapLog | None = None) -> None:
         self.name = name
+        self.flaps = flaps or FlapLog(log)  # a flapping device: its changes summarised
         self.clock = clock or ClockState()  # the kernel's sync flag, stamped on readings
         self.transport = transport
         self.devices = devices
@@ -106,6 +109,7 @@ class BusPoller:
                     except TimeoutError:
                         pass
                 await self.poll(device)
+                self.flaps.flush()
         finally:
             await self.transport.close()
 
@@ -151,7 +155,9 @@ class BusPoller:
     def _change(self, health: dx.DeviceHealth, state: str, reason: str) -> None:
         self.board.record_change(health, state, reason)
         level = logging.WARNING if state == dx.STATE_OFFLINE else logging.INFO
-        log.log(level, "%s on %s is %s: %s", health.device, self.name, state, reason)
+        self.flaps.change(f"{health.device} on {self.name}", state, level, "%s on %s is %s: %s",
+                          health.device, self.name, state, reason,
+                          extra={"device": health.device, "bus": self.name})
 
     async def _poll_once(
         self, device: PolledDevice, probe_only: bool

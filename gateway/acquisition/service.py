@@ -13,6 +13,7 @@ from gateway.acquisition.plan import plan_reads
 from gateway.acquisition.poller import BusPoller, OfflinePolicy, PolledDevice
 from gateway.acquisition.transport import Dlt645Transport, ModbusTransport
 from gateway.config import Bus, GatewayConfig, resolve_inter_frame_gap
+from gateway.flaplog import FlapLog
 from gateway.readings import ReadingSink
 from gateway.wallclock import ClockState
 
@@ -97,6 +98,8 @@ class Acquisition:
         acq = config.acquisition
         self.policy = OfflinePolicy(acq.offline_after, acq.backoff_initial, acq.backoff_max)
         self.clock = ClockState()  # one look at the kernel's sync flag a second for every bus
+        self.flaps = FlapLog(logging.getLogger("gateway.acquisition.poller"),
+                             config.gateway.log_summary_s)
         self.pollers: list[BusPoller] = []
         self._tasks: dict[str, asyncio.Task] = {}
         self._changed = asyncio.Event()
@@ -114,7 +117,7 @@ class Acquisition:
             self.board.add(device.health)
         transport = make_transport(bus, self.ports.get(bus.name))
         return BusPoller(bus.name, transport, devices, self.sink, self.board, self.policy,
-                         self.clock)
+                         self.clock, self.flaps)
 
     async def _start(self, poller: BusPoller) -> None:
         opened = await poller.transport.open()
@@ -172,6 +175,7 @@ class Acquisition:
                  or device_definition(old, n) != device_definition(config, n))]
         acq = config.acquisition
         policy = (acq.offline_after, acq.backoff_initial, acq.backoff_max)
+        self.flaps.every = config.gateway.log_summary_s
         if policy != (self.policy.offline_after, self.policy.backoff_initial,
                       self.policy.backoff_max):
             changes.policy_changed = True

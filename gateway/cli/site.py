@@ -21,10 +21,10 @@ from gateway.cli.options import (
     setup_logging,
     verbose_option,
 )
+from gateway.errors import SECRET_FIELDS
 
 DEMO_CONFIG = Path(__file__).resolve().parents[2] / "config" / "examples" / "demo.toml"
 EXIT_STORE_LOST = 3  # `wellgate run`: a store that existed is gone; systemd must not restart it
-SECRET_FIELDS = ("password", "secret", "token", "api_key")  # config fields that hold a secret
 
 log = logging.getLogger("gateway.cli")
 

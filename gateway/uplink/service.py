@@ -127,9 +127,11 @@ class Uplinks:
             return None
         self.settings[uplink.name] = uplink
         db = self.state_dir / DB_FILE
-        return UplinkEngine(uplink.name, transport, Outbox(db), db, self._key,
-                            gateway_id(config, uplink), self._nonces, recipes,
-                            limits_of(uplink))
+        engine = UplinkEngine(uplink.name, transport, Outbox(db), db, self._key,
+                              gateway_id(config, uplink), self._nonces, recipes,
+                              limits_of(uplink))
+        engine.flaps.every = config.gateway.log_summary_s
+        return engine
 
     def _start(self, engine: UplinkEngine) -> None:
         self._tasks[engine.name] = asyncio.create_task(engine.run(), name=f"uplink-{engine.name}")
