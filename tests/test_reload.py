@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -21,6 +22,9 @@ import pytest
 from site_config import flow_meter, rtu_bus, site_toml
 from store_support import stored
 from uplink_support import wait_until
+
+from gateway.store.cursors import acked_seq
+from gateway.store.schema import open_reader
 
 WELLGATE = [sys.executable, "-m", "gateway"]
 WELL = "150602-0051"
@@ -158,3 +162,78 @@ def test_sighup_adds_and_removes_devices_without_losing_a_reading(tmp_path, line
     assert energy and min(energy) > swapped, (energy, swapped)
     assert max(energy) > refused_at + INTERVAL, "polling stopped after the refused reload"
     assert len(energy) == len(set(energy))
+
+
+def receiver_seqs(database: Path) -> list[int]:
+    conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+    try:
+        return [seq for (seq,) in conn.execute("SELECT seq FROM records ORDER BY seq")]
+    finally:
+        conn.close()
+
+
+def store_acked(state: Path) -> int:
+    """The city destination's cursor in the gateway's store."""
+    conn = open_reader(state / "wellgate.db")
+    try:
+        return acked_seq(conn, "city")
+    finally:
+        conn.close()
+
+
+def uplink_names(folder: Path) -> set[str]:
+    try:
+        return set(json.loads((folder / "run" / "uplink.json").read_text())["uplinks"])
+    except (FileNotFoundError, json.JSONDecodeError):
+        return set()
+
+
+def test_sighup_adds_removes_and_adds_back_a_destination_from_its_cursor(tmp_path, line):
+    """No uplink, then the city's receiver added (it gets everything from seq 1), removed (it
+    gets nothing more while the store grows), added back (it goes on from its cursor): the
+    receiver ends with every seq once, 1..the last, and the store's cursor says so."""
+    from uplink_support import HttpsReceiver, make_tls
+
+    from gateway.store import load_public_key
+
+    tls = make_tls(tmp_path / "tls")
+    gateway = Gateway(tmp_path, site(tmp_path, line))
+    receiver = HttpsReceiver(tmp_path / "platform.db",
+                             {WELL: load_public_key(gateway.state / "gateway.pub")}, tls)
+    receiver.start()
+    city = {"name": "city", "type": "https", "url": receiver.url,
+            "ca_file": str(tls.ca_file), "batch_max_age": 0.5, "timeout": 2}
+    with_city = site_toml(tmp_path, well=WELL, store={"commit_interval": 0.5},
+                          buses=[rtu_bus(line, timeout=0.3, retries=1)],
+                          devices=[flow_meter(poll_interval=INTERVAL)], uplinks=[city])
+    platform = tmp_path / "platform.db"
+    try:
+        wait_until(lambda: committed(tmp_path) > 0, 30, "readings committed")
+        gateway.hup(with_city, "reloaded")
+        wait_until(lambda: len(receiver_seqs(platform)) >= committed(tmp_path) > 0, 30,
+                   "the new destination to catch up from seq 1")
+        assert receiver_seqs(platform)[0] == 1
+        gateway.hup(site(tmp_path, line), "reloaded")
+        wait_until(lambda: uplink_names(tmp_path) == set(), 10, "the status without city")
+        held = len(receiver_seqs(platform))
+        grown = committed(tmp_path)
+        wait_until(lambda: committed(tmp_path) > grown + 5, 30, "the store to grow")
+        assert len(receiver_seqs(platform)) == held  # a removed destination sends nothing
+        gateway.hup(with_city, "reloaded")
+        wait_until(lambda: len(receiver_seqs(platform)) >= committed(tmp_path) > grown + 5, 30,
+                   "the destination back, from its cursor")
+        caught_up = len(receiver_seqs(platform))
+        wait_until(lambda: store_acked(gateway.state) >= caught_up, 30, "the ack recorded")
+        assert uplink_names(tmp_path) == {"city"}
+        code = gateway.stop()
+    finally:
+        gateway.stop()
+        receiver.close()
+    log = gateway.log()
+    assert code == 0, log
+    reloads = [row.split(": ", 2)[-1] for row in log.splitlines() if "reloaded" in row]
+    assert reloads == ["uplinks added: city", "uplinks removed: city", "uplinks added: city"], (
+        log)
+    seqs = receiver_seqs(platform)
+    assert seqs == list(range(1, len(seqs) + 1)), "a gap or a repeat at the receiver"
+    assert caught_up <= store_acked(gateway.state) <= seqs[-1]
