@@ -47,6 +47,12 @@ class Running:
     owns_accounting: bool  # started by the daemon (a room passed in by the demo is left alone)
 
 
+def _restart_only(config: GatewayConfig) -> dict[str, Any]:
+    """The settings RESTART_ONLY names, as plain data."""
+    return {"gateway": config.gateway.model_dump(mode="json"), "well": {"id": config.well.id},
+            "store": config.store.model_dump(mode="json")}
+
+
 def _at(data: Any, path: str) -> Any:
     for part in path.split("."):
         data = data.get(part) if isinstance(data, dict) else None
@@ -55,7 +61,7 @@ def _at(data: Any, path: str) -> Any:
 
 def restart_only_changes(old: GatewayConfig, new: GatewayConfig) -> list[str]:
     """The key paths, among RESTART_ONLY, whose value differs between two configs."""
-    before, after = old.model_dump(mode="json"), new.model_dump(mode="json")
+    before, after = _restart_only(old), _restart_only(new)
     found = []
     for path in RESTART_ONLY:
         a, b = _at(before, path), _at(after, path)
