@@ -269,6 +269,8 @@ async def run_gateway(
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(signum)
+        with contextlib.suppress(ValueError):  # a reload asked while stopping: not a kill
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)
         if isinstance(sink, StoreSink):  # commit what waits, so the last snapshot counts it
             await asyncio.to_thread(sink.flush, STOP_FLUSH_TIMEOUT)
         if accounting is not None:  # account what was committed, write the interval so far

@@ -158,3 +158,45 @@ def test_a_clock_a_year_behind_then_set_flags_repairs_and_keeps_the_totals(tmp_p
     assert this_year["periods"][year]["metered"] == pytest.approx(counted, abs=1e-6)
     assert not last_year["periods"][f"day {now.date().replace(year=now.year - 1)}"]["metered"]
     assert last_year["periods"][f"year {now.year - 1}"]["metered"] == 0
+
+
+def test_a_flagged_reading_is_signed_stored_and_sent_as_it_was_read(tmp_path):
+    """The clock state lives in the record's data, so the chain, verify and wire format v1 carry
+    it unchanged: a block of readings (the writer's fast path) and a block mixed with another
+    record (the general path) give the same data, verify passes, and the payload brings every
+    record back with the same canonical bytes."""
+    from store_support import verified
+
+    from gateway.config import StoreSection
+    from gateway.readings import Reading
+    from gateway.store import StoreSink, create_key, records
+    from gateway.store.records import NewRecord
+    from gateway.uplink.outbox import Outbox
+    from gateway.uplink.payload import decode_payload, encode_payload
+
+    create_key(tmp_path)
+    sink = StoreSink(tmp_path, StoreSection(commit_interval=0.1))
+    readings = [Reading("flow-meter", "forward_total", 1234.5 + i, "m³", (0, 1234 + i),
+                        1.75e9 + i, 10.0 + i, kind="total",
+                        clock="unsynchronised" if i % 2 else None) for i in range(6)]
+    try:
+        sink.accept(readings[:3])
+        assert sink.flush()
+        sink.accept(readings[3:])
+        sink.append_record(NewRecord.make("health", "gateway", "clock_step", 31536000.0,
+                                          wall_time=1.75e9 + 7, mono_time=17.0))
+        assert sink.flush()
+    finally:
+        sink.close()
+    assert verified(tmp_path).ok
+    kept = [r for r in stored(tmp_path, "reading")]
+    assert [r.data for r in kept] == [
+        {"kind": "total", "clock": "unsynchronised"} if i % 2 else {"kind": "total"}
+        for i in range(6)]
+    assert [records.from_reading(r).data for r in readings] == [r.data for r in kept]
+    chunk = Outbox(tmp_path / "wellgate.db").read(0, 100)
+    _, back = decode_payload(encode_payload(chunk.blocks, chunk.records, {}), chunk.first_seq,
+                             chunk.blocks[0].block_no)
+    from gateway.store import chain
+    assert [chain.canonical_bytes(r) for r in back] == [
+        chain.canonical_bytes(r) for r in chunk.records]

@@ -208,6 +208,8 @@ class Acquisition:
                 if devices:
                     changes.buses_restarted.append(bus.name)
             started = self._poller(bus, devices)
+            if started is not None and poller is not None:
+                started.transactions = poller.transactions  # the watchdog's count goes on
             if started is not None:
                 self.pollers.append(started)
                 await self._start(started)

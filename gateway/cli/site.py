@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import os
+import signal
 import stat
 import sys
 from pathlib import Path
@@ -97,6 +98,7 @@ def run(config_file: str, verbose: int) -> None:
     from gateway.store import NoKey, StoreError
     from gateway.store.lost import StoreLost
 
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a reload asked while starting: not a kill
     setup_logging(verbose)
     config = load_gateway_config(config_file)
     warning = exposed_secret(config_file, config)
