@@ -120,6 +120,8 @@ class Acquisition:
                          self.clock, self.flaps)
 
     async def _start(self, poller: BusPoller) -> None:
+        if self._stopped:  # a reload that ends after SIGTERM: the new poller ends at once
+            poller.stop()
         opened = await poller.transport.open()
         if not opened:
             log.warning("bus %s: port not available yet; will keep trying", poller.name)

@@ -134,6 +134,8 @@ class Uplinks:
         return engine
 
     def _start(self, engine: UplinkEngine) -> None:
+        if self._stopped.is_set():  # a reload that ends after the stop: the engine ends at once
+            engine.stop()
         self._tasks[engine.name] = asyncio.create_task(engine.run(), name=f"uplink-{engine.name}")
 
     async def _end(self, engine: UplinkEngine) -> None:
