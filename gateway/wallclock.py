@@ -125,9 +125,10 @@ class ClockWatch:
                 log.warning("the wall clock is not synchronised (%s): readings are flagged "
                             "clock=%s until it is; accounting repairs their times then", how,
                             UNSYNCHRONISED)
-            elif self.synchronised != "unset" or synchronised is None:
-                log.warning("the wall clock is %s (%s)", "synchronised" if synchronised
-                            else "of unknown synchronisation", how)
+            elif synchronised is None:
+                log.warning("the wall clock's synchronisation is unknown (%s)", how)
+            elif self.synchronised != "unset":
+                log.info("the wall clock is synchronised (%s)", how)
             self.synchronised = synchronised
         offset, step = wall - mono, None
         if self.offset is not None:

@@ -265,3 +265,28 @@ def test_a_config_error_never_shows_a_secrets_value(tmp_path):
     assert errors == ["uplinks[0].password = (hidden): expected the MQTT password"], errors
     assert format_value({"password": PASSWORD}) == "{'password': '(hidden)'}"
     assert format_value([{"tls": {"token": "t0k"}}]) == "[{'tls': {'token': '(hidden)'}}]"
+
+
+def test_flaplog_logs_the_first_change_then_one_summary_a_period(caplog):
+    """Hand-worked with a fake clock (period 60 s): changes at 0, 10, 20, 30, 35 s log the first
+    and hold four; at 61 s one summary says 4 more (offline 2, online 2); quiet from 61 to
+    122 s, the subject is forgotten and its change at 130 s is logged at once."""
+    from gateway.flaplog import FlapLog
+
+    now = [0.0]
+    flaps = FlapLog(logging.getLogger("flaptest"), every=60.0, clock=lambda: now[0])
+    caplog.set_level(logging.INFO, "flaptest")
+    for at, state in ((0, "offline"), (10, "online"), (20, "offline"), (30, "online"),
+                      (35, "offline")):
+        now[0] = at
+        flaps.change("meter on bus", state, logging.WARNING, "meter is %s", state)
+    for at in (40, 59.9, 61, 100, 122, 130):
+        now[0] = at
+        flaps.flush()
+        if at == 130:
+            flaps.change("meter on bus", "online", logging.INFO, "meter is %s", "online")
+    assert [r.getMessage() for r in caplog.records] == [
+        "meter is offline",
+        "meter on bus: 4 more state change(s) in the last 60 s (offline 2 time(s), online 2 "
+        "time(s)); the latest: meter is offline",
+        "meter is online"]
