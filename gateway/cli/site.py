@@ -81,7 +81,8 @@ def check_config(config_file: str) -> None:
 @verbose_option
 def run(config_file: str, verbose: int) -> None:
     """Run the gateway: poll every bus into the signed store until stopped (SIGTERM or
-    Ctrl-C). Needs the key made by `wellgate init`.
+    Ctrl-C). SIGHUP reads the config again and applies it, or refuses it and says why. Needs
+    the key made by `wellgate init`.
 
     \b
     Exit codes:
