@@ -13,14 +13,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from gateway.accounting.records import GATEWAY_DEVICE, STEP_POINT, health
 from gateway.accounting.service import AccountingRoom, start_accounting
 from gateway.acquisition.service import Acquisition
 from gateway.atomic_file import write_json_atomic
 from gateway.config import GatewayConfig
 from gateway.notify import Notifier
 from gateway.readings import ReadingSink
+from gateway.reload import Running, reload_config
 from gateway.store import StoreSink
 from gateway.uplink.service import start_uplinks
+from gateway.wallclock import ClockWatch
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +161,31 @@ async def tell_systemd(notifier: Notifier, acquisition: Acquisition, sink: Readi
         reasons = found
 
 
+def watch_clock(watch: ClockWatch, sink: ReadingSink, accounting: AccountingRoom | None) -> None:
+    """Log the wall clock's steps and changes of its sync flag (ClockWatch), keep each step in
+    the store (a `clock_step` health record: readings flagged unsynchronised before it are
+    repaired by it) and have accounting record the clock's state at once."""
+    step, changed = watch.check()
+    if step is not None and isinstance(sink, StoreSink):
+        sink.append_record(health(GATEWAY_DEVICE, STEP_POINT, round(step, 3),
+                                  f"the wall clock stepped by {step:+.1f} s (kernel sync flag "
+                                  f"{watch.synchronised})"))
+    if (step is not None or changed) and accounting is not None:
+        accounting.check_clock_soon()
+
+
+async def reload_safely(running: Running, path: Path | None, notifier: Notifier) -> None:
+    """A SIGHUP's reload; a bug in applying it is logged, never the end of the gateway."""
+    if path is None:
+        return
+    try:
+        await reload_config(running, path)
+    except Exception:
+        log.exception("reload of %s failed part way; the gateway goes on with what was applied",
+                      path)
+    notifier.status(status_line(running.acquisition, running.sink))
+
+
 async def run_gateway(
     config: GatewayConfig,
     sink: ReadingSink,
@@ -172,6 +200,7 @@ async def run_gateway(
 ) -> Acquisition:
     """Poll every bus until SIGTERM/SIGINT or `seconds` have passed; returns the stopped service.
 
+    SIGHUP reads the config file again and applies it (gateway/reload.py).
     With [well.accounting] in the config and the store as the sink, the accounting room runs
     beside acquisition (or pass a started `accounting` room, as the demo does). Under systemd
     (`notifier`, by default the one $NOTIFY_SOCKET names) it says READY=1, WATCHDOG=1 while
@@ -186,20 +215,33 @@ async def run_gateway(
     polling = asyncio.create_task(acquisition.run())
     uplinks = (start_uplinks(config, sink.state_dir, runtime_dir(config), sink.append_record)
                if isinstance(sink, StoreSink) else None)
+    owns_accounting = accounting is None
     if accounting is None and isinstance(sink, StoreSink):
         accounting = start_accounting(config, sink)
     status = None
     if config.status is not None and isinstance(sink, StoreSink):
         from gateway.status.server import start_status_server  # the web stack: only with [status]
         status = await start_status_server(config, acquisition, sink, uplinks)
+    running = Running(config, acquisition, sink, uplinks, accounting, owns_accounting)
+    reload_asked = asyncio.Event()
+    if config.source is not None:  # SIGHUP: read the config file again (gateway/reload.py)
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal.SIGHUP, reload_asked.set)
     window = stall_window(config, sink, (notifier.watchdog or 0.0) / 2)
     systemd = asyncio.create_task(tell_systemd(notifier, acquisition, sink, window))
     health_path = runtime_dir(config) / HEALTH_FILE
     deadline = None if seconds is None else time.monotonic() + seconds
     next_health = 0.0
+    clock = ClockWatch()
+    clock.check()  # says at start when the clock is not synchronised
     try:
         while not polling.done():
             await asyncio.wait({polling}, timeout=tick_every)
+            watch_clock(clock, sink, accounting)
+            if reload_asked.is_set() and not polling.done():
+                reload_asked.clear()
+                await reload_safely(running, config.source, notifier)
+                accounting, next_health = running.accounting, 0.0
             now = time.monotonic()
             if accounting is not None:
                 accounting.note_health(acquisition.board)
@@ -230,9 +272,11 @@ async def run_gateway(
             await status.close()
         with contextlib.suppress(asyncio.CancelledError):
             await polling
-        for signum in (signal.SIGTERM, signal.SIGINT):
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(signum)
+        with contextlib.suppress(ValueError):  # a reload asked while stopping: not a kill
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)
         if isinstance(sink, StoreSink):  # commit what waits, so the last snapshot counts it
             await asyncio.to_thread(sink.flush, STOP_FLUSH_TIMEOUT)
         if accounting is not None:  # account what was committed, write the interval so far

@@ -61,6 +61,8 @@ class Problem:
             text = f"{path}: unknown key; expected {self.expected}"
         elif self.value is MISSING:
             text = f"{path}: missing; expected {self.expected}"
+        elif self.loc and self.loc[-1] in SECRET_FIELDS:
+            text = f"{path} = {HIDDEN}: expected {self.expected}"
         else:
             text = f"{path} = {format_value(self.value)}: expected {self.expected}"
         return f"{text}; {self.hint}" if self.hint else text
@@ -74,8 +76,23 @@ def key_path(loc: Loc) -> str:
     return text or "(top level)"
 
 
+SECRET_FIELDS = ("password", "secret", "token", "api_key")  # config fields that hold a secret
+HIDDEN = "(hidden)"  # what an error message shows of a secret's value
+
+
+def hide_secrets(value: Any) -> Any:
+    """`value` with every secret field's value (in tables, at any depth) replaced by HIDDEN."""
+    if isinstance(value, dict):
+        return {key: HIDDEN if key in SECRET_FIELDS else hide_secrets(item)
+                for key, item in value.items()}
+    if isinstance(value, list):
+        return [hide_secrets(item) for item in value]
+    return value
+
+
 def format_value(value: Any, limit: int = 60) -> str:
-    """A value as it would be written in TOML, shortened."""
+    """A value as it would be written in TOML, shortened; a secret inside it is hidden."""
+    value = hide_secrets(value)
     if isinstance(value, bool):
         text = "true" if value else "false"
     elif isinstance(value, str):

@@ -23,6 +23,7 @@ class Reading(NamedTuple):
     mono_time: float  # time.monotonic() when the reply arrived
     quality: str = QUALITY_GOOD
     kind: str = "instant"  # "instant" | "total" (a totaliser) | "status"
+    clock: str | None = None  # "unsynchronised": the kernel did not call the wall clock set
 
 
 class ReadingSink(Protocol):

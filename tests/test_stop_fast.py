@@ -95,15 +95,15 @@ def wellgate(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([*WELLGATE, *args], capture_output=True, text=True, timeout=60)
 
 
-def run_and_stop(tmp_path, port: str, uplink: dict) -> tuple[float, str]:
-    """Start `wellgate run` with `uplink`, let it poll RUN_FOR s, SIGTERM it; returns how long
+def run_and_stop(tmp_path, port: str, *uplinks: dict) -> tuple[float, str]:
+    """Start `wellgate run` with `uplinks`, let it poll RUN_FOR s, SIGTERM it; returns how long
     it took to exit and its log. Asserts exit 0 and that the store kept every committed
     reading."""
     if not (tmp_path / "state" / "gateway.key").exists():
         init = wellgate("init", "--state-dir", str(tmp_path / "state"))
         assert init.returncode == 0, init.stderr
     config = tmp_path / "gateway.toml"
-    config.write_text(site_text(tmp_path, port, uplink))
+    config.write_text(site_text(tmp_path, port, *uplinks))
     health = tmp_path / "run" / "health.json"
     gateway = subprocess.Popen([*WELLGATE, "run", "--config", str(config)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -191,6 +191,27 @@ def test_https_receiver_that_never_answers(tmp_path, well):
         assert receiver.faults.requests >= 1, "no batch reached the receiver"
     finally:
         receiver.close()
+    assert took < STOP_WITHIN, f"stopped in {took:.1f} s\n{log}"
+
+
+def test_mqtt_broker_unreachable_and_https_receiver_slow_together(tmp_path, well):
+    """Issue 13: both destinations at once, a broker nobody listens for and the real receiver
+    holding every batch 120 s: still exit 0 within 5 s with every committed reading kept."""
+    tls = make_tls(tmp_path / "tls")
+    init = wellgate("init", "--state-dir", str(tmp_path / "state"))
+    assert init.returncode == 0, init.stderr
+    key = load_public_key(tmp_path / "state" / "gateway.pub")
+    receiver = HttpsReceiver(tmp_path / "platform.db", {WELL: key}, tls)
+    receiver.faults.slow, receiver.faults.delay = 1_000, 120.0
+    receiver.start()
+    try:
+        took, log = run_and_stop(tmp_path, well, mqtt_uplink(free_port()),
+                                 https_uplink(receiver.port, tmp_path))
+        assert receiver.faults.requests >= 1, "no batch reached the receiver"
+    finally:
+        receiver.close()
+    status = json.loads((tmp_path / "run" / "uplink.json").read_text())
+    assert set(status["uplinks"]) == {"county", "city"}, status  # both destinations ran
     assert took < STOP_WITHIN, f"stopped in {took:.1f} s\n{log}"
 
 

@@ -23,6 +23,7 @@ import logging
 import time
 from typing import Any
 
+from gateway import wallclock
 from gateway.accounting.health_rules import FAULT, HOLD, NORMAL
 from gateway.accounting.records import KIND_PUMP, WELL_DEVICE, make
 from gateway.config import PumpControlSection
@@ -262,7 +263,7 @@ def relay_record(request_seq: int, point: str, device: str, coil: int, on: bool,
     """The log of one coil write the gateway made (or failed to make, then it is retried):
     ok only when the coil read back (FC 1) as written."""
     return NewRecord.make(KIND_RELAY, device, "coil", "on" if on else "off", "",
-                          wall_time=time.time(), mono_time=time.monotonic(),
+                          wall_time=wallclock.now(), mono_time=time.monotonic(),
                           data={"request_seq": request_seq, "action": point, "coil": coil,
                                 "ok": ok, "error": error or None,
                                 "carried_out": request_seq if ok else None, **extra})

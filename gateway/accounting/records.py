@@ -7,7 +7,8 @@
 - alarm (meter or "gateway", alarm name, raised / cleared): reason, raised_at
 - allocation ("well", threshold, percent): year, used, allocation, source
 - accounting ("accounting", checkpoint, cursor seq): the engine's whole state
-- health (device or "gateway", state / clock_synchronised, online / offline / 1 / 0): reason
+- health (device or "gateway", state / clock_synchronised, online / offline / 1 / 0): reason;
+  ("gateway", clock_step, seconds the wall clock gained): reason, synchronised
 - coefficient ("well", coefficient, k): a new coefficient version (from calibration)
 - command ("installer", confirm_flag / replace_meter / pump_override, ...): who and what
 - pump (relay device, cut_off / restore / confirm): dry run, reason, result
@@ -19,6 +20,7 @@ import sqlite3
 import time
 from typing import Any
 
+from gateway import wallclock
 from gateway.store.queries import latest_record
 from gateway.store.records import KIND_ALARM, NewRecord, Record
 
@@ -38,6 +40,7 @@ INSTALLER_DEVICE = "installer"
 CHECKPOINT_POINT = "checkpoint"
 STATE_POINT = "state"
 CLOCK_POINT = "clock_synchronised"
+STEP_POINT = "clock_step"  # the gateway saw its wall clock step (value: seconds gained)
 RAISED, CLEARED = "raised", "cleared"
 # What the engine writes itself: read back only for the drift series, never re-counted.
 OWN_KINDS = frozenset({KIND_VOLUME, KIND_ENERGY, KIND_FLAG, KIND_ALLOCATION, KIND_CHECKPOINT,
@@ -59,7 +62,7 @@ def alarm(device: str, name: str, action: str, at_time: float, reason: str,
 
 def health(device: str, point: str, value: Any, reason: str) -> NewRecord:
     """A record of the gateway's own observation (a device's state, the clock) at this moment."""
-    return NewRecord.make(KIND_HEALTH, device, point, value, "", wall_time=time.time(),
+    return NewRecord.make(KIND_HEALTH, device, point, value, "", wall_time=wallclock.now(),
                           mono_time=time.monotonic(), data={"reason": reason})
 
 

@@ -10,8 +10,6 @@ too are judged from the store.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import logging
 import queue
 import sqlite3
@@ -34,27 +32,12 @@ from gateway.accounting.records import (
 from gateway.store import DB_FILE, open_reader
 from gateway.store.queries import has_record_after, record_at, records_after
 from gateway.store.records import NewRecord
+from gateway.wallclock import kernel_synchronised as clock_synchronised
 
 log = logging.getLogger(__name__)
 
 BATCH = 2000  # records read per query
 RETRY_S = 5.0  # a failed relay write is tried again after this
-TIME_ERROR = 5  # adjtimex(2): the clock is not synchronised
-
-
-def clock_synchronised() -> tuple[int | None, str]:
-    """(1 synchronised, 0 not, None unknown) and how it was found, from the kernel (adjtimex)."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        timex = ctypes.create_string_buffer(512)  # struct timex, modes = 0: read only
-        state = libc.adjtimex(timex)
-    except (OSError, AttributeError) as error:
-        return None, f"adjtimex not available ({error})"
-    if state < 0:
-        return None, f"adjtimex failed (errno {ctypes.get_errno()})"
-    if state == TIME_ERROR:
-        return 0, "kernel reports the clock unsynchronised (adjtimex TIME_ERROR)"
-    return 1, f"kernel reports the clock synchronised (adjtimex state {state})"
 
 
 class AccountingRoom:
@@ -228,6 +211,10 @@ class AccountingRoom:
                 self._clock_last = value
                 self.sink.append_record(health(GATEWAY_DEVICE, CLOCK_POINT, value, how))
         self._wake.set()
+
+    def check_clock_soon(self) -> None:
+        """The clock stepped or its flag changed: record its state at the next note_health()."""
+        self._clock_next = 0.0
 
     # -- 以电控水: the relay writes the engine asked for ---------------------------------------
     def take_commands(self) -> list[tuple[int, str, dict[str, Any]]]:

@@ -7,13 +7,16 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+from gateway import wallclock
 from gateway.acquisition import diagnostics as dx
 from gateway.acquisition.decode import ModbusDecoder, decode_dlt645
 from gateway.acquisition.plan import ReadBlock
 from gateway.acquisition.transport import Dlt645Transport, ModbusTransport, TransactionFailed
 from gateway.backoff import next_delay
+from gateway.flaplog import FlapLog
 from gateway.profiles import Dlt645Point
 from gateway.readings import Reading, ReadingSink
+from gateway.wallclock import UNSYNCHRONISED, ClockState
 
 log = logging.getLogger(__name__)
 
@@ -55,36 +58,58 @@ class BusPoller:
 
     def __init__(self, name: str, transport: ModbusTransport | Dlt645Transport,
                  devices: list[PolledDevice], sink: ReadingSink, board: dx.HealthBoard,
-                 policy: OfflinePolicy) -> None:
+                 policy: OfflinePolicy, clock: ClockState | None = None,
+                 flaps: FlapLog | None = None) -> None:
         self.name = name
+        self.flaps = flaps or FlapLog(log)  # a flapping device: its changes summarised
+        self.clock = clock or ClockState()  # the kernel's sync flag, stamped on readings
         self.transport = transport
         self.devices = devices
         self.sink = sink
         self.board = board
         self.policy = policy
         self._stop = asyncio.Event()
+        self._wake = asyncio.Event()  # stop() or replace_devices(): choose the next poll again
         self.transactions = 0
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
+
+    def replace_devices(self, devices: list[PolledDevice]) -> None:
+        """Poll these devices from now on (a config reload; call from the poller's own loop).
+        A device carried over keeps its schedule; a new one (next_due 0) is polled at once. A
+        poll in flight finishes first: its readings are real and are kept."""
+        now = time.monotonic()
+        for index, device in enumerate(d for d in devices if not d.next_due):
+            device.next_due = now + index * 0.001
+        self.devices = devices
+        self._wake.set()
 
     async def run(self) -> None:
         """Poll until stopped."""
         now = time.monotonic()
         for index, device in enumerate(self.devices):
-            # Spread first polls a little so devices with equal intervals do not bunch up.
-            device.next_due = now + index * 0.001
+            # Spread first polls a little so devices with equal intervals do not bunch up; a
+            # device carried over from a poller that a reload restarted keeps its schedule.
+            if not device.next_due:
+                device.next_due = now + index * 0.001
         try:
             while not self._stop.is_set():
+                self._wake.clear()
+                if not self.devices:
+                    await self._wake.wait()
+                    continue
                 device = min(self.devices, key=lambda d: d.next_due)
                 delay = device.next_due - time.monotonic()
                 if delay > 0:
                     try:
-                        await asyncio.wait_for(self._stop.wait(), delay)
-                        break
+                        await asyncio.wait_for(self._wake.wait(), delay)
+                        continue  # stopped, or the devices changed
                     except TimeoutError:
                         pass
                 await self.poll(device)
+                self.flaps.flush()
         finally:
             await self.transport.close()
 
@@ -121,6 +146,8 @@ class BusPoller:
                 device.next_due += missed * device.interval
         health.next_poll_in = device.next_due - now
         if readings:
+            if self.clock.unsynchronised():
+                readings = [r._replace(clock=UNSYNCHRONISED) for r in readings]
             health.readings += len(readings)
             self.sink.accept(readings)
         return readings
@@ -128,7 +155,9 @@ class BusPoller:
     def _change(self, health: dx.DeviceHealth, state: str, reason: str) -> None:
         self.board.record_change(health, state, reason)
         level = logging.WARNING if state == dx.STATE_OFFLINE else logging.INFO
-        log.log(level, "%s on %s is %s: %s", health.device, self.name, state, reason)
+        self.flaps.change(f"{health.device} on {self.name}", state, level, "%s on %s is %s: %s",
+                          health.device, self.name, state, reason,
+                          extra={"device": health.device, "bus": self.name})
 
     async def _poll_once(
         self, device: PolledDevice, probe_only: bool
@@ -181,7 +210,8 @@ class BusPoller:
                     raw_by_point[point.name] = block.slice_for(point, values)
         if not raw_by_point:
             return answered_any, []
-        return answered_any, device.decoder.decode(raw_by_point, time.time(), time.monotonic())
+        return answered_any, device.decoder.decode(raw_by_point, wallclock.now(),
+                                                          time.monotonic())
 
     async def _poll_dlt645(
         self, device: PolledDevice, probe_only: bool
@@ -198,5 +228,6 @@ class BusPoller:
             answered_any = True
             if data is not None:
                 readings.append(
-                    decode_dlt645(device.name, point, data, time.time(), time.monotonic()))
+                    decode_dlt645(device.name, point, data, wallclock.now(),
+                                  time.monotonic()))
         return answered_any, readings

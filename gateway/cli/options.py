@@ -9,6 +9,8 @@ from typing import Any, TypeVar
 
 import click
 
+from gateway.cli.journal import journal_handler, priority
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 GATEWAY_CONFIG = "The gateway config (TOML)."
@@ -34,9 +36,6 @@ def verbose_option(command: F) -> F:
                         help="More log output (-vv for debug).")(command)
 
 
-# syslog priorities (sd-daemon(3)): journald reads a "<N>" prefix on each line as the priority
-_PRIORITIES = {logging.CRITICAL: 2, logging.ERROR: 3, logging.WARNING: 4, logging.INFO: 6,
-               logging.DEBUG: 7}
 LIFECYCLE_LOGGER = "wellgate"  # start and stop lines: logged at INFO whatever -v says
 
 
@@ -44,19 +43,21 @@ class _JournalPriority(logging.Filter):
     """Adds `priority`, the record's syslog priority, for the "<N>" prefix."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.priority = next((priority for level, priority in _PRIORITIES.items()
-                                if record.levelno >= level), 7)
+        record.priority = priority(record.levelno)  # journald reads a "<N>" prefix as it
         return True
 
 
 def setup_logging(verbose: int) -> None:
     """Log to stderr: warnings, -v info, -vv debug. Under journald (JOURNAL_STREAM set) each
-    line carries its priority as a "<N>" prefix and no timestamp: the journal adds its own."""
+    line carries its priority as a "<N>" prefix and no timestamp: the journal adds its own; when
+    JOURNAL_STREAM is stderr's own and the journal's socket is there, records go to it with
+    their fields (gateway/cli/journal.py), the "<N>" line being the fallback."""
     level = logging.WARNING - 10 * min(verbose, 2)
-    handler = logging.StreamHandler()
+    handler: logging.Handler = logging.StreamHandler()
     if os.environ.get("JOURNAL_STREAM"):
         handler.addFilter(_JournalPriority())
         handler.setFormatter(logging.Formatter("<%(priority)d>%(name)s: %(message)s"))
+        handler = journal_handler(handler) or handler
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=level, handlers=[handler])

@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import os
+import signal
 import stat
 import sys
 from pathlib import Path
@@ -21,10 +22,10 @@ from gateway.cli.options import (
     setup_logging,
     verbose_option,
 )
+from gateway.errors import SECRET_FIELDS
 
 DEMO_CONFIG = Path(__file__).resolve().parents[2] / "config" / "examples" / "demo.toml"
 EXIT_STORE_LOST = 3  # `wellgate run`: a store that existed is gone; systemd must not restart it
-SECRET_FIELDS = ("password", "secret", "token", "api_key")  # config fields that hold a secret
 
 log = logging.getLogger("gateway.cli")
 
@@ -98,7 +99,8 @@ def check_config(config_file: str) -> None:
 @verbose_option
 def run(config_file: str, verbose: int) -> None:
     """Run the gateway: poll every bus into the signed store until stopped (SIGTERM or
-    Ctrl-C). Needs the key made by `wellgate init`.
+    Ctrl-C). SIGHUP reads the config again and applies it, or refuses it and says why. Needs
+    the key made by `wellgate init`.
 
     \b
     Exit codes:
@@ -115,6 +117,7 @@ def run(config_file: str, verbose: int) -> None:
     from gateway.store import NoKey, StoreError
     from gateway.store.lost import StoreLost
 
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a reload asked while starting: not a kill
     setup_logging(verbose)
     config = load_gateway_config(config_file)
     for warning in (exposed_secret(config_file, config),

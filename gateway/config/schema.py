@@ -34,7 +34,8 @@ class GatewayConfig(Section):
         "$WELLGATE_PROFILE_PATH and the built-in profiles",
     )
     gateway: GatewaySection = Field(
-        default=GatewaySection(), description="a [gateway] table (runtime_dir, state_dir)"
+        default=GatewaySection(),
+        description="a [gateway] table (runtime_dir, state_dir, log_summary_s)"
     )
     well: WellSection = Field(description='a [well] table with at least id = "..."')
     acquisition: AcquisitionSection = Field(

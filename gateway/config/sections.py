@@ -20,7 +20,7 @@ def _time_zone(value: str) -> str:
 
 
 class GatewaySection(Section):
-    """Where the running gateway keeps its files."""
+    """Where the running gateway keeps its files, and how it logs."""
 
     runtime_dir: str = Field(
         default="/run/wellgate", min_length=1,
@@ -31,6 +31,9 @@ class GatewaySection(Section):
         description='a folder on persistent storage for the signed store (wellgate.db) and the '
         'gateway key (gateway.key, made by `wellgate init`), e.g. "/var/lib/wellgate"',
     )
+    log_summary_s: float = bounded(
+        "seconds: a device or uplink that changes state again within this many seconds has "
+        "its changes summarised in one log line a period", 60.0, ge=1, le=86400)
 
 
 class WellSection(Section):
@@ -56,3 +59,4 @@ class AcquisitionSection(Section):
     offline_after: int = bounded("failed polls in a row", 3, ge=1, le=1000)
     backoff_initial: float = bounded("seconds", 5.0, gt=0, le=3600)
     backoff_max: float = bounded("seconds", 300.0, gt=0, le=86400)
+

@@ -33,6 +33,7 @@ from gateway.store.leaves import (
 from gateway.store.records import (
     KIND_READING,
     RAW_WIDTH_FORMATS,
+    READING_CLOCK_STATES,
     READING_POINT_KINDS,
     NewRecord,
     from_reading,
@@ -43,7 +44,8 @@ Entry = NewRecord | Reading
 
 LEAF_PREFIX_SIZE = 4
 
-_READING_DATA_TEXT = {kind: reading_data(kind)[1] for kind in READING_POINT_KINDS}
+_READING_DATA_TEXT = {(kind, clock): reading_data(kind, clock)[1]
+                      for kind in READING_POINT_KINDS for clock in READING_CLOCK_STATES}
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1  # SQLite integers; a bigger int is stored as text
 
 # for _reading_columns()
@@ -65,7 +67,7 @@ def _reading_columns(readings: Sequence[Reading], first_seq: int, boot: int,
     (finite floats other than -0.0, 64-bit ints, a known point kind, a tuple of unsigned ints
     as raw, non-zero finite float clocks), so that the general loop takes the block."""
     (devices, points, values, units, raws, walls, monos, qualities,
-     point_kinds) = columns(readings, 9)
+     point_kinds, clocks) = columns(readings, 10)
     if (set(map(type, values)) - _NUMBER_TYPES or set(map(type, walls)) != _FLOAT
             or set(map(type, monos)) != _FLOAT or set(map(type, raws)) != _TUPLE
             or set(map(type, chained(devices, points, units, qualities))) != _STR):
@@ -76,7 +78,7 @@ def _reading_columns(readings: Sequence[Reading], first_seq: int, boot: int,
     if not (all(map(_isfinite, walls)) and all(map(_isfinite, monos))
             and 0.0 not in walls and 0.0 not in monos):  # -0.0 is == 0.0
         return None
-    data_texts = list(map(_READING_DATA_TEXT.get, point_kinds))
+    data_texts = list(map(_READING_DATA_TEXT.get, zip(point_kinds, clocks, strict=True)))
     if None in data_texts:
         return None
     try:

@@ -129,23 +129,36 @@ class NewRecord(NamedTuple):
                 leaf_prefix)
 
 
-# A reading's data: its point kind. One shared dict and text per kind, as most records are these.
+# A reading's data: its point kind, and "clock" when the reading's wall clock was not known to
+# be set (gateway/wallclock.py). One shared dict and text per pair, as most records are these.
 READING_POINT_KINDS = ("instant", "total", "status", "config")  # gateway/profiles.py PointKind
-_READING_DATA = {kind: ({"kind": kind}, _DATA_ENCODER.encode({"kind": kind}))
-                 for kind in READING_POINT_KINDS}
+READING_CLOCK_STATES = (None, "unsynchronised")
 
 
-def reading_data(point_kind: str) -> tuple[dict[str, Any], str]:
-    """A reading's data ({"kind": its point kind}) and that data's stored JSON text."""
-    return _READING_DATA.get(point_kind) or (
-        {"kind": point_kind}, _DATA_ENCODER.encode({"kind": point_kind}))
+def _reading_data(point_kind: str, clock: str | None) -> dict[str, Any]:
+    return {"kind": point_kind} if clock is None else {"kind": point_kind, "clock": clock}
+
+
+_READING_DATA = {(kind, clock): (_reading_data(kind, clock),
+                                 _DATA_ENCODER.encode(_reading_data(kind, clock)))
+                 for kind in READING_POINT_KINDS for clock in READING_CLOCK_STATES}
+
+
+def reading_data(point_kind: str, clock: str | None = None) -> tuple[dict[str, Any], str]:
+    """A reading's data ({"kind": its point kind}, with "clock" when it has a clock state) and
+    that data's stored JSON text."""
+    found = _READING_DATA.get((point_kind, clock))
+    if found is not None:
+        return found
+    data = _reading_data(point_kind, clock)
+    return data, _DATA_ENCODER.encode(data)
 
 
 def from_reading(reading: Reading) -> NewRecord:
     """The record of one acquired reading, normalised (its point kind goes into data). The
     writer stores readings without this step (gateway/store/block_rows.py) when they are of the
     common types, with the same result."""
-    data, text = reading_data(reading.kind)
+    data, text = reading_data(reading.kind, reading.clock)
     return NewRecord(KIND_READING, reading.device, reading.point, normal_value(reading.value),
                      reading.unit, reading.quality, reading.raw, float(reading.wall_time) + 0.0,
                      float(reading.mono_time) + 0.0, data, text)

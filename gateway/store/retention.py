@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from gateway import wallclock
 from gateway.store import chain
 from gateway.store.cursors import accounted_seq, delivered_seq
 from gateway.store.records import (
@@ -67,7 +68,7 @@ class ThinResult:
 
 def _event(point: str, value: int, data: dict[str, Any]) -> NewRecord:
     return NewRecord.make(KIND_STORE_EVENT, STORE_DEVICE, point, value, "records",
-                          wall_time=time.time(), mono_time=time.monotonic(), data=data)
+                          wall_time=wallclock.now(), mono_time=time.monotonic(), data=data)
 
 
 def prune_delivered(writer: StoreWriter, destinations: Sequence[str],

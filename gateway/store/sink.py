@@ -24,6 +24,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from gateway import wallclock
 from gateway.backoff import Backoff
 from gateway.config import StoreSection
 from gateway.readings import Reading
@@ -158,6 +159,10 @@ class StoreSink:
         self._dropped_unreported += excess
 
     # --- control ------------------------------------------------------------------------------
+
+    def set_destinations(self, destinations: Sequence[str]) -> None:
+        """The uplinks retention waits for from now on (a config reload added or removed one)."""
+        self.destinations = self._space.destinations = tuple(destinations)
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Commit everything waiting now; True once nothing waits (False after `timeout`)."""
@@ -325,7 +330,7 @@ class StoreSink:
     def _pending_notes(self) -> tuple[list[NewRecord], tuple[int, int]]:
         """The alarms and events the next commit must carry, and the (dropped, rejected)
         counts they report (lock held)."""
-        wall, mono = time.time(), time.monotonic()
+        wall, mono = wallclock.now(), time.monotonic()
         pending = []
         if self._failing_since is not None:
             pending += notes.write_failing_alarms(self._failing_since, self._failed_attempts,

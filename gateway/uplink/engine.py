@@ -40,6 +40,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.backoff import Backoff
 from gateway.batchwork import batch_gc
+from gateway.flaplog import FlapLog
 from gateway.store.cursors import record_delivery
 from gateway.uplink import wire
 from gateway.uplink.nonce import NonceSource
@@ -119,6 +120,8 @@ class UplinkEngine:
         self._backoff = Backoff(self.limits.backoff_initial, self.limits.backoff_max,
                                 jitter=0.5, rng=self.rng)
         self._resume = False
+        self.flaps = FlapLog(log)  # failing and delivering again: logged, or summarised
+        self._delivering = True  # as far as the log has said
 
     def stop(self) -> None:
         self._stopping.set()
@@ -257,9 +260,15 @@ class UplinkEngine:
                 return None
             self._backoff.reset()
             self._resume = False
+            if not self._delivering:
+                self._delivering = True
+                self.flaps.change(f"uplink {self.name}", "delivering", logging.INFO,
+                                  "uplink %s: delivering again (acked seq %s)", self.name,
+                                  ack.acked_seq, extra={"uplink": self.name})
             if self.status.fork is not None:
                 log.warning("uplink %s: the receiver takes this gateway's batches again (the "
-                            "fork at seq %s was resolved)", self.name, self.status.fork["seq"])
+                            "fork at seq %s was resolved)", self.name, self.status.fork["seq"],
+                            extra={"uplink": self.name})
                 self.status.fork = None
             self.status.last_success = self.clock()
             self.status.records += ack.stored
@@ -277,7 +286,7 @@ class UplinkEngine:
             return None
         if ack.code == 409 and ack.acked_seq is not None and ack.acked_seq != chunk.first_seq - 1:
             log.warning("uplink %s: %s; continuing after seq %d, as the receiver holds",
-                        self.name, ack.reason, ack.acked_seq)
+                        self.name, ack.reason, ack.acked_seq, extra={"uplink": self.name})
             self._resume = False
             return ack.acked_seq
         self._failed(f"rejected (HTTP {ack.code}): {ack.reason}")
@@ -291,7 +300,8 @@ class UplinkEngine:
             log.error("uplink %s: FORK at %s: the receiver holds other records under seqs this "
                       "gateway has signed again (its store was cut back and rewritten?); the "
                       "cursor stays at %d and sending backs off until a person looks. The "
-                      "receiver says: %s", self.name, where, self.status.acked_seq, ack.reason)
+                      "receiver says: %s", self.name, where, self.status.acked_seq, ack.reason,
+                      extra={"uplink": self.name})
             known = {"seq": ack.fork_seq, "since": self.clock()}
         self.status.fork = {**known, "reason": ack.reason}
         self._failed(f"fork at {where}: {ack.reason}", quiet=True)
@@ -303,13 +313,16 @@ class UplinkEngine:
         self.status.state = state if self.status.fork is None else "fork"
 
     def _failed(self, reason: str, quiet: bool = False) -> None:
-        if reason != self.status.last_error and not quiet:
-            log.warning("uplink %s: %s", self.name, reason)
+        if (reason != self.status.last_error or self._delivering) and not quiet:
+            self.flaps.change(f"uplink {self.name}", "failing", logging.WARNING, "uplink %s: %s",
+                              self.name, reason, extra={"uplink": self.name})
+        self._delivering = False
         self.status.last_error = reason
         self.status.last_error_wall = self.clock()
         self.status.failures += 1
 
     async def _back_off(self) -> None:
+        self.flaps.flush()
         wait = self._backoff.next()
         self._show("backing off")
         self.status.next_attempt_in = wait

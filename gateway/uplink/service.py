@@ -17,6 +17,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -76,63 +77,151 @@ def limits_of(uplink: Uplink) -> Limits:
                   uplink.backoff_initial, uplink.backoff_max)
 
 
+@dataclass
+class UplinkChanges:
+    """What a reload changed among the destinations, for the summary line."""
+
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+
+
 class Uplinks:
+    """The engines of every destination; `apply()` takes a reloaded config's [[uplinks]]."""
+
     def __init__(self, engines: list[UplinkEngine | CentreLink],
-                 status_path: Path | None = None) -> None:
+                 status_path: Path | None = None, state_dir: Path | None = None,
+                 submit: Submit | None = None) -> None:
         self.engines = engines
+        self.submit = submit  # takes the records of centres' commands
         self.status_path = status_path
+        self.state_dir = state_dir
+        self.settings: dict[str, Uplink] = {}  # the table each engine was made from
+        self._key: Any = None
+        self._nonces: NonceSource | None = None
+        self._tasks: dict[str, asyncio.Task] = {}
+        self._stopped = asyncio.Event()
 
     @classmethod
     def from_config(cls, config: GatewayConfig, state_dir: Path | None = None,
                     runtime_dir: Path | None = None, submit: Submit | None = None) -> Uplinks:
         """Every configured uplink; `submit` takes the records of centres' commands."""
         state = Path(state_dir or config.gateway.state_dir)
-        if not config.uplinks:
-            return cls([])
-        key = load_private_key(state)
-        nonces = NonceSource(state)
-        recipes = recipes_from_config(config)
-        engines: list[UplinkEngine | CentreLink] = []
-        for uplink in config.uplinks:
-            if uplink.type in CENTRE_TYPES:
-                engines.append(centre_link(config, uplink, state, submit))  # type: ignore[arg-type]
-                continue
-            if uplink.type == "mqtt" and uplink.platform_key is None:
-                log.warning("uplink %s: no platform_key, so acks are taken unsigned: whoever may "
-                            "publish on its ack topic can move its cursor (reserve the topic "
-                            "to the platform in the broker's ACL)", uplink.name)
-            try:
-                transport = make_transport(config, uplink)
-            except (OSError, ValueError) as exc:  # e.g. a CA file that cannot be read
-                log.error("uplink %s not started: %s", uplink.name, exc)
-                continue
-            engines.append(UplinkEngine(
-                uplink.name, transport, Outbox(state / DB_FILE), state / DB_FILE, key,
-                gateway_id(config, uplink), nonces, recipes, limits_of(uplink)))
         runtime = Path(runtime_dir or config.gateway.runtime_dir)
-        return cls(engines, runtime / STATUS_FILE)
+        uplinks = cls([], runtime / STATUS_FILE if config.uplinks else None, state, submit)
+        if config.uplinks:
+            recipes = recipes_from_config(config)
+            for uplink in config.uplinks:
+                engine = uplinks._engine(config, uplink, recipes)
+                if engine is not None:
+                    uplinks.engines.append(engine)
+        return uplinks
+
+    def _engine(self, config: GatewayConfig, uplink: Uplink,
+                recipes: dict) -> UplinkEngine | CentreLink | None:
+        """One destination's engine (None, logged, when its transport cannot be made)."""
+        assert self.state_dir is not None
+        if uplink.type in CENTRE_TYPES:  # a centre station's own protocol (SL/T 427, SL 651)
+            self.settings[uplink.name] = uplink
+            return centre_link(config, uplink, self.state_dir,  # type: ignore[arg-type]
+                               self.submit)
+        if self._key is None:  # one key and one nonce source for every engine, reloads too
+            self._key = load_private_key(self.state_dir)
+            self._nonces = NonceSource(self.state_dir)
+        if uplink.type == "mqtt" and uplink.platform_key is None:
+            log.warning("uplink %s: no platform_key, so acks are taken unsigned: whoever may "
+                        "publish on its ack topic can move its cursor (reserve the topic "
+                        "to the platform in the broker's ACL)", uplink.name)
+        try:
+            transport = make_transport(config, uplink)
+        except (OSError, ValueError) as exc:  # e.g. a CA file that cannot be read
+            log.error("uplink %s not started: %s", uplink.name, exc)
+            return None
+        self.settings[uplink.name] = uplink
+        db = self.state_dir / DB_FILE
+        engine = UplinkEngine(uplink.name, transport, Outbox(db), db, self._key,
+                              gateway_id(config, uplink), self._nonces, recipes,
+                              limits_of(uplink))
+        engine.flaps.every = config.gateway.log_summary_s
+        return engine
+
+    def _start(self, engine: UplinkEngine | CentreLink) -> None:
+        if self._stopped.is_set():  # a reload that ends after the stop: the engine ends at once
+            engine.stop()
+        self._tasks[engine.name] = asyncio.create_task(engine.run(), name=f"uplink-{engine.name}")
+
+    async def _end(self, engine: UplinkEngine | CentreLink) -> None:
+        """Stop one engine cleanly: a send in flight is dropped within its stop grace (it goes
+        again from the cursor next time); its cursor stays in the store."""
+        engine.stop()
+        task = self._tasks.pop(engine.name, None)
+        if task is not None:
+            done, _ = await asyncio.wait({task}, timeout=CLOSE_WITHIN)
+            if not done:
+                log.warning("uplink %s still busy %g s after stop: cancelled", engine.name,
+                            CLOSE_WITHIN)
+                task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        engine.outbox.close()
+        self.engines.remove(engine)
+
+    async def apply(self, config: GatewayConfig) -> UplinkChanges:
+        """Take a reloaded config: a destination removed stops, one added starts from its cursor
+        in the store (0 for a name the store has never seen), one whose table changed is
+        restarted; the others keep running, their recipes brought up to date."""
+        changes = UplinkChanges()
+        wanted = {uplink.name: uplink for uplink in config.uplinks}
+        recipes = recipes_from_config(config)
+        for engine in list(self.engines):
+            if engine.name not in wanted:
+                changes.removed.append(engine.name)
+                await self._end(engine)
+            elif wanted[engine.name] != self.settings.get(engine.name):
+                changes.changed.append(engine.name)
+                await self._end(engine)
+            elif isinstance(engine, UplinkEngine):
+                engine.recipes = recipes
+        running = {engine.name for engine in self.engines}
+        for uplink in config.uplinks:
+            if uplink.name in running:
+                continue
+            if uplink.name not in changes.changed:
+                changes.added.append(uplink.name)
+            engine = self._engine(config, uplink, recipes)
+            if engine is not None:
+                self.engines.append(engine)
+                self._start(engine)
+        for name in changes.removed:
+            self.settings.pop(name, None)
+        if config.uplinks and self.status_path is None:
+            self.status_path = Path(config.gateway.runtime_dir) / STATUS_FILE
+        self.write_status()
+        return changes
 
     async def run(self, status_every: float = 5.0) -> None:
         """Run every engine until stop(); writes the status file every status_every seconds."""
-        if not self.engines:
-            return
-        tasks = [asyncio.create_task(engine.run(), name=f"uplink-{engine.name}")
-                 for engine in self.engines]
+        for engine in self.engines:
+            self._start(engine)
         try:
-            while not all(task.done() for task in tasks):
-                await asyncio.wait(tasks, timeout=status_every)
+            while not self._stopped.is_set():
+                stopped = asyncio.create_task(self._stopped.wait())
+                try:
+                    await asyncio.wait({stopped}, timeout=status_every)
+                finally:
+                    stopped.cancel()
                 self.write_status()
         finally:
             for engine in self.engines:
                 engine.stop()
             try:
-                await asyncio.gather(*tasks, return_exceptions=True)
+                await asyncio.gather(*self._tasks.values(), return_exceptions=True)
             finally:
                 for engine in self.engines:
                     engine.outbox.close()
                 self.write_status()
 
     def stop(self) -> None:
+        self._stopped.set()
         for engine in self.engines:
             engine.stop()
 
@@ -173,10 +262,9 @@ class RunningUplinks:
 
 
 def start_uplinks(config: GatewayConfig, state_dir: Path, runtime_dir: Path,
-                  submit: Submit | None = None) -> RunningUplinks | None:
-    """Start every configured uplink (None when there are none); call from the running loop."""
-    if not config.uplinks:
-        return None
+                  submit: Submit | None = None) -> RunningUplinks:
+    """Start every configured uplink (none may be: a reload may add some); call from the
+    running loop. `submit` takes the records of centres' commands."""
     return RunningUplinks(Uplinks.from_config(config, state_dir, runtime_dir, submit))
 
 
