@@ -21,8 +21,9 @@ from gateway.cli.options import (
     setup_logging,
     verbose_option,
 )
+from gateway.shipped import shipped_dir
 
-DEMO_CONFIG = Path(__file__).resolve().parents[2] / "config" / "examples" / "demo.toml"
+DEMO_CONFIG = shipped_dir("examples") / "demo.toml"
 EXIT_STORE_LOST = 3  # `wellgate run`: a store that existed is gone; systemd must not restart it
 SECRET_FIELDS = ("password", "secret", "token", "api_key")  # config fields that hold a secret
 
