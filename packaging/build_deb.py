@@ -94,9 +94,10 @@ def make_venv(python: Path, pip: list[str], wheel: Path, venv: Path) -> None:
         "--no-warn-script-location", "--constraint", REPO / "constraints.txt", wheel)
 
 
-def relocate(stage: Path, venv: Path) -> None:
+def relocate(stage: Path, venv: Path, work: Path) -> None:
     """Make every text file of the venv that names the staging path name /opt/wellgate instead,
-    then fail if any file, text or binary, still names it."""
+    drop the record of the wheel's build-machine path, then fail if any file, text or binary,
+    still names the build folder."""
     old = str(stage).encode()
     for path in [*(venv / "bin").iterdir(), venv / "pyvenv.cfg"]:
         if path.is_symlink() or not path.is_file():
@@ -104,10 +105,16 @@ def relocate(stage: Path, venv: Path) -> None:
         data = path.read_bytes()
         if old in data:
             path.write_bytes(data.replace(old, b""))
+    for direct_url in venv.glob("lib/python*/site-packages/wellgate-*.dist-info/direct_url.json"):
+        record = direct_url.parent / "RECORD"
+        record.write_text("".join(line for line in record.read_text().splitlines(keepends=True)
+                                  if not line.startswith(f"{direct_url.parent.name}/direct_url")))
+        direct_url.unlink()
+    marker = str(work).encode()
     left = [str(p) for p in venv.rglob("*")
-            if p.is_file() and not p.is_symlink() and old in p.read_bytes()]
+            if p.is_file() and not p.is_symlink() and marker in p.read_bytes()]
     if left:
-        raise BuildError(f"files still naming the staging path {stage}: {left[:5]}")
+        raise BuildError(f"files still naming the build folder {work}: {left[:5]}")
 
 
 def byte_compile(python: Path, stage: Path, venv: Path) -> None:
@@ -217,7 +224,7 @@ def build(python_arg: str | None, out_dir: Path, work: Path) -> Path:
     os.umask(0o022)
     wheel = build_wheel(pip, work / "wheel")
     make_venv(python, pip, wheel, venv)
-    relocate(stage, venv)
+    relocate(stage, venv, work)
     byte_compile(python, stage, venv)
     install_files(stage)
     write_copyright(stage, venv)
