@@ -203,11 +203,12 @@ def test_the_installed_wellgate_runs_from_its_own_root(installed, tmp_path):
     assert done.stdout.startswith("wellgate, version 0.1.0\n")
     assert f"{site}: OK" in done.stdout
     assert "tuf-2000m" in done.stdout  # a built-in profile: found in share/wellgate/profiles
-    # A config that does not check exits 2, as ExecStartPre needs.
+    # `run` refuses a config that does not check with exit 2, which the unit does not restart.
     site.write_text("[well]\n")
-    done = run_in_namespace(f"exec /opt/wellgate/bin/wellgate check-config '{site}'",
+    done = run_in_namespace(f"exec /opt/wellgate/bin/wellgate run --config '{site}'",
                             installed / "opt/wellgate")
     assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def skeleton_active(folder: Path) -> str:

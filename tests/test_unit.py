@@ -74,8 +74,11 @@ def test_the_unit_has_the_settings_issue_13_names():
         found["DeviceAllow"])
     # Setting the clock (an opt-in from the platform's time) needs a drop-in that lifts both.
     assert "@clock" in found["SystemCallFilter"][-1].split()
-    assert found["ExecStartPre"] == [
-        "/opt/wellgate/bin/wellgate check-config /etc/wellgate/wellgate.toml"]
+    # `run` refuses a bad config with exit 2 itself; a failing ExecStartPre would not count for
+    # RestartPreventExitStatus= (the main process's status only) and would restart for ever.
+    assert "ExecStartPre" not in found
+    assert found["ExecStart"] == [
+        "/opt/wellgate/bin/wellgate run --config /etc/wellgate/wellgate.toml"]
 
 
 def udev_problems(rule_text: str, tmp_path: Path) -> tuple[str, list[str]]:
