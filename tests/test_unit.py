@@ -6,8 +6,12 @@ MemoryDenyWriteExecute= as systemd 252 does (the gateway itself runs under it in
 
 from __future__ import annotations
 
+import grp
+import os
 import re
+import shutil
 import subprocess
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -25,6 +29,7 @@ from unit_support import (
 UDEV_RULE = REPO / "packaging" / "debian" / "udev.rules"
 EXPOSURE = re.compile(r"Overall exposure level for \S+: (\d+\.\d+)")
 MAX_EXPOSURE = 2.0
+DIALOUT_GID = grp.getgrnam("dialout").gr_gid
 
 
 def settings(unit: Path) -> dict[str, list[str]]:
@@ -148,3 +153,33 @@ def test_without_the_sandbox_the_same_calls_work():
     done = subprocess.run([DEBIAN_PYTHON, "-c", "import mmap; mmap.mmap(-1, 4096, prot=7)"],
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
+
+
+def test_private_users_keeps_the_serial_groups_access():
+    # PrivateUsers=yes maps only the service's own user and group into its user namespace, so
+    # dialout shows there as the overflow group; the kernel still checks the real group, so the
+    # serial ports (root:dialout 0660) stay open to it. Set up as systemd does, for nobody.
+    need_root("setting another user's groups")
+    need("setpriv", "util-linux")
+    need("unshare", "util-linux")
+    folder = Path(tempfile.mkdtemp(prefix="wellgate-unit-", dir="/tmp"))  # nobody can reach it
+    try:
+        folder.chmod(0o755)
+        port = folder / "ttyUSB-like"
+        port.write_text("answer\n")
+        os.chown(port, 0, DIALOUT_GID)
+        port.chmod(0o660)
+        _read_as_service(port)
+    finally:
+        shutil.rmtree(folder)
+
+
+def _read_as_service(port: Path) -> None:
+    def read_as_service(groups: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["setpriv", "--reuid=65534", "--regid=65534", groups, "--", "unshare", "--user",
+             "--map-user=65534", "--map-group=65534", "cat", str(port)],
+            capture_output=True, text=True, timeout=30, check=False)
+
+    assert read_as_service(f"--groups={DIALOUT_GID}").stdout == "answer\n"
+    assert read_as_service("--clear-groups").returncode != 0  # the group is what opens it
