@@ -12,6 +12,7 @@ minute on a loaded 2-core machine, so the module's tests share one build and one
 from __future__ import annotations
 
 import email.parser
+import http.server
 import io
 import json
 import marshal
@@ -20,15 +21,20 @@ import re
 import shutil
 import signal
 import sqlite3
+import ssl
 import stat
 import subprocess
 import sys
 import tarfile
+import tempfile
+import threading
 import time
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import trustme
 from notify_support import FakeSystemd
 from unit_support import (
     DEBIAN_PYTHON,
@@ -284,29 +290,32 @@ def as_service(folder: Path, command: str) -> str:
             f"'{folder}/wellgate.service' {command}")
 
 
-def test_the_installed_gateway_polls_and_signs_under_the_units_sandbox(installed, tmp_path):
+@pytest.fixture
+def service_folder(installed) -> Iterator[Path]:
+    """A folder the unprivileged user can reach (pytest's own are root's alone), holding the
+    installed unit and unit_sandbox.py for as_service, and state/ and run/ owned by that user."""
     need_seccomp()
     need("setpriv", "util-linux")
-    # The service's folders, reachable and writable by the unprivileged user only there.
-    folder = Path(f"/tmp/wellgate-deb-{os.getpid()}")
-    folder.mkdir(mode=0o755)
+    folder = Path(tempfile.mkdtemp(prefix="wellgate-deb-", dir="/tmp"))
     try:
-        _run_sandboxed_gateway(installed, folder)
+        folder.chmod(0o755)
+        shutil.copyfile(installed / "lib/systemd/system/wellgate.service",
+                        folder / "wellgate.service")
+        shutil.copyfile(SANDBOX, folder / SANDBOX.name)
+        for sub in ("state", "run"):
+            (folder / sub).mkdir(mode=0o700)
+            os.chown(folder / sub, NOBODY, NOBODY)
+        yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _run_sandboxed_gateway(installed: Path, folder: Path) -> None:
+def test_the_installed_gateway_polls_and_signs_under_the_units_sandbox(installed, service_folder):
+    folder = service_folder
     links = folder / "by-id"
     links.mkdir()
-    for sub in ("state", "run"):
-        (folder / sub).mkdir(mode=0o700)
-        os.chown(folder / sub, NOBODY, NOBODY)
     config = folder / "site.toml"
     config.write_text(GATEWAY_SITE.format(folder=folder, links=links))
-    shutil.copyfile(installed / "lib/systemd/system/wellgate.service",
-                    folder / "wellgate.service")
-    shutil.copyfile(SANDBOX, folder / SANDBOX.name)
     opt = installed / "opt/wellgate"
     simulator = subprocess.Popen(  # the meters: this checkout's simulator, outside the sandbox
         [sys.executable, "-m", "gateway.simulator", "--config", str(config), "--link-dir",
@@ -375,6 +384,46 @@ def test_upgrade_keeps_the_store_key_and_config_remove_keeps_data_purge_deletes_
     assert not state.exists() and not etc.exists()
     assert not (root / "etc/systemd/system/multi-user.target.wants/wellgate.service").exists()
     assert passwd_entry(root, "wellgate") is not None  # Debian leaves system users on purge
+
+
+class _Hello(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = b"hello from the platform"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_the_installed_uplink_library_reaches_a_tls_server_under_the_units_sandbox(
+        installed, service_folder):
+    # The platform end: HTTPS on 127.0.0.1 with a certificate for "localhost" from a test CA,
+    # so the gateway's side resolves a name (glibc's getaddrinfo, with AF_NETLINK refused),
+    # opens an AF_INET socket and checks the chain with OpenSSL, all under the unit's filters.
+    ca = trustme.CA()
+    ca.cert_pem.write_to_path(str(service_folder / "ca.pem"))
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Hello)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost").configure_cert(context)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    code = (f"import httpx, ssl; context = ssl.create_default_context("
+            f"cafile='{service_folder}/ca.pem'); "
+            f"reply = httpx.get('https://localhost:{server.server_port}/', verify=context); "
+            f"print(reply.status_code, reply.text)")
+    try:
+        done = run_in_namespace(as_service(service_folder,
+                                           f'/opt/wellgate/bin/python -c "{code}"'),
+                                installed / "opt/wellgate")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout == "200 hello from the platform\n"
 
 
 def repack(package: Path, version: str, folder: Path) -> Path:

@@ -131,7 +131,7 @@ def sandboxed(code: str) -> subprocess.CompletedProcess:
 def test_the_sandbox_applies_the_units_filters():
     # What the unit forbids fails with EPERM (SystemCallErrorNumber=); the rest works.
     done = sandboxed("""
-        import errno, mmap, os
+        import errno, mmap, os, socket
         def refused(call, *args, **kwargs):
             try:
                 call(*args, **kwargs)
@@ -143,9 +143,14 @@ def test_the_sandbox_applies_the_units_filters():
               refused(os.nice, 1),                             # ~@resources: setpriority
               refused(os.chroot, "/"),                         # ~@privileged
               mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE) is not None)
+        try:                                                   # RestrictAddressFamilies=
+            socket.socket(socket.AF_NETLINK, socket.SOCK_RAW)
+        except OSError as exc:
+            print(exc.errno == errno.EAFNOSUPPORT)
+        print(socket.socket(socket.AF_INET6, socket.SOCK_STREAM) is not None)
     """)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["True", "True", "True", "True"]
+    assert done.stdout.split() == ["True"] * 6
 
 
 def test_without_the_sandbox_the_same_calls_work():

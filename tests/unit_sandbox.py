@@ -1,13 +1,14 @@
 """Exec a command under the seccomp filters systemd 252 (Debian 12, Raspberry Pi OS 12) makes of a
-unit's SystemCallFilter=, SystemCallErrorNumber=, SystemCallArchitectures=native and
-MemoryDenyWriteExecute=yes, for tests/test_unit.py where systemd is not PID 1.
+unit's SystemCallFilter=, SystemCallErrorNumber=, SystemCallArchitectures=native,
+RestrictAddressFamilies= and MemoryDenyWriteExecute=yes, for the tests where systemd is not PID 1.
 
     /usr/bin/python3 unit_sandbox.py UNIT_FILE COMMAND [ARG...]
 
 Run by Debian's python3 with its python3-seccomp (libseccomp's own bindings). The syscall groups
 come from `systemd-analyze syscall-filter`, so the allow-list is the one systemd itself would
 build on this machine. MemoryDenyWriteExecute is systemd 252's seccomp form: mmap with PROT_WRITE
-and PROT_EXEC together, mprotect/pkey_mprotect adding PROT_EXEC and shmat with SHM_EXEC fail.
+and PROT_EXEC together, mprotect/pkey_mprotect adding PROT_EXEC and shmat with SHM_EXEC fail;
+RestrictAddressFamilies= makes socket() of any other family fail with EAFNOSUPPORT.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import errno
 import mmap
 import os
+import socket
 import subprocess
 import sys
 
@@ -23,6 +25,7 @@ import seccomp
 SHM_EXEC = 0o100000
 # Added by systemd to every allow-list (systemd.exec(5), SystemCallFilter=).
 IMPLICIT = ("execve", "exit", "exit_group", "getrlimit", "rt_sigreturn", "sigreturn")
+AF_LIMIT = 64  # above every address family number Linux has (AF_MAX is 46 in 6.x)
 
 
 def syscall_groups() -> dict[str, list[str]]:
@@ -49,28 +52,35 @@ def expand(entry: str, groups: dict[str, list[str]]) -> set[str]:
     return names
 
 
-def unit_settings(unit: str) -> tuple[set[str], int, bool]:
-    """The allowed syscalls, the errno for the others, MemoryDenyWriteExecute, from the unit."""
-    groups = syscall_groups()
-    allowed: set[str] = set()
-    error = errno.EPERM
-    mdwe = False
-    with open(unit, encoding="utf-8") as f:
-        for line in f:
-            key, _, value = line.strip().partition("=")
-            if key == "SystemCallFilter" and value.startswith("~"):
-                for entry in value[1:].split():
-                    allowed -= expand(entry, groups)
-            elif key == "SystemCallFilter":
-                for entry in value.split():
-                    allowed |= expand(entry, groups)
-            elif key == "SystemCallErrorNumber":
-                error = getattr(errno, value)
-            elif key == "MemoryDenyWriteExecute":
-                mdwe = value == "yes"
-    if not allowed:
-        raise SystemExit(f"{unit}: no SystemCallFilter= allow-list")
-    return allowed | set(IMPLICIT), error, mdwe
+class UnitSettings:
+    """What the filters are made of, read from the unit file."""
+
+    def __init__(self, unit: str) -> None:
+        groups = syscall_groups()
+        self.allowed: set[str] = set()
+        self.error = errno.EPERM
+        self.mdwe = False
+        self.families: set[int] | None = None  # None: any family
+        has_filter = False
+        with open(unit, encoding="utf-8") as f:
+            for line in f:
+                key, _, value = line.strip().partition("=")
+                if key == "SystemCallFilter" and value.startswith("~"):
+                    for entry in value[1:].split():
+                        self.allowed -= expand(entry, groups)
+                elif key == "SystemCallFilter":
+                    has_filter = True
+                    for entry in value.split():
+                        self.allowed |= expand(entry, groups)
+                elif key == "SystemCallErrorNumber":
+                    self.error = getattr(errno, value)
+                elif key == "MemoryDenyWriteExecute":
+                    self.mdwe = value == "yes"
+                elif key == "RestrictAddressFamilies":
+                    self.families = {int(getattr(socket, name)) for name in value.split()}
+        if not has_filter:
+            raise SystemExit(f"{unit}: no SystemCallFilter= allow-list")
+        self.allowed |= set(IMPLICIT)
 
 
 def load_mdwe() -> None:
@@ -83,6 +93,16 @@ def load_mdwe() -> None:
                    seccomp.Arg(2, seccomp.MASKED_EQ, mmap.PROT_EXEC, mmap.PROT_EXEC))
     f.add_rule(seccomp.ERRNO(errno.EPERM), "shmat",
                seccomp.Arg(2, seccomp.MASKED_EQ, SHM_EXEC, SHM_EXEC))
+    f.load()
+
+
+def load_address_families(families: set[int]) -> None:
+    """RestrictAddressFamilies=: socket() of a family not listed fails with EAFNOSUPPORT."""
+    f = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
+    for family in range(AF_LIMIT):
+        if family not in families:
+            f.add_rule(seccomp.ERRNO(errno.EAFNOSUPPORT), "socket",
+                       seccomp.Arg(0, seccomp.EQ, family))
     f.load()
 
 
@@ -99,10 +119,12 @@ def load_allow_list(allowed: set[str], error: int) -> None:
 
 def main() -> None:
     unit, command = sys.argv[1], sys.argv[2:]
-    allowed, error, mdwe = unit_settings(unit)
-    if mdwe:
+    settings = UnitSettings(unit)
+    if settings.mdwe:
         load_mdwe()
-    load_allow_list(allowed, error)  # last: loading a filter is not in @system-service
+    if settings.families is not None:
+        load_address_families(settings.families)
+    load_allow_list(settings.allowed, settings.error)  # last: loading a filter is not allowed
     os.execv(command[0], command)
 
 
