@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import email.parser
+import email.utils
+import gzip
 import hashlib
 import os
 import re
@@ -37,9 +39,13 @@ INSTALLED = (
     ("packaging/debian/sysusers.conf", "usr/lib/sysusers.d/wellgate.conf", 0o644),
     ("packaging/debian/modules-load.conf", "usr/lib/modules-load.d/wellgate.conf", 0o644),
     ("README.md", "usr/share/doc/wellgate/README.md", 0o644),
+    ("packaging/debian/lintian-overrides", "usr/share/lintian/overrides/wellgate", 0o644),
 )
 SCRIPTS = ("postinst", "prerm", "postrm")
 MANYLINUX = re.compile(r"manylinux_(\d+)_(\d+)")
+# Who built the package: Debian's tools read the same variables (dch, dpkg-buildpackage).
+MAINTAINER_NAME = os.environ.get("DEBFULLNAME", "wellgate maintainers")
+MAINTAINER_EMAIL = os.environ.get("DEBEMAIL", "wellgate@localhost")
 
 
 class BuildError(Exception):
@@ -155,6 +161,20 @@ def write_copyright(stage: Path, venv: Path) -> None:
     dest.chmod(0o644)
 
 
+def write_changelog(stage: Path, version: str) -> None:
+    """usr/share/doc/wellgate/changelog.gz: the version and the commit it was built from."""
+    commit = subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty"],
+                            capture_output=True, text=True, check=False).stdout.strip()
+    built = email.utils.formatdate(localtime=False)
+    text = (f"wellgate ({version}) unstable; urgency=medium\n\n"
+            f"  * Built from git {commit or 'outside a git checkout'}; the changes are in the "
+            f"project's history.\n\n -- {MAINTAINER_NAME} <{MAINTAINER_EMAIL}>  {built}\n")
+    dest = stage / "usr/share/doc/wellgate/changelog.gz"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_bytes(gzip.compress(text.encode(), compresslevel=9, mtime=0))
+    dest.chmod(0o644)
+
+
 def min_glibc(venv: Path) -> str | None:
     """The newest glibc any installed wheel was built for (its manylinux tag), if any."""
     found = []
@@ -184,7 +204,7 @@ def control_file(version: str, arch: str, python: Path, glibc: str | None, size:
         depends.append(f"libc6 (>= {glibc})")
     description = (REPO / "packaging/debian/description").read_text().rstrip("\n")
     return (f"Package: wellgate\nVersion: {version}\nArchitecture: {arch}\n"
-            f"Maintainer: wellgate maintainers <wellgate@localhost>\n"
+            f"Maintainer: {MAINTAINER_NAME} <{MAINTAINER_EMAIL}>\n"
             f"Installed-Size: {size}\nDepends: {', '.join(depends)}\nRecommends: udev\n"
             f"Section: net\nPriority: optional\n{description}\n")
 
@@ -228,6 +248,7 @@ def build(python_arg: str | None, out_dir: Path, work: Path) -> Path:
     byte_compile(python, stage, venv)
     install_files(stage)
     write_copyright(stage, venv)
+    write_changelog(stage, version)
     write_control(stage, version, arch, python, venv)
     out_dir.mkdir(parents=True, exist_ok=True)
     deb = out_dir / f"wellgate_{version}_{arch}.deb"
