@@ -184,10 +184,14 @@ async def run_gateway(
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, acquisition.stop)
     polling = asyncio.create_task(acquisition.run())
-    uplinks = (start_uplinks(config, sink.state_dir, runtime_dir(config))
+    uplinks = (start_uplinks(config, sink.state_dir, runtime_dir(config), sink.append_record)
                if isinstance(sink, StoreSink) else None)
     if accounting is None and isinstance(sink, StoreSink):
         accounting = start_accounting(config, sink)
+    status = None
+    if config.status is not None and isinstance(sink, StoreSink):
+        from gateway.status.server import start_status_server  # the web stack: only with [status]
+        status = await start_status_server(config, acquisition, sink, uplinks)
     window = stall_window(config, sink, (notifier.watchdog or 0.0) / 2)
     systemd = asyncio.create_task(tell_systemd(notifier, acquisition, sink, window))
     health_path = runtime_dir(config) / HEALTH_FILE
@@ -222,6 +226,8 @@ async def run_gateway(
         if uplinks is not None:
             uplinks.stop()
         acquisition.stop()
+        if status is not None:
+            await status.close()
         with contextlib.suppress(asyncio.CancelledError):
             await polling
         for signum in (signal.SIGTERM, signal.SIGINT):

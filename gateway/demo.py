@@ -21,10 +21,12 @@ from gateway.accounting.service import AccountingRoom
 from gateway.acquisition.service import Acquisition
 from gateway.config import GatewayConfig
 from gateway.daemon import run_gateway
+from gateway.demo_centre import CentreDelivery, demo_polling
 from gateway.demo_delivery import DRAIN_TIMEOUT, DemoDelivery
 from gateway.display import health_table, readings_table
 from gateway.readings import MemorySink, Reading, ReadingSink
 from gateway.simulator import SimulatedWell
+from gateway.simulator.physics import CURVE_WELL
 from gateway.store import (
     DB_FILE,
     KEY_FILE,
@@ -156,15 +158,22 @@ def _demo_state_dir(state_dir: Path | None) -> tuple[Path, bool]:
 
 async def run_demo(config: GatewayConfig, seconds: float | None, byte_time: bool,
                    time_scale: float, refresh: float, state_dir: Path | None = None,
-                   uplink: bool = True) -> None:
-    """Run until Ctrl-C or `seconds`; redraw the screen every `refresh` seconds."""
+                   uplink: bool = True, centre: str | None = None,
+                   frames: Path | None = None) -> None:
+    """Run until Ctrl-C or `seconds`; redraw the screen every `refresh` seconds. `centre`
+    ("sl427"/"sl651") delivers to the centre simulator instead (frames written to `frames`)."""
     folder, temporary = _demo_state_dir(state_dir)
     store = StoreSink(folder, config.store)
     view = StoreView(folder / DB_FILE, store)
     click.echo(f"demo store in {folder} (key {fingerprint(store.key.public_key())})")
-    delivery, no_delivery = DemoDelivery.for_demo(config, folder, store.key, seconds, uplink)
+    delivery: DemoDelivery | CentreDelivery | None
+    if centre is not None:
+        config = demo_polling(config)
+        delivery, no_delivery = CentreDelivery(config, folder, centre, frames), ""
+    else:
+        delivery, no_delivery = DemoDelivery.for_demo(config, folder, store.key, seconds, uplink)
     well = SimulatedWell.from_config(config, seed=1, time_scale=time_scale,
-                                     emulate_byte_time=byte_time)
+                                     emulate_byte_time=byte_time, params=CURVE_WELL)
     room = demo_room(config, store, folder, time_scale, refresh)
     latest = MemorySink(history=0)
     started = time.monotonic()
@@ -204,7 +213,9 @@ async def run_demo(config: GatewayConfig, seconds: float | None, byte_time: bool
                 await well.serve_tcp(bus.name)
         delivered = None
         try:
-            if delivery is not None:
+            if isinstance(delivery, CentreDelivery):
+                await delivery.start(started, store.append_record)
+            elif delivery is not None:
                 await delivery.start(started)
             acquisition = await run_gateway(config, TeeSink(store, latest), well.ports(),
                                             seconds, tick=show, tick_every=refresh,
@@ -216,7 +227,9 @@ async def run_demo(config: GatewayConfig, seconds: float | None, byte_time: bool
                 delivered = await delivery.finish(store.stats.last_seq)
             store.close()
         show(acquisition)
-        if delivered is not None:
+        if isinstance(delivery, CentreDelivery) and delivered is not None:
+            click.echo(delivery.done_line(delivered))
+        elif delivered is not None and delivery is not None:
             click.echo("every record committed this run was delivered to the local receiver "
                        "and acknowledged" if delivered else
                        f"NOT everything was delivered within {DRAIN_TIMEOUT:.0f} s "

@@ -13,6 +13,7 @@ INSTALLED_DIR = Path(sys.prefix) / "share" / "wellgate"
 
 
 def shipped_dir(name: str) -> Path:
-    """The folder `name` (profiles, examples) of the checkout, else of the installed wheel."""
+    """The folder `name` (profiles, coefficients, examples) of the checkout, else of the
+    installed wheel."""
     checkout = CHECKOUT_DIR / name
     return checkout if checkout.is_dir() else INSTALLED_DIR / name

@@ -440,6 +440,20 @@ def repack(package: Path, version: str, folder: Path) -> Path:
     return out
 
 
+def test_the_data_beside_the_code_is_installed(installed):
+    # A file the code reads beside its modules (the status page) or from config/ (profiles,
+    # coefficient tables, examples) that the wheel leaves out only fails on an installed gateway.
+    site = next((installed / "opt/wellgate/lib").glob("python3*/site-packages"))
+    beside_code = [p.relative_to(REPO) for top in ("gateway", "drivers")
+                   for p in (REPO / top).rglob("*") if p.is_file()
+                   and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts]
+    assert [p for p in beside_code if not (site / p).is_file()] == []
+    shared = installed / "opt/wellgate/share/wellgate"
+    for folder in (REPO / "config").iterdir():
+        wanted = sorted(p.name for p in folder.glob("*.toml"))
+        assert wanted and sorted(p.name for p in (shared / folder.name).glob("*.toml")) == wanted
+
+
 def test_every_package_in_the_venv_is_the_version_constraints_txt_pins(installed):
     pins = {}
     for line in (REPO / "constraints.txt").read_text().splitlines():

@@ -32,12 +32,11 @@ from gateway.accounting.ledger import Ledger
 from gateway.accounting.periods import METERED, AllocationTracker, local_bucket, local_zone
 from gateway.accounting.plan import AccountingPlan, Totaliser
 from gateway.accounting.pump import (
-    CUT_OFF,
+    COIL_REQUESTS,
     KIND_RELAY,
     NOT_STOPPED,
-    REASSERT,
+    PUMP_COMMANDS,
     REQUESTED,
-    RESTORE,
     RUNNING_AFTER,
     PumpGuard,
 )
@@ -96,11 +95,11 @@ class AccountingEngine:
         self._zone = local_zone(plan.time_zone)
         self.allocation = (AllocationTracker(plan.allocation, state.get("allocation"))
                            if plan.allocation is not None else None)
-        self.board = AlarmBoard(plan, self.windows, state.get("alarms"))
         self.stored_coefficients: list[dict[str, Any]] = list(state.get("coefficients", []))
         self.book = CoefficientBook(plan.book.versions)
         for entry in self.stored_coefficients:
             self._add_coefficient(Coefficient(**entry))
+        self.board = AlarmBoard(plan, self.windows, state.get("alarms"), self.book)
         self.cursor: int = state.get("cursor", 0)
         self.last_time: float | None = state.get("last_time")
         self.bucket: int | None = state.get("bucket")
@@ -187,7 +186,7 @@ class AccountingEngine:
         """Our own interval volumes, read back in store order, are the drift rule's series; a
         committed pump request read back live is handed to the gateway to carry out."""
         data = record.data or {}
-        if (live and record.kind == KIND_PUMP and record.point in (CUT_OFF, RESTORE, REASSERT)
+        if (live and record.kind == KIND_PUMP and record.point in COIL_REQUESTS
                 and record.value == REQUESTED):
             self.commands.append((record.seq, record.point or "", data))
             self.pending_relay[str(record.seq)] = [record.point, data]
@@ -456,7 +455,7 @@ class AccountingEngine:
             if replaced is not None:
                 name, interval = replaced
                 self.outputs += self.interval.count(name, self.totals[name], interval)
-        elif record.point in ("pump_override", "pump_restore") and self.pump is not None:
+        elif record.point in PUMP_COMMANDS and self.pump is not None:
             self.outputs += self.pump.command(record.point, data, record.wall_time or 0.0)
             self.checkpoint_due = True
 

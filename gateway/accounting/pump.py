@@ -39,6 +39,11 @@ RUNNING_FLOW_M3H = 0.5  # a flow above this after a confirmed stop: water is pum
 REASSERT_SPACING_S = 300.0  # a pump that runs on (bypassed): the coil is re-requested this often
 DEFAULT_OVERRIDE_S = 8 * 3600.0  # an override command that names no expiry lasts this long
 KIND_RELAY = "relay"
+# A centre's pump command (gateway/uplink/centre_commands.py: a signed `command` record whose
+# data says whether the centre link took it), carried out here in store order like the rest.
+REMOTE_START, REMOTE_STOP = "pump_start", "pump_stop"
+COIL_REQUESTS = (CUT_OFF, RESTORE, REASSERT, REMOTE_START, REMOTE_STOP)
+PUMP_COMMANDS = ("pump_override", "pump_restore", REMOTE_START, REMOTE_STOP)
 
 
 class PumpGuard:
@@ -140,7 +145,23 @@ class PumpGuard:
         elif point == "pump_restore" and self.cut_year is not None:
             out += self._restore(at_time, f"restored by {by or 'an installer'}")
             self.released = True
+        elif point in (REMOTE_START, REMOTE_STOP) and data.get("accepted"):
+            out += self.remote(point, by or "a centre", at_time)
         return out
+
+    def remote(self, point: str, by: str, at_time: float) -> list[NewRecord]:
+        """A centre's start or stop, judged again in store order: a start is withheld while
+        the cut-off is in force, a stop while a site override holds the pump."""
+        what = "start" if point == REMOTE_START else "stop"
+        if point == REMOTE_START and self.cut_year is not None and not self.released \
+                and not self.override:
+            why = f"{by}: remote start refused, the cut-off of {self.cut_year} is in force"
+        elif point == REMOTE_STOP and self.override:
+            why = f"{by}: remote stop refused, a site override holds the pump"
+        else:
+            return [self._record(point, DRY_RUN if self.control.dry_run else REQUESTED, at_time,
+                                 by=by, reason=f"remote {what} by {by}")]
+        return [self._record(WITHHELD, why, at_time, by=by, reason=why)]
 
     def expire(self, now: float) -> list[NewRecord]:
         """An override past its expiry ends by itself (the cut-off is judged again)."""
@@ -231,9 +252,9 @@ class PumpGuard:
 
 
 def coil_value(point: str, control_data: dict[str, Any]) -> bool:
-    """The coil state a cut_off (or reassert) or restore request means."""
+    """The coil state a cut_off (reassert, remote stop) or restore (remote start) means."""
     stops = bool(control_data.get("coil_stops_pump", True))
-    return stops if point in (CUT_OFF, REASSERT) else not stops
+    return stops if point in (CUT_OFF, REASSERT, REMOTE_STOP) else not stops
 
 
 def relay_record(request_seq: int, point: str, device: str, coil: int, on: bool, ok: bool,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from bisect import bisect_left
 from collections import deque
 from dataclasses import asdict, dataclass, field
 
@@ -17,6 +18,10 @@ CRC_ERROR = "crc_error"
 EXCEPTION_REPLY = "exception_reply"
 MALFORMED = "malformed"
 CONNECT_ERROR = "connect_error"
+
+# Upper bounds (s) of the round-trip histogram's buckets (a bucket's count: round trips above
+# the previous bound and up to its own; one more bucket counts those above the last bound).
+RTT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
 @dataclass(slots=True)
@@ -41,6 +46,8 @@ class DeviceHealth:
     last_good_wall: float | None = None  # time.time() of the last good reply
     last_rtt: float | None = None  # seconds, request sent to reply decoded
     rtt_avg: float | None = None  # exponentially weighted, alpha 0.1
+    rtt_counts: list[int] = field(default_factory=lambda: [0] * (len(RTT_BUCKETS) + 1))
+    rtt_sum: float = 0.0  # seconds, over every round trip in rtt_counts
     last_error: str = ""
     state_since: float = field(default_factory=time.time)
     next_poll_in: float | None = None
@@ -51,6 +58,8 @@ class DeviceHealth:
         if (outcome in (OK, EXCEPTION_REPLY)) and rtt is not None:
             self.last_rtt = rtt
             self.rtt_avg = rtt if self.rtt_avg is None else 0.9 * self.rtt_avg + 0.1 * rtt
+            self.rtt_counts[bisect_left(RTT_BUCKETS, rtt)] += 1
+            self.rtt_sum += rtt
         if outcome == OK:
             self.good_replies += 1
             self.last_good_wall = time.time()

@@ -57,6 +57,23 @@ def exposed_secret(config_file: str, config: Any) -> str | None:
             f"chmod 600 {config_file}")
 
 
+def check_status_token(config_file: str, config: Any) -> str | None:
+    """InvalidConfig when [status]'s token file is missing, empty or short; the warning to give
+    when others than its owner may read it (None: nothing to say)."""
+    if config.status is None:
+        return None
+    from gateway.cli.errors import InvalidConfig
+    from gateway.config.status import exposed_token, token_problems
+    from gateway.errors import format_problem
+
+    path = config.config_path(config.status.token_file)
+    problems = list(token_problems(config.status, path))
+    if problems:
+        text = Path(config_file).read_text(encoding="utf-8")
+        raise InvalidConfig(config_file, [format_problem(p, config_file, text) for p in problems])
+    return exposed_token(path)
+
+
 @click.command("check-config")
 @click.argument("config_file", type=click.Path(dir_okay=False))
 def check_config(config_file: str) -> None:
@@ -70,10 +87,11 @@ def check_config(config_file: str) -> None:
     from gateway.config import summarize
 
     config = load_gateway_config(config_file)
+    token_warning = check_status_token(config_file, config)
     click.echo(summarize(config, describe_plan(config)))
-    warning = exposed_secret(config_file, config)
-    if warning is not None:
-        click.echo(f"warning: {warning}")
+    for warning in (exposed_secret(config_file, config), token_warning):
+        if warning is not None:
+            click.echo(f"warning: {warning}")
 
 
 @click.command()
@@ -100,9 +118,10 @@ def run(config_file: str, verbose: int) -> None:
 
     setup_logging(verbose)
     config = load_gateway_config(config_file)
-    warning = exposed_secret(config_file, config)
-    if warning is not None:
-        log.warning("%s", warning)
+    for warning in (exposed_secret(config_file, config),
+                    check_status_token(config_file, config)):
+        if warning is not None:
+            log.warning("%s", warning)
     try:
         store = open_store(config)
     except NoKey:
@@ -229,8 +248,15 @@ def scan(port: str, bauds: str, parities: str, ids: str, timeout: float | None, 
 @click.option("--uplink/--no-uplink", default=True, show_default=True,
               help="Deliver to a local reference receiver (HTTPS), taken down for a while in "
                    "the middle of the run.")
+@click.option("--centre", type=click.Choice(["sl427", "sl651"]), default=None,
+              help="Report to a local centre-station simulator instead, in SL/T 427-2021 or SL "
+                   "651-2014 (HEX), showing the frames exchanged.")
+@click.option("--frames", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="With --centre: write every frame to this file, `up HEX` or `down HEX`, a "
+                   "line each.")
 def demo(seconds: float | None, config_file: str, byte_time: bool, time_scale: float,
-         refresh: float, state_dir: Path | None, uplink: bool) -> None:
+         refresh: float, state_dir: Path | None, uplink: bool, centre: str | None,
+         frames: Path | None) -> None:
     """Start the simulated well and the gateway against it; show live readings and health,
     the signed store filling up with its chain verified, and its delivery to a local receiver
     (down for a while in the middle: the backlog grows, then drains).
@@ -239,11 +265,15 @@ def demo(seconds: float | None, config_file: str, byte_time: bool, time_scale: f
     Example:
       wellgate demo --seconds 30
       wellgate demo --seconds 30 --state-dir /tmp/demo-store
+      wellgate demo --seconds 25 --centre sl651 --frames frames.txt
     """
     from gateway.demo import run_demo
 
+    if frames is not None and centre is None:
+        raise click.BadParameter("--frames needs --centre sl427 or sl651", param_hint="--frames")
     config = load_gateway_config(config_file)
-    asyncio.run(run_demo(config, seconds, byte_time, time_scale, refresh, state_dir, uplink))
+    asyncio.run(run_demo(config, seconds, byte_time, time_scale, refresh, state_dir, uplink,
+                         centre, frames))
 
 
 @click.command()

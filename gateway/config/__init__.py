@@ -27,6 +27,7 @@ from gateway.config.buses import (
     TcpBus,
     resolve_inter_frame_gap,
 )
+from gateway.config.centres import Sl427Uplink, Sl651Uplink
 from gateway.config.loading import load_config
 from gateway.config.rules import CONFIG_RULES
 from gateway.config.schema import GatewayConfig
@@ -59,6 +60,8 @@ __all__ = [
     "PowerFlowSection",
     "PumpControlSection",
     "RtuBus",
+    "Sl427Uplink",
+    "Sl651Uplink",
     "StatusSection",
     "StoreSection",
     "StuckSection",

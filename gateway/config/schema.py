@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, PrivateAttr, ValidationInfo, field_validator
+from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from gateway.config.buses import Bus, Device
+from gateway.config.centres import centre_points_exist, centres_at_most
 from gateway.config.fields import Section
 from gateway.config.sections import AcquisitionSection, GatewaySection, WellSection
+from gateway.config.status import StatusPageSection
 from gateway.config.store import StoreSection
 from gateway.config.uplinks import Uplink
 from gateway.errors import Problem, rules_error
@@ -52,6 +54,9 @@ class GatewayConfig(Section):
         default_factory=list,
         description="a list of [[uplinks]] tables (none: the store keeps everything locally)",
     )
+    status: StatusPageSection | None = Field(
+        default=None, description="a [status] table (listen, token_file; none: no status page)"
+    )
 
     _source: Path | None = PrivateAttr(default=None)
     _profiles: dict[str, Profile] = PrivateAttr(default_factory=dict)
@@ -78,9 +83,17 @@ class GatewayConfig(Section):
                 problems.append(Problem((index, "name"), f"a name not already used by "
                                         f"uplinks[{first[uplink.name]}]", uplink.name))
             first.setdefault(uplink.name, index)
+        problems += centres_at_most(value)
         if problems:
             raise rules_error(problems)
         return value
+
+    @model_validator(mode="after")
+    def _centre_points_exist(self) -> GatewayConfig:
+        problems = list(centre_points_exist(self))
+        if problems:
+            raise rules_error(problems)
+        return self
 
     def config_path(self, value: str) -> Path:
         """A file named in the config, relative to the config file's folder."""

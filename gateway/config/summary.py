@@ -48,5 +48,8 @@ def summarize(config: GatewayConfig, more: Iterable[str] = ()) -> str:
     )
     if config.profile_dirs:
         lines.append("extra profile folders: " + ", ".join(str(d) for d in config.profile_dirs))
+    if config.status is not None:
+        lines.append(f"status page, /api/status and /metrics on http://{config.status.listen}/ "
+                     f"(token in {config.config_path(config.status.token_file)})")
     lines += more
     return "\n".join(lines)

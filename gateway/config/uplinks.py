@@ -7,6 +7,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
+from gateway.config.centres import Sl427Uplink, Sl651Uplink
 from gateway.config.fields import Name, Section, backoff_grows, bounded
 from gateway.errors import Problem, WhenMissing, rules_error
 
@@ -129,4 +130,5 @@ def signed_acks(uplink: MqttUplink) -> Iterator[Problem]:
                       "move the cursor; insecure_unsigned_acks = true is for a test broker only")
 
 
-Uplink = Annotated[HttpsUplink | MqttUplink, Field(discriminator="type")]
+Uplink = Annotated[HttpsUplink | MqttUplink | Sl427Uplink | Sl651Uplink,
+                   Field(discriminator="type")]

@@ -102,3 +102,20 @@ def boot(conn: sqlite3.Connection) -> int:
     """The store's boot counter (how many times a writer has opened it; 0 for none)."""
     row = conn.execute("SELECT value FROM meta WHERE key = 'boot'").fetchone()
     return int(row[0]) if row else 0
+
+
+def newest_seqs(conn: sqlite3.Connection, kind: str,
+                after_seq: int) -> dict[tuple[str, str], int]:
+    """The newest seq of each (device, point) among the records of `kind` after `after_seq` (a
+    range of the primary key: cheap when `after_seq` is near the end)."""
+    rows = conn.execute("SELECT device, point, max(seq) FROM records WHERE seq > ? AND kind = ? "
+                        "GROUP BY device, point", (after_seq, kind))
+    return {(device, point): seq for device, point, seq in rows}
+
+
+def count_after(conn: sqlite3.Connection, after_seq: int, through_seq: int, kind: str,
+                value: Any) -> int:
+    """How many records of `kind` holding `value` have a seq in after_seq+1..through_seq."""
+    row = conn.execute("SELECT count(*) FROM records WHERE seq > ? AND seq <= ? AND kind = ? "
+                       "AND value = ?", (after_seq, through_seq, kind, value)).fetchone()
+    return int(row[0])

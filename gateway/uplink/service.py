@@ -16,6 +16,7 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,9 @@ from gateway.config import GatewayConfig, Uplink
 from gateway.store import DB_FILE
 from gateway.store.errors import StoreError
 from gateway.store.keys import load_private_key, load_public_key
+from gateway.store.records import NewRecord
+from gateway.uplink.centre_link import CentreLink
+from gateway.uplink.centres import CENTRE_TYPES, centre_link
 from gateway.uplink.engine import Limits, UplinkEngine
 from gateway.uplink.https import HttpsTransport
 from gateway.uplink.mqtt import MqttTransport
@@ -33,6 +37,7 @@ from gateway.uplink.recipes import recipes_from_config
 from gateway.uplink.transport import Transport, tls_context
 
 log = logging.getLogger(__name__)
+Submit = Callable[[NewRecord], None]
 
 STATUS_FILE = "uplink.json"
 CLOSE_WITHIN = 3.0  # s RunningUplinks.close() waits for the engines before cancelling them
@@ -72,21 +77,26 @@ def limits_of(uplink: Uplink) -> Limits:
 
 
 class Uplinks:
-    def __init__(self, engines: list[UplinkEngine], status_path: Path | None = None) -> None:
+    def __init__(self, engines: list[UplinkEngine | CentreLink],
+                 status_path: Path | None = None) -> None:
         self.engines = engines
         self.status_path = status_path
 
     @classmethod
     def from_config(cls, config: GatewayConfig, state_dir: Path | None = None,
-                    runtime_dir: Path | None = None) -> Uplinks:
+                    runtime_dir: Path | None = None, submit: Submit | None = None) -> Uplinks:
+        """Every configured uplink; `submit` takes the records of centres' commands."""
         state = Path(state_dir or config.gateway.state_dir)
         if not config.uplinks:
             return cls([])
         key = load_private_key(state)
         nonces = NonceSource(state)
         recipes = recipes_from_config(config)
-        engines = []
+        engines: list[UplinkEngine | CentreLink] = []
         for uplink in config.uplinks:
+            if uplink.type in CENTRE_TYPES:
+                engines.append(centre_link(config, uplink, state, submit))  # type: ignore[arg-type]
+                continue
             if uplink.type == "mqtt" and uplink.platform_key is None:
                 log.warning("uplink %s: no platform_key, so acks are taken unsigned: whoever may "
                             "publish on its ack topic can move its cursor (reserve the topic "
@@ -162,12 +172,12 @@ class RunningUplinks:
             await self.task
 
 
-def start_uplinks(config: GatewayConfig, state_dir: Path,
-                  runtime_dir: Path) -> RunningUplinks | None:
+def start_uplinks(config: GatewayConfig, state_dir: Path, runtime_dir: Path,
+                  submit: Submit | None = None) -> RunningUplinks | None:
     """Start every configured uplink (None when there are none); call from the running loop."""
     if not config.uplinks:
         return None
-    return RunningUplinks(Uplinks.from_config(config, state_dir, runtime_dir))
+    return RunningUplinks(Uplinks.from_config(config, state_dir, runtime_dir, submit))
 
 
 def read_status(runtime_dir: Path) -> dict[str, Any] | None:
