@@ -20,8 +20,9 @@ from gateway.errors import (
     read_toml,
     rules_error,
 )
+from gateway.shipped import shipped_dir
 
-BUILTIN_TABLE_DIR = Path(__file__).resolve().parent.parent / "config" / "coefficients"
+BUILTIN_TABLE_DIR = shipped_dir("coefficients")
 
 Bounds = Annotated[list[Annotated[float, Field(ge=0)]], Field(min_length=2, max_length=2)]
 

@@ -28,11 +28,13 @@ from gateway.errors import (
     read_toml,
     rules_error,
 )
+from gateway.shipped import shipped_dir
 from gateway.units import unit_problem
 
 # Where profiles are looked up, in order: $WELLGATE_PROFILE_PATH (os.pathsep-separated), then the
-# repository's config/profiles/. A gateway config may add its own folders in front of these.
-BUILTIN_PROFILE_DIR = Path(__file__).resolve().parent.parent / "config" / "profiles"
+# repository's config/profiles/ (installed: share/wellgate/profiles/). A gateway config may add its
+# own folders in front of these.
+BUILTIN_PROFILE_DIR = shipped_dir("profiles")
 PROFILE_PATH_ENV = "WELLGATE_PROFILE_PATH"
 
 RegisterType = Literal[

@@ -23,8 +23,9 @@ from gateway.cli.options import (
     verbose_option,
 )
 from gateway.errors import SECRET_FIELDS
+from gateway.shipped import shipped_dir
 
-DEMO_CONFIG = Path(__file__).resolve().parents[2] / "config" / "examples" / "demo.toml"
+DEMO_CONFIG = shipped_dir("examples") / "demo.toml"
 EXIT_STORE_LOST = 3  # `wellgate run`: a store that existed is gone; systemd must not restart it
 
 log = logging.getLogger("gateway.cli")
