@@ -183,34 +183,50 @@ def probe(config_file: str, device: str, port: str | None, as_json: bool) -> Non
 
 @click.command()
 @click.option("--port", required=True, help="Serial port, e.g. /dev/ttyUSB0.")
-@click.option("--bauds", default="9600,2400,4800,19200,1200,38400", show_default=True)
-@click.option("--parities", default="N,E", show_default=True)
-@click.option("--ids", default="1-247", show_default=True, help="Modbus ids, e.g. 1-10,20.")
+@click.option("--bauds", default=None,
+              help="Baud rates to try, e.g. 9600,2400 [default: 9600,2400,4800,19200; --full: "
+                   "every standard rate].")
+@click.option("--parities", default=None,
+              help="Parities to try, e.g. N,E [default: N,E; --full: N,E,O].")
+@click.option("--ids", default=None,
+              help="Modbus ids, e.g. 1-10,20 [default: 1-10; --full: 1-247].")
+@click.option("--full", is_flag=True,
+              help="Sweep every standard baud, parity N/E/O and id 1-247 (can take an hour).")
 @click.option("--timeout", type=float, default=None,
               help="Seconds to wait per id (default: 0.1 s plus 30 character times).")
 @click.option("--dlt645/--no-dlt645", default=True, show_default=True,
-              help="Also try DL/T 645 read-address at each baud (8E1).")
+              help="First try DL/T 645 read-address at each baud (8E1).")
+@click.option("--bus-name", default="rs485-1", show_default=True,
+              help="The bus's name in the config snippet printed.")
 @json_option
-def scan(port: str, bauds: str, parities: str, ids: str, timeout: float | None, dlt645: bool,
-         as_json: bool) -> None:
-    """Find the meters on a bus: sweep baud x parity x id, and match profiles.
+def scan(port: str, bauds: str | None, parities: str | None, ids: str | None, full: bool,
+         timeout: float | None, dlt645: bool, bus_name: str, as_json: bool) -> None:
+    """Find the meters on a bus and say what they are: sweep the common line settings and ids
+    (a minute at most on a typical bus), match each answering device to a profile, and print
+    each in words and the [[buses]] and [[devices]] config to paste. A progress bar on stderr
+    names what is being tried (not with --json or when stderr is not a terminal). Exit 1 when
+    nothing answered.
 
     \b
     Example:
-      wellgate scan --port /dev/ttyUSB0 --bauds 9600 --ids 1-10
+      wellgate scan --port /dev/ttyUSB0
+      wellgate scan --port /dev/ttyUSB0 --bauds 9600 --ids 1-20
+      wellgate scan --port /dev/ttyUSB0 --full
     """
-    from gateway.scan import parse_bauds, parse_ids, parse_parities, run_scan
+    from gateway.scan import parse_bauds, parse_ids, parse_parities, run_scan, sweep_defaults
 
+    default = sweep_defaults(full)
     parsed = {}
-    for name, parse, text in (("--ids", parse_ids, ids), ("--bauds", parse_bauds, bauds),
-                              ("--parities", parse_parities, parities)):
+    for name, parse, text in (("--ids", parse_ids, ids or default["ids"]),
+                              ("--bauds", parse_bauds, bauds or default["bauds"]),
+                              ("--parities", parse_parities, parities or default["parities"])):
         try:
             parsed[name] = parse(text)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint=name) from None
     id_list, baud_list, parity_list = parsed["--ids"], parsed["--bauds"], parsed["--parities"]
     sys.exit(asyncio.run(run_scan(port, baud_list, parity_list, id_list, timeout, dlt645,
-                                  as_json)))
+                                  as_json, full=full, bus_name=bus_name)))
 
 
 @click.command()
