@@ -270,14 +270,13 @@ async def run_scan(port: str, bauds: list[int], parities: list[str], ids: list[i
         return 0 if found else 1
     click.echo(f"scanned {port} in {time.monotonic() - started:.1f} s: "
                f"{', '.join(map(str, bauds))} baud x {', '.join(f'8{p}1' for p in parities)} "
-               f"x ids {_ranges(ids)}{' and DL/T 645 read-address' if dlt645 else ''}")
+               f"x ids {_ranges(ids)}{' and DL/T 645 read-address' if dlt645 else ''}", err=True)
     for note in dict.fromkeys([*notes, *(f.note for f in found if f.note)]):
-        click.echo(f"note: {note}")
+        click.echo(f"note: {note}", err=True)
     if not found:
         click.echo("nothing answered; check wiring (A/B swapped?), termination and power, then "
                    "try `--full` (every baud, parity and id)", err=True)
         return 1
-    click.echo("")
     for hit in found:
         click.echo(describe(hit))
     click.echo("\n# paste into the site config, then run: wellgate check-config <site.toml>")
