@@ -17,13 +17,14 @@ def _ms(seconds: float | None) -> str:
     return "" if seconds is None else f"{seconds * 1000:.1f}"
 
 
-def health_table(snapshot: dict) -> str:
-    """One row per device: state, counters, last good reply, round-trip time."""
-    now = snapshot.get("written_at", time.time())
+def health_table(snapshot: dict, now: float | None = None) -> str:
+    """One row per device: state, counters, last good reply (its age now, not at the snapshot:
+    a stopped gateway's replies grow old), round-trip time."""
+    now = time.time() if now is None else now
     rows = [
         (d["device"], d["bus"], d["model"], d["state"], d["requests"], d["good_replies"],
          d["timeouts"], d["crc_errors"], d["exception_replies"], d["malformed"],
-         _ago(d["last_good_wall"], now), _ms(d["last_rtt"]), d["last_error"][:40])
+         _ago(d["last_good_wall"], now), _ms(d["last_rtt"]), d["last_error"])
         for d in snapshot["devices"]
     ]
     return format_table(("device", "bus", "model", "state", "requests", "good", "timeouts", "crc",

@@ -8,6 +8,7 @@ import logging
 import os
 import stat
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from gateway.cli.options import (
 
 DEMO_CONFIG = Path(__file__).resolve().parents[2] / "config" / "examples" / "demo.toml"
 EXIT_STORE_LOST = 3  # `wellgate run`: a store that existed is gone; systemd must not restart it
+EXIT_STALE = 3  # `wellgate health`: the snapshot no longer speaks for a running gateway
 SECRET_FIELDS = ("password", "secret", "token", "api_key")  # config fields that hold a secret
 
 log = logging.getLogger("gateway.cli")
@@ -146,21 +148,42 @@ def start_line(config_file: str, config: Any, store: Any) -> str:
 @config_option()
 @json_option
 def health(config_file: str, as_json: bool) -> None:
-    """Show each device's bus health, as the running gateway last wrote it.
+    """Show each device's bus health, as the running gateway last wrote it. When the gateway
+    is not running (it stopped, its PID is gone) or its snapshot is older than it should be,
+    say "stale" and why, show the last snapshot, and exit 3.
+
+    \b
+    Exit codes:
+      0  the gateway runs and its snapshot is fresh
+      1  no snapshot: the gateway has not run with this config's runtime_dir
+      3  stale: the gateway is not running, or is hung
 
     \b
     Example:
       wellgate health --config /etc/wellgate/wellgate.toml --json
     """
-    from gateway.daemon import read_health, runtime_dir
+    from gateway.daemon import HEALTH_FILE, read_health, runtime_dir
     from gateway.display import health_table
+    from gateway.liveness import staleness
 
     config = load_gateway_config(config_file)
     snapshot = read_health(config)
     if snapshot is None:
         raise NotReady(f"no health snapshot in {runtime_dir(config)}: is the gateway running "
                        "(wellgate run)?", exit_code=1)
-    click.echo(json.dumps(snapshot, indent=2) if as_json else health_table(snapshot))
+    stale = staleness(snapshot)
+    if as_json:
+        click.echo(json.dumps({**snapshot, "stale": stale}, indent=2))
+    else:
+        if stale is None:
+            click.echo(f"gateway running (PID {snapshot.get('pid', '?')}); snapshot written "
+                       f"{max(0.0, time.time() - snapshot['written_at']):.1f} s ago")
+        else:
+            click.echo(f"stale: {stale}; below is its last snapshot "
+                       f"({runtime_dir(config) / HEALTH_FILE})")
+        click.echo(health_table(snapshot))
+    if stale is not None:
+        sys.exit(EXIT_STALE)
 
 
 @click.command()
