@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
+from dataclasses import dataclass, field
 
 from drivers.modbus_errors import exception_for_code
 from gateway.profiles import available_profiles, load_profile_file
@@ -56,7 +58,7 @@ def device_name(found: Found, roles: dict[str, str]) -> str:
     return f"{role}-{found.slave_id if found.address is None else found.address[-4:]}"
 
 
-def _roles() -> dict[str, str]:
+def profile_roles() -> dict[str, str]:
     """Each profile's role (flow, energy, level, relay), by name."""
     roles = {}
     for name, path in available_profiles().items():
@@ -65,6 +67,28 @@ def _roles() -> dict[str, str]:
         except Exception:  # a broken profile file names no role; the scan lists it elsewhere
             continue
     return roles
+
+
+@dataclass
+class DeviceChoice:
+    """A device as it goes into the config."""
+
+    name: str
+    model: str
+    slave_id: int | None = None
+    address: str | None = None
+
+
+@dataclass
+class BusChoice:
+    """A bus as it goes into the config, with its devices."""
+
+    name: str
+    type: str  # rtu | dlt645
+    port: str
+    baud: int
+    parity: str
+    devices: list[DeviceChoice] = field(default_factory=list)
 
 
 def usable(found: list[Found]) -> tuple[list[Found], list[Found]]:
@@ -78,28 +102,52 @@ def usable(found: list[Found]) -> tuple[list[Found], list[Found]]:
     return chosen, [f for f in found if f not in chosen]
 
 
-def snippet(found: list[Found], port: str, bus_name: str = DEFAULT_BUS) -> str:
-    """`[[buses]]` and `[[devices]]` TOML for what answered, ready to paste into a site config;
-    devices it cannot use are named in comments with why."""
-    chosen, rest = usable(found)
-    lines: list[str] = []
-    if chosen:
-        first = chosen[0]
-        bus_type = "dlt645" if first.protocol == "dlt645" else "rtu"
-        lines += ["[[buses]]", f'name = "{bus_name}"', f'type = "{bus_type}"',
-                  f'port = "{port}"', f"baud = {first.baud}", f'parity = "{first.parity}"', ""]
-        roles = _roles()
-        for hit in chosen:
-            lines += ["[[devices]]", f'name = "{device_name(hit, roles)}"', f'bus = "{bus_name}"',
-                      f'model = "{hit.matches[0].profile}"',
-                      (f"slave_id = {hit.slave_id}" if hit.address is None
-                       else f'address = "{hit.address}"'), ""]
+def left_out(rest: list[Found], chosen: list[Found]) -> list[str]:
+    """Why each device that answered is not in the config, one line each."""
+    lines = []
     for hit in rest:
         ident = f"id {hit.slave_id}" if hit.address is None else f"address {hit.address}"
-        if not (hit.matches and hit.matches[0].fits):
+        if not (hit.matches and hit.matches[0].fits) or not chosen:
             why = "no profile fits it"
         else:
             why = (f"it answered at {hit.line}, the bus runs at {chosen[0].line}: set the meter "
                    "to the bus's settings, then scan again")
-        lines.append(f"# {ident} left out: {why}")
+        lines.append(f"{ident} left out: {why}")
+    return lines
+
+
+def bus_choice(chosen: list[Found], port: str, bus_name: str = DEFAULT_BUS) -> BusChoice:
+    """The bus and devices of `chosen` (all at one line setting, see usable), named by role."""
+    first = chosen[0]
+    roles = profile_roles()
+    bus = BusChoice(bus_name, "dlt645" if first.protocol == "dlt645" else "rtu", port,
+                    first.baud, first.parity)
+    bus.devices = [DeviceChoice(device_name(hit, roles), hit.matches[0].profile, hit.slave_id,
+                                hit.address) for hit in chosen]
+    return bus
+
+
+def _text(value: str) -> str:
+    return json.dumps(value, ensure_ascii=False)  # a JSON string is a TOML basic string
+
+
+def bus_toml(bus: BusChoice) -> list[str]:
+    """The `[[buses]]` table and its `[[devices]]` tables, as TOML lines."""
+    lines = ["[[buses]]", f"name = {_text(bus.name)}", f"type = {_text(bus.type)}",
+             f"port = {_text(bus.port)}", f"baud = {bus.baud}", f"parity = {_text(bus.parity)}",
+             ""]
+    for device in bus.devices:
+        lines += ["[[devices]]", f"name = {_text(device.name)}", f"bus = {_text(bus.name)}",
+                  f"model = {_text(device.model)}",
+                  (f"slave_id = {device.slave_id}" if device.address is None
+                   else f"address = {_text(device.address)}"), ""]
+    return lines
+
+
+def snippet(found: list[Found], port: str, bus_name: str = DEFAULT_BUS) -> str:
+    """`[[buses]]` and `[[devices]]` TOML for what answered, ready to paste into a site config;
+    devices it cannot use are named in comments with why."""
+    chosen, rest = usable(found)
+    lines = bus_toml(bus_choice(chosen, port, bus_name)) if chosen else []
+    lines += [f"# {line}" for line in left_out(rest, chosen)]
     return "\n".join(lines).rstrip()
