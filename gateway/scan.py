@@ -137,7 +137,7 @@ def _quiet(logger: str) -> Iterator[None]:
         log.setLevel(level)
 
 
-async def _open_modbus(port: str, baud: int, parity: str, timeout: float,
+async def open_modbus(port: str, baud: int, parity: str, timeout: float,
                        notes: list[str]) -> ModbusTransport | None:
     """An open transport; None (with a note) if the port refuses this parity; ClickException if
     it cannot be opened at all."""
@@ -167,9 +167,10 @@ async def _open_modbus(port: str, baud: int, parity: str, timeout: float,
                                f"{busy_message(port) or ''}")
 
 
-async def _ask(transport: ModbusTransport, slave: int) -> str | None:
-    """"reply", the exception it answered with, or None when the id stayed silent twice."""
-    for _ in range(ASKS_PER_SILENT_ID):
+async def ask_id(transport: ModbusTransport, slave: int,
+                 asks: int = ASKS_PER_SILENT_ID) -> str | None:
+    """"reply", the exception it answered with, or None when the id stayed silent `asks` times."""
+    for _ in range(asks):
         try:
             await transport.read(slave, 3, 0, 1)
             return "reply"
@@ -182,7 +183,7 @@ async def _ask(transport: ModbusTransport, slave: int) -> str | None:
 async def _scan_modbus(port: str, baud: int, parity: str, ids: list[int], timeout: float,
                        profiles: dict[str, Profile], progress: Progress,
                        notes: list[str]) -> list[Found]:
-    transport = await _open_modbus(port, baud, parity, timeout, notes)
+    transport = await open_modbus(port, baud, parity, timeout, notes)
     if transport is None:
         progress.step(f"{baud} 8{parity}1 skipped", len(ids))
         return []
@@ -190,7 +191,7 @@ async def _scan_modbus(port: str, baud: int, parity: str, ids: list[int], timeou
     try:
         for slave in ids:
             progress.step(f"{baud} 8{parity}1 id {slave}")
-            answer = await _ask(transport, slave)
+            answer = await ask_id(transport, slave)
             if answer is None:
                 continue
             hit = Found("modbus", baud, parity, slave_id=slave, answer=answer)
@@ -201,7 +202,7 @@ async def _scan_modbus(port: str, baud: int, parity: str, ids: list[int], timeou
     return found
 
 
-async def _scan_dlt645(port: str, baud: int, timeout: float) -> Found | None:
+async def scan_dlt645(port: str, baud: int, timeout: float) -> Found | None:
     """Broadcast read-address at `baud`, 8E1 (or 8N1 where the port refuses parity E)."""
     note = ""
     for parity in ("E", "N"):
@@ -232,7 +233,7 @@ async def sweep(port: str, bauds: list[int], parities: list[str], ids: list[int]
     if dlt645:
         for baud in bauds:
             progress.step(f"{baud} DL/T 645 read-address")
-            hit = await _scan_dlt645(port, baud, (timeout or default_timeout(baud)) + 0.2)
+            hit = await scan_dlt645(port, baud, (timeout or default_timeout(baud)) + 0.2)
             if hit:
                 found.append(hit)
     if found and not full:

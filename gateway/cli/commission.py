@@ -195,11 +195,14 @@ def _key(state_dir: Path) -> tuple[str, str, str]:
 
 def _first_poll(config: Any) -> None:
     from gateway.commission import poll_once
-    from gateway.display import readings_table
+    from gateway.display import precisions, readings_table
 
     readings, healths = asyncio.run(poll_once(config))
+    shown = {}
+    for device in config.devices:
+        shown.update(precisions(config.effective_points(device), device.name, readings))
     if readings:
-        click.echo(readings_table(readings))
+        click.echo(readings_table(readings, shown))
     silent = [name for name, health in healths.items() if not health.good_replies]
     for name in silent:
         click.echo(f"warning: {name} did not answer the first poll: "
