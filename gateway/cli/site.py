@@ -67,11 +67,14 @@ def check_config(config_file: str) -> None:
     Example:
       wellgate check-config /etc/wellgate/wellgate.toml
     """
+    from gateway.accounting.calibrate import describe_stored
     from gateway.accounting.plan import describe_plan
     from gateway.config import summarize
 
     config = load_gateway_config(config_file)
-    click.echo(summarize(config, describe_plan(config)))
+    stored = (describe_stored(Path(config.gateway.state_dir), config.well.timezone)
+              if config.well.accounting is not None else None)
+    click.echo(summarize(config, [*describe_plan(config), *([stored] if stored else [])]))
     warning = exposed_secret(config_file, config)
     if warning is not None:
         click.echo(f"warning: {warning}")
