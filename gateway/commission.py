@@ -31,6 +31,7 @@ class Accounting:
     pump_capacity_m3h: float
     rated_power_kw: float
     annual_allocation_m3: float | None = None
+    reference_device: str | None = None  # a temporary reference flow meter for calibration
 
 
 @dataclass
@@ -70,6 +71,9 @@ def site_toml(site: Site, written_by: str) -> str:
         if acc.annual_allocation_m3:
             lines += ["[well.accounting.allocation]",
                       f"annual_m3 = {acc.annual_allocation_m3:g}", ""]
+        if acc.reference_device:
+            lines += ["[well.accounting.calibration]  # `wellgate calibrate` compares with it",
+                      f"reference_device = {_text(acc.reference_device)}", ""]
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -50,21 +50,24 @@ def installer_answers(tmp_path: Path, ports: list[str]):
     simulator's ports and where this test wants the files. "" takes the offered default."""
     waiting = list(ports)
     return [
-        (r"Well id at the platform[^:]*: ", lambda: "150602-0017"),
-        (r"Serial port of the RS-485 line to scan[^:]*: ", lambda: waiting.pop(0)),
-        (r"Scan another RS-485 line\? \[y/N\]: ", lambda: "y" if waiting else "n"),
-        (r"Model of the meter at [^\]]*\]: ", lambda: ""),
-        (r"Name for the [^\]]*\]: ", lambda: ""),
-        (r"Account the well's water[^\]]*\]: ", lambda: "y"),
-        (r"Which device is [^\]]*\]: ", lambda: ""),
-        (r"pump's most output, m³/h: ", lambda: "60"),
-        (r"rated electrical power, kW: ", lambda: "7.5"),
-        (r"annual allocation, m³ [^\]]*\]: ", lambda: "50000"),
-        (r"The well's time zone \[[^\]]*\]: ", lambda: ""),
-        (r"Write the site config to \[[^\]]*\]: ", lambda: str(tmp_path / "site.toml")),
-        (r"store and signing key in \[[^\]]*\]: ", lambda: str(tmp_path / "state")),
-        (r"health snapshot in \[[^\]]*\]: ", lambda: str(tmp_path / "run")),
-        (r"Calibrate [^\]]*\]: ", lambda: "n"),
+        (r"Well id at the platform[^:]*: ", lambda _: "150602-0017"),
+        (r"Serial port of the RS-485 line to scan[^:]*: ", lambda _: waiting.pop(0)),
+        (r"Scan another RS-485 line\? \[y/N\]: ", lambda _: "y" if waiting else "n"),
+        (r"Model of the meter at [^\]]*\]: ", lambda _: ""),
+        (r"Name for the [^\]]*\]: ", lambda _: ""),
+        (r"Account the well's water[^\]]*\]: ", lambda _: "y"),
+        (r"Which device is [^\]]*\]: ", lambda _: ""),
+        # the first flow meter the prompt offers is the one the installer clamped on to calibrate
+        (r"temporary reference for calibrating[^?]*\? \(([\w-]+)[^\]]*\]: ",
+         lambda m: m.group(1)),
+        (r"pump's most output, m³/h: ", lambda _: "60"),
+        (r"rated electrical power, kW: ", lambda _: "7.5"),
+        (r"annual allocation, m³ [^\]]*\]: ", lambda _: "50000"),
+        (r"The well's time zone \[[^\]]*\]: ", lambda _: ""),
+        (r"Write the site config to \[[^\]]*\]: ", lambda _: str(tmp_path / "site.toml")),
+        (r"store and signing key in \[[^\]]*\]: ", lambda _: str(tmp_path / "state")),
+        (r"health snapshot in \[[^\]]*\]: ", lambda _: str(tmp_path / "run")),
+        (r"Calibrate [^\]]*\]: ", lambda _: "y"),
     ]
 
 
@@ -80,7 +83,7 @@ def commission_at_a_terminal(tmp_path: Path, ports: list[str]) -> tuple[str, int
             shown.append(terminal.before + (terminal.after if index < len(answers) else ""))
             if index == len(answers):
                 break
-            terminal.sendline(answers[index][1]())
+            terminal.sendline(answers[index][1](terminal.match))
         else:
             raise AssertionError(f"still asking after {MAX_PROMPTS} prompts: {''.join(shown)}")
     finally:
@@ -108,6 +111,8 @@ def test_a_new_installer_commissions_the_simulated_well_and_it_polls(simulated_w
         d["model"] for d in demo["devices"])
     accounting = written["well"]["accounting"]
     assert (accounting["flow_meter"], accounting["energy_meter"]) == ("flow-1", "energy-2")
+    assert accounting["calibration"]["reference_device"] == "flow-4"
+    assert "wellgate calibrate --config" in shown
 
     config = str(tmp_path / "site.toml")
     gateway = subprocess.Popen([*WELLGATE, "run", "--config", config],

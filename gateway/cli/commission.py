@@ -153,15 +153,21 @@ def _accounting(ask: Asker, buses: list[Any], options: dict[str, Any]) -> Any:
             return names[0] if names else None
         return ask(f"Which device is {what}", default=names[0], type=click.Choice(names))
 
+    flow = pick("flow", "the flow meter that counts the legal volume")
+    others = [name for name in by_role.get("flow", []) if name != flow]
+    reference = None
+    if others and not ask.yes:
+        reference = ask("Is another flow meter a temporary reference for calibrating 以电折水 "
+                        "(率定)?", default="none", type=click.Choice([*others, "none"]))
     return Accounting(
-        pick("flow", "the flow meter that counts the legal volume"),
-        pick("energy", "the pump's energy meter"), pick("level", "the well's level sensor"),
+        flow, pick("energy", "the pump's energy meter"), pick("level", "the well's level sensor"),
         ask("The pump's most output, m³/h", options["pump_capacity"], flag="--pump-capacity",
             type=click.FloatRange(min=0, min_open=True)),
         ask("The pump's rated electrical power, kW", options["rated_power"],
             flag="--rated-power", type=click.FloatRange(min=0, min_open=True)),
         ask("The well's annual allocation, m³ (0: none)", options["allocation"], default=0.0,
-            type=click.FloatRange(min=0)) or None)
+            type=click.FloatRange(min=0)) or None,
+        None if reference == "none" else reference)
 
 
 def _write_config(ask: Asker, site: Any, config_out: Path, force: bool) -> None:
@@ -209,6 +215,23 @@ def _first_poll(config: Any) -> None:
                    f"{healths[name].last_error or 'no reply'}")
     if not silent:
         click.echo(f"every device answered ({len(healths)})")
+
+
+def _calibration(ask: Asker, accounting: Any, config_out: Path) -> None:
+    """A calibration takes the running gateway and half an hour or more per run: say how."""
+    if accounting is None or not accounting.energy_meter:
+        click.echo("no energy meter: no 以电折水, nothing to calibrate")
+        return
+    if accounting.reference_device is None:
+        click.echo("no reference flow meter named: to calibrate later, add one to the bus, "
+                   "name it as [well.accounting.calibration] reference_device, and run "
+                   f"`wellgate calibrate --config {config_out}`")
+        return
+    if ask.confirm(f"Calibrate 以电折水 against {accounting.reference_device} once the gateway "
+                   "runs?", True):
+        click.echo(f"after step 9: start the gateway (wellgate run --config {config_out}), let "
+                   f"the pump run steadily, then: wellgate calibrate --config {config_out} (each "
+                   "run takes [well.accounting.calibration] min_duration_s, 30 min by default)")
 
 
 def _zone(name: str) -> str:
@@ -294,12 +317,7 @@ def commission(well_id: str | None, ports: tuple[str, ...], config_out: Path | N
     pem, print_, grouped_print = _run(6, lambda: _key(Path(state_dir)))
     _run(7, lambda: _first_poll(config))
     _step(8)
-    if accounting is not None and accounting.energy_meter and ask.confirm(
-            "Calibrate 以电折水 against a reference flow meter now?", False):
-        click.echo("start the gateway first (step 9 says how), then run:\n  wellgate "
-                   f"calibrate --config {config_out}\nwhile the pump runs steadily")
-    else:
-        click.echo(f"later, if wanted: wellgate calibrate --config {config_out}")
+    _calibration(ask, accounting, config_out)
     _step(9)
     bundle = registration_bundle(config, config_out, pem, print_, station_address)
     text = registration_text(bundle, grouped_print)
