@@ -96,7 +96,13 @@ def _scan_buses(ask: Asker, ports: tuple[str, ...]) -> list[Any]:
         if held:
             click.echo(f"{port} is in use{held}")
             continue
-        bus = _scan_port(port, f"rs485-{len(buses) + 1}")
+        try:
+            bus = _scan_port(port, f"rs485-{len(buses) + 1}")
+        except click.ClickException as exc:  # the port does not open
+            if ask.yes:
+                raise
+            click.echo(f"error: {exc.format_message()}")
+            continue
         if bus is not None:
             buses.append(bus)
         elif ask.yes:
