@@ -150,7 +150,11 @@ def _accounting(ask: Asker, buses: list[Any], options: dict[str, Any]) -> Any:
     if not (by_role.get("flow") or by_role.get("energy")):
         click.echo("no flow or energy meter: no water accounting")
         return None
-    if not ask.confirm("Account the well's water (volumes, 以电折水, meter-health alarms)?", True):
+    wanted = options["accounting"]
+    if wanted is None:
+        wanted = ask.confirm("Account the well's water (volumes, 以电折水, meter-health alarms)?",
+                             True)
+    if not wanted:
         return None
 
     def pick(role: str, what: str) -> str | None:
@@ -268,6 +272,8 @@ def _run(number: int, step: Callable[[], Any]) -> Any:
               f"[asked; default {DEFAULT_RUNTIME}].")
 @click.option("--timezone", help=f"The well's time zone, an IANA name [asked; default "
               f"{DEFAULT_ZONE}].")
+@click.option("--accounting/--no-accounting", default=None,
+              help="Account the well's water (asked; under --yes: yes).")
 @click.option("--pump-capacity", type=float, help="The pump's most output, m³/h.")
 @click.option("--rated-power", type=float, help="The pump's rated electrical power, kW.")
 @click.option("--allocation", type=float, help="The annual allocation, m³ (0: none).")
@@ -280,7 +286,7 @@ def _run(number: int, step: Callable[[], Any]) -> Any:
 @click.option("--force", is_flag=True, help="Replace an existing --config-out.")
 def commission(well_id: str | None, ports: tuple[str, ...], config_out: Path | None,
                state_dir: str | None, runtime_dir: str | None, timezone: str | None,
-               pump_capacity: float | None,
+               accounting: bool | None, pump_capacity: float | None,
                rated_power: float | None, allocation: float | None,
                station_address: str | None, bundle_dir: Path | None, yes: bool,
                force: bool) -> None:
@@ -305,9 +311,9 @@ def commission(well_id: str | None, ports: tuple[str, ...], config_out: Path | N
     well = ask("Well id at the platform (e.g. 150602-0017)", well_id, flag="--well-id")
     buses = _run(1, lambda: _scan_buses(ask, ports))
     _run(2, lambda: _name_meters(ask, buses))
-    options = {"pump_capacity": pump_capacity, "rated_power": rated_power,
-               "allocation": allocation}
-    accounting = _run(3, lambda: _accounting(ask, buses, options))
+    options = {"accounting": accounting, "pump_capacity": pump_capacity,
+               "rated_power": rated_power, "allocation": allocation}
+    accounted = _run(3, lambda: _accounting(ask, buses, options))
     zone = _zone(ask("The well's time zone", timezone, default=DEFAULT_ZONE, value_proc=_zone))
     _step(4)
     config_out = Path(ask("Write the site config to", config_out, default=DEFAULT_CONFIG))
@@ -315,7 +321,7 @@ def commission(well_id: str | None, ports: tuple[str, ...], config_out: Path | N
                     default=DEFAULT_STATE)
     runtime_dir = ask("Leave the running gateway's health snapshot in", runtime_dir,
                       default=DEFAULT_RUNTIME)
-    site = Site(well, zone, state_dir, runtime_dir, buses, accounting)
+    site = Site(well, zone, state_dir, runtime_dir, buses, accounted)
     _write_config(ask, site, config_out, force)
     _step(5)
     config = load_gateway_config(str(config_out))
@@ -323,7 +329,7 @@ def commission(well_id: str | None, ports: tuple[str, ...], config_out: Path | N
     pem, print_, grouped_print = _run(6, lambda: _key(Path(state_dir)))
     _run(7, lambda: _first_poll(config))
     _step(8)
-    _calibration(ask, accounting, config_out)
+    _calibration(ask, accounted, config_out)
     _step(9)
     bundle = registration_bundle(config, config_out, pem, print_, station_address)
     text = registration_text(bundle, grouped_print)
