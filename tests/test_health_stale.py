@@ -44,8 +44,18 @@ def test_health_after_sigkill_of_the_gateway_is_stale(tmp_path):
         try:
             snapshot = tmp_path / "run" / "health.json"
             wait_until(lambda: snapshot.exists(), 30, "the first health snapshot")
+            runner.call(well.inject, "flow-meter", "crc")
+
+            def last_error() -> str:
+                try:
+                    return json.loads(snapshot.read_text())["devices"][0]["last_error"]
+                except (json.JSONDecodeError, IndexError, KeyError):
+                    return ""
+            wait_until(lambda: last_error().startswith("crc"), 30, "a CRC error in the snapshot")
             running = health(config)
             assert running.returncode == 0, running.stdout + running.stderr
+            # as found, the table cut the reason at 40 characters
+            assert len(last_error()) > 40 and last_error() in running.stdout, running.stdout
             gateway.send_signal(signal.SIGKILL)  # no last snapshot: only the PID can tell
             gateway.wait(10)
         finally:

@@ -112,6 +112,13 @@ def test_the_progress_bar_names_what_is_tried_on_a_terminal_only(simulated_well)
     assert terminal.exitstatus == 1  # ids 5-8: nobody there
     piped = subprocess.run([*WELLGATE, *command], capture_output=True, text=True, timeout=120)
     assert "scanning" not in piped.stderr and "id 5" not in piped.stderr, piped.stderr
+    as_json = pexpect.spawn(WELLGATE[0], [*WELLGATE[1:], *command, "--json"], encoding="utf-8",
+                            timeout=120, dimensions=(24, 160))
+    try:
+        shown = as_json.read()  # everything, to the end
+    finally:
+        as_json.close(force=True)
+    assert shown.strip() == "[]", shown  # at a terminal too: --json prints only the JSON
 
 
 def test_an_id_silent_once_is_asked_again():
