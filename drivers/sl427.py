@@ -288,14 +288,19 @@ def _values_bytes(kind, values):
     return bytes(out)
 
 
+def encode_report_data(kind, values, alarm, status, order="little"):
+    """The data of a C0 self-report (or a B0 reply): values of `kind`, alarm and status words."""
+    _check_order(order)
+    return (_values_bytes(kind, values) + _word_bytes("alarm word", alarm, order)
+            + _word_bytes("status word", status, order))
+
+
 def build_self_report(edition, county, station, kind, values, alarm, status, time_tag,
                       order="little", fcb=MAX_FCB, divs=None):
     """AFN C0 frame: values of type `kind` (e.g. flow: [flow, volume, ...]), alarm, status, Tp.
 
     For a kind without a value layout here, values are its raw bytes. None = not measured."""
-    _check_order(order)
-    data = (_values_bytes(kind, values) + _word_bytes("alarm word", alarm, order)
-            + _word_bytes("status word", status, order))
+    data = encode_report_data(kind, values, alarm, status, order)
     return build_frame(edition, Frame(True, fcb, type_code_of(edition, kind), divs, county,
                                       station, AFN_SELF_REPORT, data, None, time_tag))
 
@@ -307,7 +312,14 @@ def parse_self_report(frame, edition, order="little", county=None, station=None)
     _check_afn(parsed, AFN_SELF_REPORT)
     _check_station(parsed, county, station)
     kind = type_name(edition, parsed.type_code)
-    data = parsed.data
+    values, alarm, status = decode_report_data(kind, parsed.data, order)
+    return parsed, kind, values, alarm, status
+
+
+def decode_report_data(kind, data, order="little"):
+    """(values, alarm, status) of the data of a C0 self-report (or a B0 reply) of type `kind`:
+    the values (raw bytes for a kind without a layout here), then the alarm and status words."""
+    _check_order(order)
     if len(data) < 5:
         raise FrameError("self-report carries %d data bytes, expected values then 2 alarm and "
                          "2 status bytes" % len(data))
@@ -315,7 +327,7 @@ def parse_self_report(frame, edition, order="little", county=None, station=None)
     alarm, status = words[0] | words[1] << 8, words[2] | words[3] << 8
     raw = data[:-4]
     if kind not in VALUE_LAYOUTS:
-        return parsed, kind, raw, alarm, status
+        return raw, alarm, status
     layout = VALUE_LAYOUTS[kind]
     channel = sum(item[0] for item in layout)
     if len(raw) % channel:
@@ -327,4 +339,23 @@ def parse_self_report(frame, edition, order="little", county=None, station=None)
         for length, decimals, sign in layout:
             values.append(decode_value(raw[offset:offset + length], decimals, sign))
             offset += length
-    return parsed, kind, values, alarm, status
+    return values, alarm, status
+
+
+# --- framing of a byte stream ------------------------------------------------------------------
+
+
+def find_frame(buffer):
+    """(start, end) of the first candidate frame in buffer (68 L 68 .. L + 5 bytes), None if none
+    is complete yet; bytes before start are not a frame.
+
+    Only the markers and L are read: parse_frame checks the rest, so a damaged frame is
+    reported, not skipped."""
+    data = bytes(buffer)
+    start = data.find(bytes((START,)))
+    while 0 <= start and start + 3 <= len(data):
+        if data[start + 2] == START and data[start + 1] >= 7:  # C, A and AFN at least
+            end = start + data[start + 1] + 5
+            return (start, end) if end <= len(data) else None
+        start = data.find(bytes((START,)), start + 1)
+    return None

@@ -25,6 +25,7 @@ from gateway.demo_delivery import DRAIN_TIMEOUT, DemoDelivery
 from gateway.display import health_table, readings_table
 from gateway.readings import MemorySink, Reading, ReadingSink
 from gateway.simulator import SimulatedWell
+from gateway.simulator.physics import CURVE_WELL
 from gateway.store import (
     DB_FILE,
     KEY_FILE,
@@ -164,7 +165,7 @@ async def run_demo(config: GatewayConfig, seconds: float | None, byte_time: bool
     click.echo(f"demo store in {folder} (key {fingerprint(store.key.public_key())})")
     delivery, no_delivery = DemoDelivery.for_demo(config, folder, store.key, seconds, uplink)
     well = SimulatedWell.from_config(config, seed=1, time_scale=time_scale,
-                                     emulate_byte_time=byte_time)
+                                     emulate_byte_time=byte_time, params=CURVE_WELL)
     room = demo_room(config, store, folder, time_scale, refresh)
     latest = MemorySink(history=0)
     started = time.monotonic()

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from gateway.accounting.coefficient import CoefficientBook
 from gateway.accounting.health_rules import (
     FAULT,
     HOLD,
@@ -29,6 +30,7 @@ from gateway.accounting.health_rules import (
     totaliser_stuck,
 )
 from gateway.accounting.plan import AccountingPlan, to_base
+from gateway.accounting.recalibration import CALIBRATION_DUE, calibration_due
 from gateway.accounting.records import GATEWAY_DEVICE, WELL_DEVICE
 
 OFFLINE = "offline"
@@ -77,9 +79,11 @@ class AlarmBoard:
     (offline, clock) judged on the records that report the condition."""
 
     def __init__(self, plan: AccountingPlan, windows: dict[str, Window],
-                 state: dict[str, Any] | None = None) -> None:
+                 state: dict[str, Any] | None = None,
+                 book: CoefficientBook | None = None) -> None:
         self.plan = plan
         self.windows = windows
+        self.book = book if book is not None else plan.book  # grows as calibrations arrive
         self.rules: dict[str, tuple[str, str, Rule]] = {}  # key → (alarm, device, rule)
         self.latches: dict[str, AlarmLatch] = {}
         self.conditions: dict[str, str] = {}  # condition alarm key → FAULT / NORMAL / HOLD
@@ -138,6 +142,11 @@ class AlarmBoard:
             lv = plan.level
             self._rule("level_below_control", plan.level_device, lv,
                        lambda now: level_below_control(w["depth"].pairs, now, lv))
+        rc = plan.recalibration
+        if rc is not None and plan.head is not None and plan.energy is not None:
+            head = plan.head
+            self._rule(CALIBRATION_DUE, plan.energy.device, rc, lambda now: calibration_due(
+                w["depth"].pairs, w["power"].pairs, now, self.book, plan, head, rc))
         if plan.offline is not None:
             for device in plan.devices:
                 self._latch(f"{OFFLINE}@{device}", OFFLINE, *plan.offline)

@@ -11,6 +11,7 @@ the accounting room takes up as the well's next coefficient version.
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -23,12 +24,12 @@ from gateway.accounting.calibration import (
     CalibrationRefused,
     CalibrationResult,
     CalibrationSample,
-    combine_runs,
     evaluate_run,
     running_estimate,
 )
 from gateway.accounting.coefficient import Coefficient, HeadParameters
 from gateway.accounting.commands import append_command
+from gateway.accounting.manual_calibration import combine_by_head
 from gateway.accounting.plan import AccountingPlan, to_base
 from gateway.accounting.records import (
     KIND_COEFFICIENT,
@@ -234,9 +235,11 @@ def one_run(tail: SampleTail, params: CalibrationParams, duration_s: float,
 
 def run_runs(tail: SampleTail, params: CalibrationParams, duration_s: float, runs: int,
              progress: Progress, report: Callable[[int, CalibrationResult | None, str], None],
-             wait: Callable[[], None], timeout_s: float,
-             max_attempts: int | None = None) -> tuple[CalibrationResult, list[dict[str, Any]]]:
-    """Runs until `runs` are accepted (refused ones are reported, not counted), then combined."""
+             wait: Callable[[], None], timeout_s: float, max_attempts: int | None = None,
+             head_band_m: float = math.inf,
+             ) -> list[tuple[list[dict[str, Any]], CalibrationResult]]:
+    """Runs until `runs` are accepted (refused ones are reported, not counted), then combined:
+    one result per head band (runs at two water levels are two points of k(H), not one k)."""
     accepted: list[CalibrationResult] = []
     summaries: list[dict[str, Any]] = []
     attempts = 0
@@ -256,4 +259,4 @@ def run_runs(tail: SampleTail, params: CalibrationParams, duration_s: float, run
                           "k": result.k_m3_per_kwh, "U": result.expanded_uncertainty,
                           "volume_m3": result.volume_m3, "energy_kwh": result.energy_kwh})
         report(attempts, result, "")
-    return combine_runs(accepted, params), summaries
+    return combine_by_head(list(zip(summaries, accepted, strict=True)), params, head_band_m)

@@ -7,10 +7,11 @@ each outcome and stores a confirmed result as the well's next coefficient versio
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,16 @@ from gateway.accounting.calibrate import (
     sources_of,
     store_coefficient,
 )
-from gateway.accounting.calibration import CalibrationParams, CalibrationResult
+from gateway.accounting.calibration import CalibrationParams, CalibrationRefused, CalibrationResult
+from gateway.accounting.manual_calibration import (
+    FIELDS,
+    ManualRun,
+    ReadingPrecision,
+    combine_by_head,
+    evaluate_manual,
+    manual_params,
+    parse_run,
+)
 from gateway.accounting.plan import AccountingPlan, build_plan, calibration_params
 from gateway.store import DB_FILE, queries
 
@@ -101,12 +111,15 @@ class CalibrationSession:
                 f"energy {setup.sources.energy}; {setup.runs} run(s) of {setup.duration_s:g} s "
                 "of readings, pump running steadily throughout")
 
-    def run(self, progress: Progress, report: Report,
-            wait: Callable[[], None]) -> tuple[CalibrationResult, list[dict[str, Any]]]:
-        """Runs until enough are accepted, combined (CalibrationRefused: too many refused)."""
+    def run(self, progress: Progress, report: Report, wait: Callable[[], None]
+            ) -> list[tuple[list[dict[str, Any]], CalibrationResult]]:
+        """Runs until enough are accepted, combined per head band (CalibrationRefused: too many
+        refused, or a head band with too few runs)."""
         setup = self.setup
+        head = setup.config.well.accounting.head
         return run_runs(self.tail, setup.params, setup.duration_s, setup.runs, progress, report,
-                        wait, setup.timeout_s, max_attempts=2 * setup.runs + 1)
+                        wait, setup.timeout_s, max_attempts=2 * setup.runs + 1,
+                        head_band_m=head.head_band_m if head is not None else math.inf)
 
     def next_version(self) -> int:
         return next_version(self.conn, self.setup.plan)
@@ -143,3 +156,47 @@ def describe_result(result: CalibrationResult, params: CalibrationParams) -> str
         line += (f"; η = {result.efficiency:.3f} ± {result.efficiency_expanded_uncertainty:.3f} "
                  f"at H_cal {result.calibration_head_m:.2f} m")
     return line
+
+
+def manual_calibration(config: Any, texts: list[str], runs: int | None
+                       ) -> tuple[AccountingPlan, list[tuple[list[ManualRun], CalibrationResult]]]:
+    """Typed runs of a portable meter (`--manual`), judged and combined per head band;
+    CalibrationSetupError for a run that cannot be read, CalibrationRefused for one refused."""
+    accounting = config.well.accounting
+    if accounting is None:
+        raise CalibrationSetupError("the config has no [well.accounting] table")
+    if not texts:
+        raise CalibrationSetupError(f"give each run as --run {FIELDS}")
+    try:
+        typed = [parse_run(text) for text in texts]
+    except ValueError as exc:
+        raise CalibrationSetupError(f"--run {exc}") from None
+    settings = accounting.calibration
+    params = manual_params(calibration_params(settings), runs)
+    precision = ReadingPrecision(settings.manual_reading_resolution_m3, 0.01,
+                                 settings.manual_timing_uncertainty_s)
+    judged, reasons = [], []
+    for number, run in enumerate(typed, 1):
+        try:
+            judged.append((run, evaluate_manual(run, params, precision)))
+        except CalibrationRefused as refused:
+            reasons += [f"run {number}: {why}" for why in refused.reasons]
+    if reasons:
+        raise CalibrationRefused(reasons)
+    band = accounting.head.head_band_m if accounting.head is not None else math.inf
+    return build_plan(config), combine_by_head(judged, params, band)
+
+
+def store_manual(config: Any, plan: AccountingPlan, version: int, result: CalibrationResult,
+                 runs: list[ManualRun], now: float | None = None) -> int:
+    """Store one head's result as coefficient `version`, valid from `now`; returns its seq."""
+    now = time.time() if now is None else now
+    energy = plan.energy.device if plan.energy is not None else "energy meter"
+    sources = Sources("portable meter (typed readings)", energy, plan.level_device, plan.head)
+    source = (f"manual calibration {datetime.fromtimestamp(now).isoformat(timespec='seconds')}"
+              f" with a portable meter: {result.runs} run(s), {result.volume_m3:.3f} m³, "
+              f"{result.energy_kwh:.3f} kWh")
+    summaries = [asdict(run) for run in runs]
+    return store_coefficient(Path(config.gateway.state_dir),
+                             coefficient_record(new_coefficient(version, result, now, source),
+                                                result, sources, summaries))

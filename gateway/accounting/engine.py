@@ -96,11 +96,11 @@ class AccountingEngine:
         self._zone = local_zone(plan.time_zone)
         self.allocation = (AllocationTracker(plan.allocation, state.get("allocation"))
                            if plan.allocation is not None else None)
-        self.board = AlarmBoard(plan, self.windows, state.get("alarms"))
         self.stored_coefficients: list[dict[str, Any]] = list(state.get("coefficients", []))
         self.book = CoefficientBook(plan.book.versions)
         for entry in self.stored_coefficients:
             self._add_coefficient(Coefficient(**entry))
+        self.board = AlarmBoard(plan, self.windows, state.get("alarms"), self.book)
         self.cursor: int = state.get("cursor", 0)
         self.last_time: float | None = state.get("last_time")
         self.bucket: int | None = state.get("bucket")

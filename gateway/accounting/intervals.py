@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from gateway.accounting.alarms import Window
-from gateway.accounting.coefficient import CoefficientBook, derived_volume
+from gateway.accounting.coefficient import FIXED, CoefficientBook
 from gateway.accounting.compare import Comparison
 from gateway.accounting.counters import (
     CLOSED,
@@ -21,6 +21,7 @@ from gateway.accounting.counters import (
     Interval,
 )
 from gateway.accounting.drift import METER_FAULTS
+from gateway.accounting.khead import FIT, KMODEL_VERSION, STANDARD, choose_k
 from gateway.accounting.ledger import Ledger
 from gateway.accounting.periods import DERIVED, METERED
 from gateway.accounting.plan import AccountingPlan, Totaliser, to_base
@@ -78,6 +79,12 @@ class DerivedAmount:
     energy: float = 0.0
     volume: float = 0.0
     energy_per_head: float = 0.0  # Σ E/H: the effective head is ΣE / Σ(E/H)
+    model: str = ""  # the k model that made it (khead.choose_k; "" in older checkpoints)
+    versions: list[int] = field(default_factory=list)  # the calibrations a fit went through
+    energy_head: float = 0.0  # Σ E·H: a fit's effective head is Σ(E·H) / ΣE (k linear in H)
+    energy_u: float = 0.0  # Σ E·U(k): the volume's expanded uncertainty (None if any unknown)
+    u_known: bool = True
+    beyond_m: float = 0.0  # the farthest head beyond the calibrated heads
     start: float | None = None
     end: float | None = None
     first_seq: int | None = None
@@ -181,34 +188,38 @@ class IntervalAccount:
 
     def _derive(self, energy: float, start: float | None, end: float, seq: int | None,
                 head_known: bool = True) -> None:
-        try:
-            coefficient = self.book.valid_at(end)
-        except LookupError as error:
-            self.acc["energy"].kinds["no_coefficient"] = (
-                self.acc["energy"].kinds.get("no_coefficient", 0) + 1)
-            log.debug("no 以电折水: %s", error)
-            return
         head = self._head(end) if head_known else None
         max_ratio = self.plan.head.max_head_ratio if self.plan.head else 1.5
-        volume = derived_volume(energy, coefficient, head, self.plan.head_model, max_ratio)
-        corrected = volume.note is None and self.plan.head_model != "fixed"
-        part = next((d for d in self.derived if d.version == coefficient.version
-                     and d.corrected == corrected), None)
+        choice = choose_k(self.book, end, head, self.plan.head_model, max_ratio, self.plan.fit,
+                          self.plan.standard)
+        if choice is None:
+            self.acc["energy"].kinds["no_coefficient"] = (
+                self.acc["energy"].kinds.get("no_coefficient", 0) + 1)
+            log.debug("no 以电折水: no coefficient is valid at %s", end)
+            return
+        corrected = choice.note is None and choice.model not in (FIXED, STANDARD)
+        part = next((d for d in self.derived if d.version == choice.version
+                     and d.corrected == corrected and d.model in ("", choice.model)), None)
         if part is None:
-            part = DerivedAmount(coefficient.version, corrected)
+            part = DerivedAmount(choice.version, corrected, model=choice.model)
             self.derived.append(part)
         part.energy += energy
-        part.volume += volume.volume_m3
+        part.volume += energy * choice.k
         if corrected and head:
             part.energy_per_head += energy / head
+            part.energy_head += energy * head
+        part.versions = sorted(set(part.versions) | set(choice.versions))
+        part.energy_u += energy * (choice.uncertainty or 0.0)
+        part.u_known = part.u_known and choice.uncertainty is not None
+        part.beyond_m = max(part.beyond_m, choice.beyond_m)
         if start is not None and (part.start is None or start < part.start):
             part.start = start
         part.end = end if part.end is None else max(part.end, end)
         if seq is not None:
             part.first_seq = seq if part.first_seq is None else part.first_seq
             part.last_seq = seq
-        if volume.note and volume.note not in part.notes and len(part.notes) < MAX_NOTES:
-            part.notes.append(volume.note)
+        if choice.note and choice.note not in part.notes and len(part.notes) < MAX_NOTES:
+            part.notes.append(choice.note)
 
     def close(self, partial: bool, active_alarms: Iterable[str]
               ) -> tuple[list[NewRecord], float | None]:
@@ -237,15 +248,14 @@ class IntervalAccount:
         for number, part in enumerate(self.derived):
             if part.energy <= 0 or plan.energy is None:
                 continue
-            head = part.energy / part.energy_per_head if part.corrected else None
             outputs.append(make(
                 KIND_VOLUME, plan.energy.device, DERIVED, part.volume, "m³", part.end or 0.0,
                 {"source": DERIVED, "energy_kwh": part.energy,
                  "coefficient_version": part.version, "k_m3_per_kwh": part.volume / part.energy,
-                 "head_model": plan.head_model, "head_m": head, "note": "; ".join(part.notes)
-                 or None, "start": part.start, "end": part.end,
+                 "head_model": plan.head_model, "head_m": _effective_head(part),
+                 "note": "; ".join(part.notes) or None, "start": part.start, "end": part.end,
                  "seqs": [part.first_seq, part.last_seq], **common,
-                 "compared": derived_compared if number == 0 else None}))
+                 "compared": derived_compared if number == 0 else None, **_k_data(part)}))
             ledger.add(part.start, part.end or 0.0, part.volume, DERIVED)
         end = max([a.end for a in (volume, energy) if a.end is not None]
                   + [p.end for p in self.derived if p.end is not None], default=None)
@@ -268,6 +278,25 @@ class IntervalAccount:
         return {"acc": {name: asdict(acc) for name, acc in self.acc.items()},
                 "derived": [asdict(part) for part in self.derived],
                 "raised_in_interval": sorted(self.raised)}
+
+
+def _effective_head(part: DerivedAmount) -> float | None:
+    """The head that gives back the part's volume: harmonic mean for k ∝ 1/H, arithmetic for
+    the fit's line (both energy-weighted)."""
+    if not part.corrected or part.energy_per_head <= 0:
+        return None
+    if part.model == FIT:
+        return part.energy_head / part.energy
+    return part.energy / part.energy_per_head
+
+
+def _k_data(part: DerivedAmount) -> dict[str, Any]:
+    """What a derived record says of the k that made it: model, versions, uncertainty."""
+    u = part.energy_u / part.energy if part.u_known else None
+    return {"k_model": part.model or None, "k_model_version": KMODEL_VERSION,
+            "coefficient_versions": part.versions, "k_uncertainty_m3_per_kwh": u,
+            "volume_uncertainty_m3": None if u is None else u * part.energy,
+            "calibrated": part.model != STANDARD, "beyond_calibrated_m": part.beyond_m}
 
 
 def _base_unit(name: str) -> str:

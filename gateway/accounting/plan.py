@@ -16,7 +16,10 @@ from gateway.accounting.health_rules import (
     StatusThresholds,
     StuckThresholds,
 )
+from gateway.accounting.khead import FitSettings, StandardK
 from gateway.accounting.periods import METERED, AllocationParams
+from gateway.accounting.recalibration import RecalibrationThresholds
+from gateway.coefficient_tables import load_table, table_path
 from gateway.config import (
     AccountingSection,
     CalibrationSection,
@@ -80,6 +83,9 @@ class AccountingPlan:
     clock_check_every_s: float
     pump_control: PumpControlSection = field(default_factory=PumpControlSection)
     units: dict[tuple[str, str], str] = field(default_factory=dict)  # (device, point) → unit
+    fit: FitSettings = field(default_factory=FitSettings)  # k(H) over calibration heads
+    standard: StandardK | None = None  # the bureau's k until the well is calibrated
+    recalibration: RecalibrationThresholds | None = None  # the calibration_due rule
 
     @property
     def head_max_age_s(self) -> float:
@@ -93,12 +99,13 @@ class AccountingPlan:
         back = self.backwards.window_s if self.backwards else 0.0
         control = self.pump_control
         pump = control.confirm_within_s + 2 * self.evaluate_every_s if control.enabled else 0.0
+        recal = self.recalibration.window_s if self.recalibration and self.head else 0.0
         return {
-            "power": max(pf, pump),
+            "power": max(pf, pump, recal + 600 if recal else 0.0),
             "flow": max(pf, stuck),
             "volume": max(back, stuck),
             "energy": back,
-            "depth": max(self.level.window_s if self.level else 0.0, self.head_max_age_s),
+            "depth": max(self.level.window_s if self.level else 0.0, self.head_max_age_s, recal),
             "pipe": self.status.window_s if self.status else 0.0,
             "error": self.status.window_s if self.status else 0.0,
             "metered": self.drift.window_s if self.drift else 0.0,
@@ -128,8 +135,39 @@ def drift_thresholds(section: DriftSection) -> DriftThresholds:
     return DriftThresholds(**section.model_dump(exclude={"enabled"}))
 
 
+RECALIBRATION_KEYS = {"retest_after_days", "retest_level_change_m"}
+MANUAL_KEYS = {"manual_reading_resolution_m3", "manual_timing_uncertainty_s"}
+
+
 def calibration_params(section: CalibrationSection) -> CalibrationParams:
-    return CalibrationParams(**section.model_dump(exclude={"reference_device"}))
+    return CalibrationParams(**section.model_dump(
+        exclude={"reference_device"} | RECALIBRATION_KEYS | MANUAL_KEYS))
+
+
+def standard_k(acc: AccountingSection) -> StandardK | None:
+    """The bureau's table's k for this well ([well.accounting.standard]), if one is named."""
+    if acc.standard is None:
+        return None
+    table = load_table(table_path(acc.standard.table))
+    entry = table.lookup(acc.standard.area, acc.rated_power_kw, acc.standard.depth_m)
+    if entry is None:
+        raise ValueError(f"table {table.name!r} has no entry for area {acc.standard.area!r}, "
+                         f"{acc.rated_power_kw:g} kW, depth {acc.standard.depth_m:g} m")
+    source = (f"table {table.name!r} ({table.source}), area {entry.area}, "
+              f"{entry.power_kw[0]:g}-{entry.power_kw[1]:g} kW, depth "
+              f"{entry.depth_m[0]:g}-{entry.depth_m[1]:g} m")
+    return StandardK(entry.k_m3_per_kwh, entry.k_m3_per_kwh * table.uncertainty_percent / 100,
+                     source)
+
+
+def recalibration_thresholds(acc: AccountingSection) -> RecalibrationThresholds | None:
+    due = acc.alarms.calibration_due
+    if not due.enabled or acc.head is None:
+        return None
+    return RecalibrationThresholds(
+        acc.calibration.retest_after_days, acc.calibration.retest_level_change_m,
+        acc.head.extrapolation_margin_m, acc.alarms.power_flow.running_power_kw, due.window_s,
+        due.raise_after_s, due.clear_after_s)
 
 
 def _first_with(config: Any, role: str, point: str) -> str | None:
@@ -239,6 +277,10 @@ def build_plan(config: Any, accounting: AccountingSection | None = None) -> Acco
         clock_check_every_s=alarms.clock.check_every_s,
         pump_control=config.well.pump_control,
         units=units,
+        fit=(FitSettings(acc.head.head_band_m, acc.head.extrapolation_margin_m)
+             if acc.head is not None else FitSettings()),
+        standard=standard_k(acc),
+        recalibration=recalibration_thresholds(acc),
     )
 
 
@@ -254,6 +296,9 @@ def describe_plan(config: Any) -> list[str]:
     derived = (f"derived from {plan.energy.device} {plan.energy.point} ({versions}; head "
                f"model {plan.head_model})" if plan.energy else "no energy meter")
     lines = [f"accounting: {metered}; {derived}; intervals of {plan.interval_s} s"]
+    if plan.standard is not None:
+        lines.append(f"before a calibration: standard k {plan.standard.k_m3_per_kwh:g} m³/kWh "
+                     f"from {plan.standard.source}")
     if plan.allocation is not None:
         lines.append(f"allocation {plan.allocation.annual_allocation_m3:g} m³/year counted from "
                      f"{plan.counting_source} volume, warnings at "

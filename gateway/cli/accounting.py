@@ -127,18 +127,35 @@ class _RunBar:
 @click.option("--yes", is_flag=True, help="Store the result without asking.")
 @click.option("--timeout", type=float, default=None,
               help="Give a run up after this many seconds (default: twice its duration + 60).")
+@click.option("--manual", is_flag=True,
+              help="Runs read off a portable (clamp-on) meter and the energy meter and typed "
+                   "in with --run, instead of a reference meter on the bus.")
+@click.option("--run", "typed", multiple=True, metavar="RUN",
+              help="With --manual, one run: START_TIME,START_M3,START_KWH,END_TIME,END_M3,"
+                   "END_KWH[,HEAD_M] (times with their offset); repeatable.")
 def calibrate(config_file: str, duration: float | None, runs: int | None, yes: bool,
-              timeout: float | None) -> None:
+              timeout: float | None, manual: bool, typed: tuple[str, ...]) -> None:
     """Calibrate 以电折水 (率定): while the pump runs steadily, compare the temporarily installed
     reference flow meter ([well.accounting.calibration] reference_device, polled by the running
     gateway) with the pump's energy meter; show progress and the running estimate, refuse
     unstable or short runs saying why, and give k (and η where the head is known) with its
     uncertainty. On confirmation it is stored as the well's next coefficient version.
 
+    With --manual the runs are typed in (--run, or asked for one by one): a portable meter's
+    totals and the energy meter's at the start and end of each steady run. Runs at different
+    heads (HEAD_M, more than the head table's head_band_m apart) become one coefficient each:
+    points of k(H).
+
     \b
-    Example:
+    Examples:
       wellgate calibrate --config /etc/wellgate/wellgate.toml --runs 2
+      wellgate calibrate --config site.toml --manual \\
+        --run 2026-06-01T08:00:00+08:00,1000.00,500.00,2026-06-01T09:00:00+08:00,1031.40,510.00 \\
+        --run 2026-06-01T09:30:00+08:00,1040.00,512.00,2026-06-01T10:30:00+08:00,1071.00,521.90
     """
+    if manual or typed:
+        _calibrate_manual(config_file, list(typed), runs, yes)
+        return
     from gateway.accounting.calibrate_session import (
         CalibrationSession,
         CalibrationSetupError,
@@ -164,23 +181,67 @@ def calibrate(config_file: str, duration: float | None, runs: int | None, yes: b
             click.echo(describe_run(attempt, result, reasons))
 
         try:
-            result, summaries = session.run(bar.progress, report, bar.wait)
+            groups = session.run(bar.progress, report, bar.wait)
         except CalibrationRefused as refused:
             click.echo("calibration refused: " + "; ".join(refused.reasons))
             sys.exit(1)
         finally:
             bar.finish()
-        click.echo(describe_result(result, setup.params))
         version = session.next_version()
-        if not yes and not click.confirm(f"store it as coefficient version {version}, valid "
-                                         "from now?", default=False):
-            click.echo("not stored")
-            sys.exit(1)
-        seq = session.store(version, result, summaries)
+        for number, (summaries, result) in enumerate(groups):  # one per head band
+            click.echo(describe_result(result, setup.params))
+            if not yes and not click.confirm(f"store it as coefficient version "
+                                             f"{version + number}, valid from now?",
+                                             default=False):
+                click.echo("not stored")
+                sys.exit(1)
+            seq = session.store(version + number, result, summaries)
+            click.echo(f"stored as coefficient version {version + number} (store seq {seq}); "
+                       "the gateway derives volumes with it from now on")
     finally:
         conn.close()
-    click.echo(f"stored as coefficient version {version} (store seq {seq}); the gateway derives "
-               "volumes with it from now on")
+
+
+def _calibrate_manual(config_file: str, typed: list[str], runs: int | None, yes: bool) -> None:
+    """`calibrate --manual`: typed runs judged, combined per head, each stored on confirmation."""
+    from gateway.accounting.calibrate import next_version
+    from gateway.accounting.calibrate_session import (
+        CalibrationSetupError,
+        describe_result,
+        manual_calibration,
+        store_manual,
+    )
+    from gateway.accounting.calibration import CalibrationRefused
+    from gateway.accounting.manual_calibration import FIELDS
+    from gateway.accounting.plan import calibration_params
+    from gateway.store import DB_FILE
+
+    config = load_gateway_config(config_file)
+    if not typed:  # no --run: ask for each run, an empty line ends
+        while text := click.prompt(f"run {len(typed) + 1} as {FIELDS} (empty: done)",
+                                   default="", show_default=False).strip():
+            typed.append(text)
+    try:
+        plan, groups = manual_calibration(config, typed, runs)
+    except CalibrationSetupError as exc:
+        raise CommandError(str(exc)) from None
+    except CalibrationRefused as refused:
+        click.echo("calibration refused: " + "; ".join(refused.reasons))
+        sys.exit(1)
+    params = calibration_params(config.well.accounting.calibration)
+    conn = open_store_file(str(Path(config.gateway.state_dir) / DB_FILE))
+    try:
+        version = next_version(conn, plan)
+    finally:
+        conn.close()
+    for number, (group, result) in enumerate(groups):
+        click.echo(describe_result(result, params) + f" from {len(group)} typed run(s)")
+        if not yes and not click.confirm(f"store it as coefficient version {version + number}, "
+                                         "valid from now?", default=False):
+            click.echo("not stored")
+            sys.exit(1)
+        seq = store_manual(config, plan, version + number, result, group)
+        click.echo(f"stored as coefficient version {version + number} (store seq {seq})")
 
 
 def _command(config_file: str, point: str, value: Any, data: dict[str, Any]) -> None:

@@ -103,3 +103,9 @@ def platform_report(config_file: str, as_json: bool) -> None:
         click.echo(json.dumps([report.as_dict() for report in reports], indent=2))
     else:
         click.echo(format_reports(reports))
+
+
+from gateway.cli.centre import COMMANDS as _CENTRE_COMMANDS  # noqa: E402  (the centre simulator)
+
+for _command in _CENTRE_COMMANDS:
+    platform.add_command(_command)

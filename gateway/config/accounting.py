@@ -16,11 +16,12 @@ from gateway.config.alarms import AlarmsSection
 from gateway.config.fields import SECONDS_PER_DAY, Section, bounded, seconds
 from gateway.errors import bounds_text, one_of
 
-HeadModel = Literal["fixed", "head_ratio", "efficiency"]
+HeadModel = Literal["fixed", "head_ratio", "efficiency", "fit"]
 # fixed: k as calibrated, whatever the head; head_ratio: k(H) = k_cal · H_cal / H (η taken as
-# constant); efficiency: k(H) = 367.1 · η / H with the calibrated η.
+# constant); efficiency: k(H) = 367.1 · η / H with the calibrated η; fit: the weighted line k(H)
+# through the calibrations made at different heads (accounting/khead.py).
 HEAD_MODELS: tuple[str, ...] = typing.get_args(HeadModel)
-FIXED, HEAD_RATIO, EFFICIENCY = HEAD_MODELS
+FIXED, HEAD_RATIO, EFFICIENCY, FIT = HEAD_MODELS
 CoefficientMethod = Literal["calibration", "manual", "imported"]
 METHODS: tuple[str, ...] = typing.get_args(CoefficientMethod)
 AllocationSource = Literal["auto", "metered", "derived"]
@@ -54,11 +55,18 @@ class HeadSection(Section):
     model: HeadModel = Field(
         default=HEAD_RATIO,
         description=one_of(HEAD_MODELS) + " (fixed: k as calibrated; head_ratio: "
-        "k·H_cal/H; efficiency: 367.1·η/H)",
+        "k·H_cal/H; efficiency: 367.1·η/H; fit: the line k(H) through calibrations at "
+        "several heads)",
     )
     max_head_ratio: float = bounded(
         "a head beyond H_cal times or divided by this is taken as a sensor fault (no "
         "correction)", 1.5, gt=1, le=10)
+    head_band_m: float = bounded(
+        "calibrations whose heads are closer than this are one head (the newest counts), "
+        "metres", 2.0, gt=0, le=100)
+    extrapolation_margin_m: float = bounded(
+        "a pumping head beyond the calibrated heads by more than this raises calibration_due, "
+        "metres", 2.0, ge=0, le=100)
 
 
 class CoefficientEntry(Section):
@@ -123,6 +131,28 @@ class CalibrationSection(Section):
     runs_required: int = bounded("runs to combine", 2, ge=1, le=20)
     max_spread_between_runs: float = Field(default=0.03, gt=0, le=1,
                                            description="allowed spread of the runs' k ÷ k")
+    retest_after_days: float | None = bounded(
+        "days after which a calibration is due again, e.g. 365 (none: never by age)", None,
+        gt=0, le=3650)
+    retest_level_change_m: float | None = bounded(
+        "metres the pumping head may move away from every calibrated head before a "
+        "calibration is due (none: only the extrapolation margin)", None, gt=0, le=500)
+    manual_reading_resolution_m3: float = bounded(
+        "the portable meter's display resolution (a typed reading is ± half of it), m³", 0.01,
+        gt=0, le=100)
+    manual_timing_uncertainty_s: float = bounded(
+        "how far apart the typed times and the meter's readings may be, seconds", 5.0, ge=0,
+        le=600)
+
+
+class StandardSection(Section):
+    """The bureau's standard 以电折水 coefficient, used until the well is calibrated."""
+
+    table: str = Field(min_length=1, description="a table in config/coefficients/ (its file "
+                       "name without .toml) or the path of one")
+    area: str = Field(min_length=1, description="the area of the table the well is in")
+    depth_m: float = bounded("the well's depth to water that picks the table's depth band, "
+                             "metres", gt=0, le=2000, sep=" ")
 
 
 class AccountingSection(Section):
@@ -172,6 +202,9 @@ class AccountingSection(Section):
                                   description="a [well.accounting.alarms] table")
     calibration: CalibrationSection = Field(default=CalibrationSection(),
                                             description="a [well.accounting.calibration] table")
+    standard: StandardSection | None = Field(
+        default=None, description="a [well.accounting.standard] table (none: no 以电折水 "
+        "before the first calibration or coefficient)")
 
 
 class PumpControlSection(Section):

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from gateway.coefficient_tables import load_table, table_path
 from gateway.config.accounting import AccountingSection, PumpControlSection
 from gateway.config.fields import SECONDS_PER_DAY
-from gateway.errors import Loc, Problem
+from gateway.errors import ConfigError, Loc, Problem
 
 PointsOf = Callable[[str], list[str] | None]
 
@@ -79,6 +80,28 @@ def alarm_thresholds_agree(accounting: AccountingSection) -> Iterator[Problem]:
                       alarms.drift.clear_fraction)
 
 
+def standard_table_has_the_well(accounting: AccountingSection) -> Iterator[Problem]:
+    """[well.accounting.standard] names a table that loads and has an entry for this well."""
+    standard = accounting.standard
+    if standard is None:
+        return
+    loc: Loc = ("well", "accounting", "standard")
+    try:
+        table = load_table(table_path(standard.table))
+    except ConfigError as error:
+        yield Problem((*loc, "table"), "a standard coefficient table that loads (a name in "
+                      f"config/coefficients/ or a path): {'; '.join(error.errors)}",
+                      standard.table)
+        return
+    if standard.area not in table.areas():
+        yield Problem((*loc, "area"), f"an area of table {table.name!r}: "
+                      + ", ".join(table.areas()), standard.area)
+    elif table.lookup(standard.area, accounting.rated_power_kw, standard.depth_m) is None:
+        yield Problem((*loc, "depth_m"), f"a depth band table {table.name!r} has for area "
+                      f"{standard.area!r} and rated_power_kw {accounting.rated_power_kw:g}",
+                      standard.depth_m)
+
+
 def pump_control_can_act(accounting: AccountingSection | None, control: PumpControlSection,
                          devices: dict[str, Any],
                          role_of: Callable[[str], str | None]) -> Iterator[Problem]:
@@ -114,4 +137,5 @@ def accounting_problems(well: Any, devices: dict[str, Any], points_of: PointsOf,
         yield from coefficient_versions_unique(accounting)
         yield from intervals_end_on_midnight(accounting)
         yield from alarm_thresholds_agree(accounting)
+        yield from standard_table_has_the_well(accounting)
     yield from pump_control_can_act(accounting, well.pump_control, devices, role_of)

@@ -128,6 +128,16 @@ class ClockSection(Section):
     clear_after_s: float = seconds(0.0, 0, 86_400, "how long it must stay synchronised")
 
 
+class CalibrationDueSection(Section):
+    """以电折水 calibration due: pumping heads beyond the calibrated ones, an old calibration."""
+
+    enabled: bool = Field(default=True, description="true or false")
+    window_s: float = seconds(1800.0, 60, 86_400, "the median pumping head is taken over this")
+    # hours, not minutes: the level is below its pumping depth for a while after each start
+    raise_after_s: float = _raise_after(10_800.0, WEEK_S)
+    clear_after_s: float = _clear_after(10_800.0, WEEK_S)
+
+
 class AlarmsSection(Section):
     """Meter-health alarm thresholds; the accounting core takes its defaults from these."""
 
@@ -144,3 +154,5 @@ class AlarmsSection(Section):
     offline: OfflineSection = Field(default=OfflineSection(),
                                     description="a table of offline-alarm delays")
     clock: ClockSection = Field(default=ClockSection(), description="a table of clock checks")
+    calibration_due: CalibrationDueSection = Field(
+        default=CalibrationDueSection(), description="a table of calibration-due delays")

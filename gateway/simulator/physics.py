@@ -7,6 +7,8 @@ import random
 import threading
 from dataclasses import dataclass, replace
 
+from gateway.simulator.pump_curve import PumpCurve, operating_point
+
 # k = 3.6e6 · η / (ρ · g · H) m³/kWh with ρ = 1000 kg/m³, g = 9.80665 m/s² (shared/domain/water.md).
 HYDRAULIC_CONSTANT = 3.6e6 / (1000.0 * 9.80665)  # ≈ 367.1
 
@@ -30,6 +32,16 @@ class WellParams:
     running_power_factor: float = 0.86
     grid_frequency_hz: float = 50.0
     step_s: float = 1.0  # integration grid; values are identical whatever the call pattern
+    # A pump on its curve (pump_curve.py): flow, head and power from the operating point, so k
+    # varies with head as a real pump's does. None: the simple pump set above (constant power
+    # pump_rated_kw and constant efficiency, k = 367.1·η/H: the accounting's own model).
+    curve: PumpCurve | None = None
+
+
+# The demo's well: a pump on its curve (pump_curve.py's illustrative 11 kW pump) 52 m above the
+# water, its outlet 2 m above ground and 3 m of pressure kept at the outlet.
+CURVE_WELL = WellParams(curve=PumpCurve(outlet_pressure_m=3.0), static_depth_m=52.0,
+                        outlet_height_m=2.0, friction_head_m=0.0, pump_rated_kw=11.0)
 
 
 @dataclass(frozen=True)
@@ -50,7 +62,7 @@ class Snapshot:
     pump_on: bool
     power_kw: float
     head_m: float
-    coefficient_m3_per_kwh: float  # k(H) = 367.1 · η / H
+    coefficient_m3_per_kwh: float  # k = flow / power (stopped: the simple model's 367.1·η/H)
     flow_m3h: float
     velocity_ms: float
     energy_kwh: float
@@ -126,19 +138,32 @@ class WellPhysics:
         return math.inf
 
     # -- instantaneous quantities -----------------------------------------------------------------
-    def power_kw(self, t: float, on: bool) -> float:
-        return self.params.pump_rated_kw * (1.0 + 0.01 * self._power_wobble(t)) if on else 0.0
+    def operating(self, t: float, on: bool, drawdown_m: float) -> tuple[float, float, float]:
+        """(electrical power kW, flow m³/h, total head m) of the pump at time t."""
+        p = self.params
+        if not on:
+            return 0.0, 0.0, self.head_m(drawdown_m)
+        wobble = 1.0 + 0.01 * self._power_wobble(t)
+        if p.curve is None:
+            power = p.pump_rated_kw * wobble
+            return power, power * self.coefficient(drawdown_m), self.head_m(drawdown_m)
+        point = operating_point(p.curve, p.static_depth_m + drawdown_m + p.outlet_height_m)
+        return point.power_kw * wobble, point.flow_m3h, point.pump_head_m
+
+    def power_kw(self, t: float, on: bool, drawdown_m: float = 0.0) -> float:
+        return self.operating(t, on, drawdown_m)[0]
 
     def head_m(self, drawdown_m: float) -> float:
+        """The simple model's total head (the curve's own is in `operating`)."""
         p = self.params
         return p.static_depth_m + drawdown_m + p.outlet_height_m + p.friction_head_m
 
     def coefficient(self, drawdown_m: float) -> float:
-        """k(H) in m³/kWh."""
+        """The simple model's k(H) in m³/kWh."""
         return HYDRAULIC_CONSTANT * self.params.efficiency / self.head_m(drawdown_m)
 
     def flow_m3h(self, t: float, on: bool, drawdown_m: float) -> float:
-        return self.power_kw(t, on) * self.coefficient(drawdown_m)
+        return self.operating(t, on, drawdown_m)[1]
 
     # -- integration ------------------------------------------------------------------------------
     def _step(self, state: WellState, dt: float) -> WellState:
@@ -152,7 +177,7 @@ class WellPhysics:
         decay = math.exp(-dt / self.params.drawdown_tau_s)
         drawdown = target + (state.drawdown_m - target) * decay
         q1 = self.flow_m3h(t1, on, drawdown)
-        p0, p1 = self.power_kw(t0, on), self.power_kw(t1, on)
+        p0, p1 = self.power_kw(t0, on, state.drawdown_m), self.power_kw(t1, on, drawdown)
         return WellState(
             time_s=t1,
             energy_kwh=state.energy_kwh + (p0 + p1) / 2 * dt / 3600.0,
@@ -204,9 +229,8 @@ class WellPhysics:
         p = self.params
         t = state.time_s
         on = self.pump_on(t)
-        power = self.power_kw(t, on)
-        k = self.coefficient(state.drawdown_m)
-        flow = power * k
+        power, flow, head = self.operating(t, on, state.drawdown_m)
+        k = flow / power if power > 0 else self.coefficient(state.drawdown_m)
         area = math.pi * (p.pipe_diameter_m / 2) ** 2
         depth = p.static_depth_m + state.drawdown_m
         # Phase voltage sags about 1.5 % under load.
@@ -219,7 +243,7 @@ class WellPhysics:
             time_s=t,
             pump_on=on,
             power_kw=power,
-            head_m=self.head_m(state.drawdown_m),
+            head_m=head,
             coefficient_m3_per_kwh=k,
             flow_m3h=flow,
             velocity_ms=flow / 3600.0 / area,

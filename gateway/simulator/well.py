@@ -176,10 +176,12 @@ class SimulatedWell:
         seed: int = 0,
         time_scale: float = 1.0,
         emulate_byte_time: bool = False,
+        params: WellParams | None = None,
         **param_overrides: float,
     ) -> SimulatedWell:
-        """A well with one line per bus and one meter per device of a GatewayConfig."""
-        well = cls(seed=seed, time_scale=time_scale, **param_overrides)
+        """A well with one line per bus and one meter per device of a GatewayConfig (its
+        physics `params`, the simple pump set by default, with any overrides)."""
+        well = cls(seed=seed, time_scale=time_scale, params=params, **param_overrides)
         extra = [Path(p) for p in getattr(config, "profile_dirs", [])]
         for bus in config.buses:
             well.add_line(

@@ -7,7 +7,7 @@ import os
 import sys
 
 CHECK_MODULES = ("check_modbus_rtu", "check_registers", "check_dlt645", "check_sl651",
-                 "check_sl427")
+                 "check_sl427", "check_commands")
 
 
 def _report(label, error):
