@@ -76,10 +76,11 @@ def site(tmp_path):
 
 
 def run_for(config, seconds: float, *flags: str, env: dict | None = None) -> str:
+    health = config.parent / "run" / "health.json"
+    health.unlink(missing_ok=True)  # the last run's: waiting for it would not wait for this one
     gateway = subprocess.Popen([*WELLGATE, "run", "--config", str(config), *flags],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                                env={**os.environ, **(env or {})})
-    health = config.parent / "run" / "health.json"
     wait_until(health.exists, 30, "the gateway running")
     time.sleep(seconds)
     gateway.send_signal(signal.SIGTERM)
