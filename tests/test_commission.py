@@ -68,6 +68,7 @@ def installer_answers(tmp_path: Path, ports: list[str]):
         (r"store and signing key in \[[^\]]*\]: ", lambda _: str(tmp_path / "state")),
         (r"health snapshot in \[[^\]]*\]: ", lambda _: str(tmp_path / "run")),
         (r"Calibrate [^\]]*\]: ", lambda _: "y"),
+        (r"Station address the centre assigned[^:]*: ", lambda _: "0015060217"),
     ]
 
 
@@ -102,7 +103,7 @@ def test_a_new_installer_commissions_the_simulated_well_and_it_polls(simulated_w
     bundle = json.loads((tmp_path / "registration-150602-0017.json").read_text())
     public_key = (tmp_path / "state" / "gateway.pub").read_text()
     assert bundle["well_id"] == "150602-0017" and bundle["public_key_pem"] == public_key
-    assert bundle["fingerprint"] in shown and "station_address" in bundle
+    assert bundle["fingerprint"] in shown and bundle["station_address"] == "0015060217"
     assert (tmp_path / "registration-150602-0017.txt").read_text().startswith(
         "Registration of well 150602-0017")
     written = tomllib.loads((tmp_path / "site.toml").read_text())

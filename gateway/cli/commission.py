@@ -331,6 +331,10 @@ def commission(well_id: str | None, ports: tuple[str, ...], config_out: Path | N
     _step(8)
     _calibration(ask, accounted, config_out)
     _step(9)
+    if station_address is None and not yes:
+        station_address = click.prompt("Station address the centre assigned for SL/T 427 or "
+                                       "SL 651 (empty: none yet)", default="",
+                                       show_default=False).strip() or None
     bundle = registration_bundle(config, config_out, pem, print_, station_address)
     text = registration_text(bundle, grouped_print)
     paths = write_bundle(bundle, text, bundle_dir or config_out.resolve().parent)
