@@ -36,6 +36,7 @@ def health_table(snapshot: dict, now: float | None = None) -> str:
 
 Precision = tuple[int | None, int | None]  # (decimal places, else significant digits)
 DEFAULT_PRECISION: Precision = (None, 7)
+OTHER_DIGITS = 10  # a value of unknown resolution that is no float register (e.g. long_fraction)
 
 
 def precisions(points: Iterable[ModbusPoint | Dlt645Point], device: str,
@@ -47,7 +48,8 @@ def precisions(points: Iterable[ModbusPoint | Dlt645Point], device: str,
     for point in points:
         source = getattr(point, "decimals_from", None)
         decimals = shown_decimals(point, raw.get(source) if source else None)
-        shown[(device, point.name)] = (decimals, FLOAT_DIGITS.get(getattr(point, "type", ""), 7))
+        shown[(device, point.name)] = (decimals, FLOAT_DIGITS.get(getattr(point, "type", ""),
+                                                                  OTHER_DIGITS))
     return shown
 
 

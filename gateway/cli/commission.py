@@ -64,7 +64,7 @@ def _scan_port(port: str, bus_name: str) -> Any:
         found, notes = asyncio.run(sweep(port, bauds, parities, ids, None, True, False, progress))
     finally:
         progress.close()
-    for note in notes:
+    for note in dict.fromkeys(notes):
         click.echo(f"note: {note}")
     for hit in found:
         click.echo(describe(hit))
@@ -309,12 +309,12 @@ def commission(well_id: str | None, ports: tuple[str, ...], config_out: Path | N
     click.echo("wellgate commission: each step says what it does; Ctrl-C stops, nothing is "
                "written before step 4.")
     well = ask("Well id at the platform (e.g. 150602-0017)", well_id, flag="--well-id")
+    zone = _zone(ask("The well's time zone", timezone, default=DEFAULT_ZONE, value_proc=_zone))
     buses = _run(1, lambda: _scan_buses(ask, ports))
     _run(2, lambda: _name_meters(ask, buses))
     options = {"accounting": accounting, "pump_capacity": pump_capacity,
                "rated_power": rated_power, "allocation": allocation}
     accounted = _run(3, lambda: _accounting(ask, buses, options))
-    zone = _zone(ask("The well's time zone", timezone, default=DEFAULT_ZONE, value_proc=_zone))
     _step(4)
     config_out = Path(ask("Write the site config to", config_out, default=DEFAULT_CONFIG))
     state_dir = ask("Keep the gateway's store and signing key in", state_dir,
