@@ -21,7 +21,7 @@ def _exception_words(answer: str) -> str:
     if code is None:
         return answer
     number = int(code.group(1))
-    return f"exception {number} ({exception_for_code(number, 3).MEANING})"
+    return f"exception {number} ({exception_for_code(number, 3).MEANING.split(':')[0]})"
 
 
 def describe(found: Found) -> str:
@@ -33,8 +33,7 @@ def describe(found: Found) -> str:
     if found.answer == "reply":
         how = "answers"
     else:
-        how = (f"answers with {_exception_words(found.answer)}, so a meter is there but has no "
-               "holding register 0")
+        how = f"answers with {_exception_words(found.answer)} to a read of register 0"
     if not found.matches:
         return (f"{where}: {how}; no profile explains its registers: add one for its model "
                 "(config/profiles/) or check its manual")
