@@ -49,12 +49,14 @@ def installer_answers(tmp_path: Path, ports: list[str]):
     """(prompt pattern, answer) pairs: what a new installer types, knowing only the prompts, the
     simulator's ports and where this test wants the files. "" takes the offered default."""
     waiting = list(ports)
+    typos = [True] * MAX_PROMPTS + [False]
     return [
         (r"Well id at the platform[^:]*: ", lambda _: "150602-0017"),
         (r"Serial port of the RS-485 line to scan[^:]*: ", lambda _: waiting.pop(0)),
         (r"Scan another RS-485 line\? \[y/N\]: ", lambda _: "y" if waiting else "n"),
         (r"Model of the meter at [^\]]*\]: ", lambda _: ""),
-        (r"Name for the [^\]]*\]: ", lambda _: ""),
+        # a name with spaces first (refused, asked again), then the name offered
+        (r"Name for the [^\]]*\]: ", lambda _: "" if typos.pop() else "flow meter 1"),
         (r"Account the well's water[^\]]*\]: ", lambda _: "y"),
         (r"Which device is [^\]]*\]: ", lambda _: ""),
         # the first flow meter the prompt offers is the one the installer clamped on to calibrate
@@ -99,6 +101,7 @@ def test_a_new_installer_commissions_the_simulated_well_and_it_polls(simulated_w
     assert status == 0, shown
     assert "Traceback" not in shown
     assert re.search(r"scanning .* id \d", shown), "no progress shown while scanning"
+    assert "Error: 'flow meter 1': a name is letters, digits and . _ -" in shown
 
     bundle = json.loads((tmp_path / "registration-150602-0017.json").read_text())
     public_key = (tmp_path / "state" / "gateway.pub").read_text()

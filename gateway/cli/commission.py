@@ -119,10 +119,26 @@ def _hint_ports() -> None:
     click.echo(f"serial ports seen: {', '.join(seen) if seen else 'none (USB adapter plugged?)'}")
 
 
+def _device_name(text: str) -> str:
+    """`text` if the config takes it as a name, else BadParameter (asked again)."""
+    import re
+
+    from gateway.config.fields import NAME_PATTERN
+
+    if not re.fullmatch(NAME_PATTERN, text):
+        raise click.BadParameter(f"{text!r}: a name is letters, digits and . _ - (up to 64), "
+                                 "starting with a letter or digit")
+    return text
+
+
 def _name_meters(ask: Asker, buses: list[Any]) -> None:
+    from gateway.profiles import available_profiles, load_profile_file
     from gateway.scan import modbus_profiles
 
-    models = click.Choice(sorted([*modbus_profiles(), "dlt645-generic"]))
+    modbus = sorted(modbus_profiles())
+    models = {"rtu": click.Choice(modbus), "dlt645": click.Choice(sorted(
+        name for name, path in available_profiles().items()
+        if name not in modbus and load_profile_file(path).model.protocol == "dlt645"))}
     taken: set[str] = set()
     for bus in buses:
         for device in bus.devices:
@@ -130,8 +146,9 @@ def _name_meters(ask: Asker, buses: list[Any]) -> None:
                      else f"address {device.address}") + f" on {bus.port}"
             if not ask.yes:
                 device.model = ask(f"Model of the meter at {where}", default=device.model,
-                                   type=models, show_choices=False)
-            name = ask(f"Name for the {device.model} at {where}", default=device.name)
+                                   type=models[bus.type], show_choices=False)
+            name = ask(f"Name for the {device.model} at {where}", default=device.name,
+                       value_proc=_device_name)
             while name in taken:
                 name = ask(f"{name!r} is taken; another name", default=f"{name}-2")
             device.name = name
