@@ -5,6 +5,7 @@ first poll of every device, and the registration bundle the platform needs to ta
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -138,7 +139,7 @@ def registration_text(bundle: dict[str, Any], grouped_fingerprint: str) -> str:
 def write_bundle(bundle: dict[str, Any], text: str, folder: Path) -> tuple[Path, Path]:
     """registration-<well>.json and .txt in `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
-    stem = folder / f"registration-{bundle['well_id']}"
+    stem = folder / f"registration-{re.sub(r'[^A-Za-z0-9._-]', '_', bundle['well_id'])}"
     as_json, as_text = stem.with_suffix(".json"), stem.with_suffix(".txt")
     as_json.write_text(json.dumps(bundle, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     as_text.write_text(text, encoding="utf-8")

@@ -203,9 +203,12 @@ def _write_config(ask: Asker, site: Any, config_out: Path, force: bool) -> None:
     if config_out.exists() and not force and not (
             not ask.yes and ask.confirm(f"{config_out} exists; replace it?", False)):
         raise CommandError(f"{config_out} exists: choose another --config-out, or --force")
-    config_out.parent.mkdir(parents=True, exist_ok=True)
-    config_out.write_text(site_toml(site, "written by wellgate commission"), encoding="utf-8")
-    config_out.chmod(0o600)
+    try:
+        config_out.parent.mkdir(parents=True, exist_ok=True)
+        config_out.write_text(site_toml(site, "written by wellgate commission"), encoding="utf-8")
+        config_out.chmod(0o600)
+    except OSError as exc:
+        raise CommandError(f"cannot write {config_out}: {exc}") from None
     click.echo(f"wrote {config_out}")
 
 
@@ -354,7 +357,11 @@ def commission(well_id: str | None, ports: tuple[str, ...], config_out: Path | N
                                        show_default=False).strip() or None
     bundle = registration_bundle(config, config_out, pem, print_, station_address)
     text = registration_text(bundle, grouped_print)
-    paths = write_bundle(bundle, text, bundle_dir or config_out.resolve().parent)
+    folder = bundle_dir or config_out.resolve().parent
+    try:
+        paths = write_bundle(bundle, text, folder)
+    except OSError as exc:
+        raise CommandError(f"cannot write the registration bundle in {folder}: {exc}") from None
     click.echo(text)
     click.echo(f"registration bundle: {paths[0]} and {paths[1]}: send it to the platform\n\n"
                f"done. Start the gateway: wellgate run --config {config_out} (or systemctl "
