@@ -153,13 +153,13 @@ def test_a_new_installer_commissions_the_simulated_well_and_it_polls(simulated_w
 
 
 def test_commission_without_a_terminal_takes_its_answers_from_flags(simulated_well, tmp_path):
-    done = subprocess.run(
-        [*WELLGATE, "commission", "--yes", "--well-id", "150602-0018",
-         "--port", simulated_well["meter-645"],  # the DL/T 645 line: a quick scan
-         "--pump-capacity", "60", "--rated-power", "7.5", "--station-address", "0015060200",
-         "--config-out", str(tmp_path / "site.toml"), "--state-dir", str(tmp_path / "state"),
-         "--runtime-dir", str(tmp_path / "run")],
-        capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    command = [*WELLGATE, "commission", "--yes", "--well-id", "150602-0018",
+               "--port", simulated_well["meter-645"],  # the DL/T 645 line: a quick scan
+               "--pump-capacity", "60", "--rated-power", "7.5", "--station-address",
+               "0015060200", "--config-out", str(tmp_path / "site.toml"), "--state-dir",
+               str(tmp_path / "state"), "--runtime-dir", str(tmp_path / "run")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300,
+                          stdin=subprocess.DEVNULL)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "scanning" not in done.stderr  # no progress bar without a terminal
     bundle = json.loads((tmp_path / "registration-150602-0018.json").read_text())
@@ -167,6 +167,12 @@ def test_commission_without_a_terminal_takes_its_answers_from_flags(simulated_we
     checked = subprocess.run([*WELLGATE, "check-config", str(tmp_path / "site.toml")],
                              capture_output=True, text=True, timeout=60)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+    written = (tmp_path / "site.toml").read_text()
+    again = subprocess.run(command, capture_output=True, text=True, timeout=300,
+                           stdin=subprocess.DEVNULL)
+    assert again.returncode == 2 and "exists: choose another --config-out, or --force" in (
+        again.stderr), again.stderr
+    assert (tmp_path / "site.toml").read_text() == written  # a config there is never replaced
 
 
 def test_commission_under_yes_names_the_flag_it_needs(tmp_path):
