@@ -18,6 +18,7 @@ from gateway.accounting.service import AccountingRoom, start_accounting
 from gateway.acquisition.service import Acquisition
 from gateway.atomic_file import write_json_atomic
 from gateway.config import GatewayConfig
+from gateway.liveness import writer_fields
 from gateway.notify import Notifier
 from gateway.readings import ReadingSink
 from gateway.reload import Running, reload_config
@@ -251,7 +252,8 @@ async def run_gateway(
             if write_health and now >= next_health:
                 next_health = now + health_every
                 try:
-                    write_json_atomic(health_path, health_snapshot(acquisition, sink))
+                    write_json_atomic(health_path, {**health_snapshot(acquisition, sink),
+                                                    **writer_fields(health_every)})
                 except OSError as exc:
                     log.warning("cannot write health snapshot %s: %s", health_path, exc)
             if deadline is not None and now >= deadline:
@@ -285,7 +287,9 @@ async def run_gateway(
             await asyncio.to_thread(accounting.sink.flush, STOP_FLUSH_TIMEOUT)
         if uplinks is not None:
             await uplinks.close()
-        if write_health:
+        if write_health:  # the last one says the gateway stopped: `wellgate health` calls it stale
             with contextlib.suppress(OSError):
-                write_json_atomic(health_path, health_snapshot(acquisition, sink))
+                write_json_atomic(health_path, {**health_snapshot(acquisition, sink),
+                                                **writer_fields(health_every),
+                                                "stopped_at": time.time()})
     return acquisition

@@ -65,3 +65,31 @@ def wrap_and_resolution(point: ModbusPoint | Dlt645Point,
     if top_raw is None or not known:
         return None, count
     return registers.scaled(top_raw, abs(point.scale), 0.0, decimals), count
+
+
+FLOAT_DIGITS = {"float32": 7, "float64": 15}  # significant decimal digits a float register holds
+
+
+def shown_decimals(point: ModbusPoint | Dlt645Point, decimals: int | None = None) -> int | None:
+    """Decimal places that show a value of `point` at the meter's resolution: a DL/T 645
+    point's decimals, else the profile's `resolution`, else one count of an integer register
+    (`decimals`: those a decimals_from point has now); None where unknown (a float register:
+    see FLOAT_DIGITS)."""
+    if isinstance(point, Dlt645Point):
+        return point.decimals
+    count = point.resolution or wrap_and_resolution(point, decimals)[1]
+    if not count or point.type.startswith("float"):
+        return None
+    return max(0, math.ceil(-math.log10(count) - 1e-9))
+
+
+def value_text(value: float, decimals: int | None, significant: int | None = None) -> str:
+    """`value` with `decimals` places (12345.60 at 0.01 stays 12345.60), else with at most
+    `significant` digits and no trailing zeros (a float32's 12345.669921875 is 12345.67)."""
+    if decimals is not None:
+        return f"{value:.{decimals}f}"
+    if significant is None:
+        return repr(value)
+    whole = len(str(int(abs(value)))) if abs(value) >= 1 else 0
+    text = f"{value:.{max(0, significant - whole)}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text

@@ -1,26 +1,11 @@
-"""`wellgate scan`: find what answers on a bus (baud x parity x id, DL/T 645) and match profiles.
+"""`wellgate scan`: find what answers on a bus, the common line settings and ids first.
 
-How a device that answered is matched to a profile
---------------------------------------------------
-Every Modbus profile's read plan is asked of the device (a read several profiles share is asked
-once) and each point it returns is judged, decoded exactly as acquisition decodes it:
-
-- *plausible*: registers not all zero, and a value this kind of point can have (PLAUSIBLE_RANGES
-  by canonical name and unit; an enum value the profile names; `slave_address` equal to the id
-  asked; any other float between 1e-6 and 1e9 in magnitude). This is evidence for the map.
-- *implausible*: undecodable, NaN/inf, an enum value the profile does not name, bits the profile
-  does not name, a value outside its range, a float crumb (0 < |x| < 1e-6: the bits of another
-  type). This is evidence against it.
-- *neutral*: all-zero registers (unmapped registers often read 0, and a stopped pump reads 0),
-  integers and bit fields that are within reason but say nothing about the map.
-
-A profile *fits* when every one of its blocks was read without an exception or a failure and no
-point was implausible. Profiles are ranked: fitting ones first, then by the number of plausible
-points (more evidence), then by the share of the profile's points that were plausible (of two
-maps that explain the same registers, the smaller one explains them better: an SDM120 map
-read from an SDM120 beats the SDM630 map whose extra phases read 0). Profiles without a single
-plausible point are not listed. `score` is the plausible share minus the implausible share,
-0..1.
+The default sweep (DEFAULT_BAUDS x DEFAULT_PARITIES x DEFAULT_IDS) finishes within a minute on a
+typical bus; `--full` sweeps every standard baud, N/E/O and ids 1-247. A DL/T 645 read-address
+is asked first at each baud: a meter answering it makes the line a DL/T 645 line, and the Modbus
+sweep is then left out (unless --full). Each id that stays silent is asked a second time, since
+some slaves miss the frame that follows one meant for an absent id. How an answering device is
+matched to a profile: gateway/scan_match.py. What is printed: gateway/scan_report.py.
 
 Limits: a scan only finds a meter that answers a read of holding register 0 (with data or an
 exception); a pty (the simulated well) cannot emulate parity, so there a meter answers at every
@@ -32,108 +17,36 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import re
 import sys
 import termios
+import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
-from typing import get_args
+from dataclasses import asdict
+from typing import Any
 
 import click
 
 from drivers import modbus_rtu
-from gateway.acquisition.decode import ModbusDecoder
-from gateway.acquisition.plan import ReadBlock, plan_reads
 from gateway.acquisition.transport import Dlt645Transport, ModbusTransport, TransactionFailed
-from gateway.profiles import (
-    STANDARD_BAUDS,
-    ModbusPoint,
-    Parity,
-    Profile,
-    available_profiles,
-    load_profile_file,
+from gateway.ports import busy_message
+from gateway.profiles import STANDARD_BAUDS, Profile
+from gateway.scan_match import (  # noqa: F401  (the names tests and callers use from here)
+    IMPLAUSIBLE,
+    NEUTRAL,
+    PARITIES,
+    PLAUSIBLE,
+    Found,
+    Match,
+    best_matches,
+    judge,
+    modbus_profiles,
 )
-from gateway.readings import QUALITY_INVALID, Reading
-from gateway.tables import format_table
 
-# Unit factors to the unit each range below is given in.
-_UNIT_FACTORS: dict[str, tuple[str, float]] = {
-    "mV": ("V", 1e-3), "V": ("V", 1.0), "kV": ("V", 1e3),
-    "mA": ("A", 1e-3), "A": ("A", 1.0), "kA": ("A", 1e3),
-    "W": ("kW", 1e-3), "kW": ("kW", 1.0), "MW": ("kW", 1e3),
-    "var": ("kvar", 1e-3), "kvar": ("kvar", 1.0), "Mvar": ("kvar", 1e3),
-    "Wh": ("kWh", 1e-3), "kWh": ("kWh", 1.0), "MWh": ("kWh", 1e3),
-    "Hz": ("Hz", 1.0), "m3/h": ("m3/h", 1.0), "m3/s": ("m3/h", 3600.0), "L/s": ("m3/h", 3.6),
-    "m/s": ("m/s", 1.0), "m3": ("m3", 1.0), "L": ("m3", 1e-3), "m": ("m", 1.0),
-    "cm": ("m", 1e-2), "mm": ("m", 1e-3), "": ("", 1.0),
-}
-# What a working meter at a pumped well can report, by point-name prefix (docs/points.md):
-# (unit, lowest, highest). A pump-house feed is far below 10 MW and 10 kA; totals are counters.
-PLAUSIBLE_RANGES: tuple[tuple[str, str, float, float], ...] = (
-    ("battery_voltage", "V", 0.0, 60.0),
-    ("voltage_", "V", 0.0, 1_000.0),
-    ("current_", "A", -10_000.0, 10_000.0),
-    ("active_power", "kW", -10_000.0, 10_000.0),
-    ("reactive_power", "kvar", -10_000.0, 10_000.0),
-    ("power_factor", "", -1.0, 1.0),
-    ("frequency", "Hz", 45.0, 65.0),
-    ("import_energy", "kWh", 0.0, 1e9),
-    ("export_energy", "kWh", 0.0, 1e9),
-    ("total_energy", "kWh", 0.0, 1e9),
-    ("flow_rate", "m3/h", -1e5, 1e5),
-    ("velocity", "m/s", -20.0, 20.0),
-    ("forward_total", "m3", 0.0, 1e10),
-    ("reverse_total", "m3", 0.0, 1e10),
-    ("net_total", "m3", -1e10, 1e10),
-    ("level", "m", -10.0, 1_000.0),
-    ("decimal_point", "", 0.0, 9.0),
-)
-# The values an integer register type can hold: a range check that every value passes (u16 x 0.01
-# as amperes) is no evidence, so it counts as neutral.
-_INTEGER_BOUNDS: dict[str, tuple[int, int]] = {
-    "u16": (0, 0xFFFF), "i16": (-0x8000, 0x7FFF), "u32": (0, 0xFFFFFFFF),
-    "i32": (-0x80000000, 0x7FFFFFFF), "u64": (0, 2**64 - 1), "i64": (-(2**63), 2**63 - 1),
-    "bcd16": (0, 9_999), "bcd32": (0, 99_999_999), "long_fraction": (-0x80000000, 0x7FFFFFFF),
-}
-FLOAT_CRUMB = 1e-6  # a non-zero float smaller than this is another type's bits
-FLOAT_HUGE = 1e9
-PLAUSIBLE, NEUTRAL, IMPLAUSIBLE = "plausible", "neutral", "implausible"
-PARITIES: tuple[str, ...] = get_args(get_args(Parity)[0])  # ("N", "E", "O")
-
-
-@dataclass
-class Match:
-    """How well one profile's map explains what a device returned."""
-
-    profile: str
-    points: int  # points in the profile
-    plausible: int  # points read back with a plausible non-zero value: evidence for the map
-    implausible: int  # points read back with a value the map cannot give: evidence against
-    blocks: int  # read requests of the profile's plan
-    blocks_read: int  # of those, answered with data
-    fits: bool = False  # every block read, nothing implausible
-    score: float = 0.0  # (plausible - implausible) / points, at least 0
-
-    def __post_init__(self) -> None:
-        self.fits = self.blocks_read == self.blocks and self.implausible == 0
-        self.score = round(max(0, self.plausible - self.implausible) / self.points, 2)
-
-    def rank(self) -> tuple[bool, int, float]:
-        return (self.fits, self.plausible - self.implausible, self.plausible / self.points)
-
-
-@dataclass
-class Found:
-    """One device that answered, and the profiles that fit it best (best first)."""
-
-    protocol: str
-    baud: int
-    parity: str
-    slave_id: int | None = None
-    address: str | None = None
-    answer: str = ""  # "reply" or the exception it sent
-    matches: list[Match] = field(default_factory=list)
-    note: str = ""
+DEFAULT_BAUDS = (9600, 2400, 4800, 19200)  # meters' factory rates, most common first
+DEFAULT_PARITIES = ("N", "E")
+DEFAULT_IDS = "1-10"  # installers number a well's few meters from 1
+FULL_IDS = "1-247"
+ASKS_PER_SILENT_ID = 2
 
 
 def parse_ids(text: str) -> list[int]:
@@ -180,112 +93,36 @@ def parse_parities(text: str) -> list[str]:
     return parities
 
 
+def sweep_defaults(full: bool) -> dict[str, str]:
+    """The bauds, parities and ids tried when not given: the common ones, or with `full` all."""
+    return {"bauds": ",".join(map(str, STANDARD_BAUDS if full else DEFAULT_BAUDS)),
+            "parities": ",".join(PARITIES if full else DEFAULT_PARITIES),
+            "ids": FULL_IDS if full else DEFAULT_IDS}
+
+
 def default_timeout(baud: int) -> float:
     """Wait for a short reply plus a slow meter's turnaround."""
     return 0.1 + 30 * modbus_rtu.char_time(baud)
 
 
-def modbus_profiles() -> dict[str, Profile]:
-    """Every Modbus profile that can be found, by name."""
-    profiles = {name: load_profile_file(path) for name, path in available_profiles().items()}
-    return {name: p for name, p in sorted(profiles.items()) if p.model.protocol == "modbus"}
+class Progress:
+    """A progress bar on stderr naming what is being tried; silent when `show` is False."""
 
+    def __init__(self, length: int, label: str, show: bool) -> None:
+        self._bar: Any = None
+        if show:
+            self._bar = click.progressbar(length=length, label=label, file=sys.stderr,
+                                          item_show_func=lambda text: text, show_eta=True)
+            self._bar.__enter__()
 
-def _range_of(point: ModbusPoint) -> tuple[float, float] | None:
-    """The plausible range of a point in its own unit (None: no range known for this point)."""
-    for prefix, unit, low, high in PLAUSIBLE_RANGES:
-        if point.name.startswith(prefix):
-            if _UNIT_FACTORS.get(point.unit, ("?", 1.0))[0] != unit:
-                return None  # a unit the range is not given in: no opinion
-            factor = _UNIT_FACTORS[point.unit][1]
-            return low / factor, high / factor
-    return None
+    def step(self, what: str, steps: int = 1) -> None:
+        if self._bar is not None:
+            self._bar.update(steps, what)
 
-
-def _cannot_fail(point: ModbusPoint, low: float, high: float) -> bool:
-    """Whether every raw value of an integer point lands inside [low, high] (decimals 0)."""
-    bounds = _INTEGER_BOUNDS.get(point.type)
-    if bounds is None:
-        return False
-    ends = [raw * point.scale + point.offset for raw in bounds]
-    return low <= min(ends) and max(ends) <= high
-
-
-def judge(point: ModbusPoint, reading: Reading, slave: int) -> str:
-    """PLAUSIBLE, NEUTRAL or IMPLAUSIBLE: what one decoded point says about the map."""
-    if not any(reading.raw):
-        return NEUTRAL
-    value = reading.value
-    if reading.quality == QUALITY_INVALID or value is None:
-        return IMPLAUSIBLE
-    if isinstance(value, str):  # an enum name, or a string register
-        return PLAUSIBLE if value.isprintable() and value.strip() else IMPLAUSIBLE
-    if point.name == "slave_address":
-        return PLAUSIBLE if value == slave else IMPLAUSIBLE
-    if point.type.startswith("bits"):
-        named = sum(1 << int(bit) for bit in point.flags)
-        return IMPLAUSIBLE if point.flags and value & ~named else NEUTRAL
-    floating = point.type.startswith("float")
-    if floating and 0 < abs(value) < FLOAT_CRUMB:
-        return IMPLAUSIBLE
-    known = _range_of(point)
-    if known is not None:
-        low, high = known
-        if _cannot_fail(point, low, high):
-            return NEUTRAL
-        return PLAUSIBLE if low <= value <= high else IMPLAUSIBLE
-    if floating:
-        return PLAUSIBLE if abs(value) <= FLOAT_HUGE else IMPLAUSIBLE
-    return NEUTRAL
-
-
-class _Reads:
-    """One device's replies by (function, address, count), so profiles share reads."""
-
-    def __init__(self, transport: ModbusTransport, slave: int) -> None:
-        self.transport = transport
-        self.slave = slave
-        self._replies: dict[tuple[int, int, int], list[int] | None] = {}
-
-    async def block(self, block: ReadBlock) -> list[int] | None:
-        key = (block.function, block.address, block.count)
-        if key not in self._replies:
-            try:
-                self._replies[key] = await self.transport.read(self.slave, *key)
-            except TransactionFailed:
-                self._replies[key] = None
-        return self._replies[key]
-
-
-async def match_profile(name: str, profile: Profile, reads: _Reads) -> Match:
-    """Read one profile's plan from the device and count the evidence for and against it."""
-    points = [p for p in profile.points if isinstance(p, ModbusPoint)]
-    blocks = plan_reads(points, profile.defaults.max_registers_per_request,
-                        profile.defaults.max_gap)
-    raw_by_point: dict[str, list[int]] = {}
-    blocks_read = 0
-    for block in blocks:
-        values = await reads.block(block)
-        if values is None:
-            continue
-        blocks_read += 1
-        for point in block.points:
-            raw_by_point[point.name] = block.slice_for(point, values)
-    readings = ModbusDecoder(name, points).decode(raw_by_point, 0.0, 0.0)
-    by_name = {p.name: p for p in points}
-    verdicts = [judge(by_name[r.point], r, reads.slave) for r in readings]
-    return Match(name, len(points), verdicts.count(PLAUSIBLE), verdicts.count(IMPLAUSIBLE),
-                 len(blocks), blocks_read)
-
-
-async def best_matches(transport: ModbusTransport, slave: int, profiles: dict[str, Profile],
-                       keep: int = 3) -> list[Match]:
-    """The `keep` best-ranked profiles with some evidence for them (see the module docstring)."""
-    reads = _Reads(transport, slave)
-    matches = [await match_profile(name, profile, reads) for name, profile in profiles.items()]
-    matches = [m for m in matches if m.plausible > 0]
-    matches.sort(key=Match.rank, reverse=True)
-    return matches[:keep]
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+            self._bar = None
 
 
 @contextlib.contextmanager
@@ -300,7 +137,8 @@ def _quiet(logger: str) -> Iterator[None]:
         log.setLevel(level)
 
 
-async def _open_modbus(port: str, baud: int, parity: str, timeout: float) -> ModbusTransport | None:
+async def open_modbus(port: str, baud: int, parity: str, timeout: float,
+                       notes: list[str]) -> ModbusTransport | None:
     """An open transport; None (with a note) if the port refuses this parity; ClickException if
     it cannot be opened at all."""
     def make(with_parity: str) -> ModbusTransport:
@@ -309,7 +147,8 @@ async def _open_modbus(port: str, baud: int, parity: str, timeout: float) -> Mod
 
     async def opened(transport: ModbusTransport) -> bool:
         try:  # pyserial raises termios.error where the port refuses a setting; pymodbus passes it
-            return await transport.open()
+            with _quiet("gateway.acquisition.transport"):
+                return await transport.open()
         except termios.error:
             return False
 
@@ -322,29 +161,39 @@ async def _open_modbus(port: str, baud: int, parity: str, timeout: float) -> Mod
         plain_opens = await opened(plain)
         await plain.close()
         if plain_opens:
-            click.echo(f"\nskipped {baud} 8{parity}1: {port} refuses parity {parity} "
-                       "(a pty cannot do parity)", err=True)
+            notes.append(f"skipped parity {parity}: {port} refuses it (a pty cannot do parity)")
             return None
-    raise click.ClickException(f"cannot open {port} at {baud} 8{parity}1")
+    raise click.ClickException(f"cannot open {port} at {baud} 8{parity}1"
+                               f"{busy_message(port) or ''}")
+
+
+async def ask_id(transport: ModbusTransport, slave: int,
+                 asks: int = ASKS_PER_SILENT_ID) -> str | None:
+    """"reply", the exception it answered with, or None when the id stayed silent `asks` times."""
+    for _ in range(asks):
+        try:
+            await transport.read(slave, 3, 0, 1)
+            return "reply"
+        except TransactionFailed as failure:
+            if failure.answered:
+                return failure.detail
+    return None
 
 
 async def _scan_modbus(port: str, baud: int, parity: str, ids: list[int], timeout: float,
-                       profiles: dict[str, Profile], bar) -> list[Found]:
-    transport = await _open_modbus(port, baud, parity, timeout)
+                       profiles: dict[str, Profile], progress: Progress,
+                       notes: list[str]) -> list[Found]:
+    transport = await open_modbus(port, baud, parity, timeout, notes)
     if transport is None:
-        bar.update(len(ids))
+        progress.step(f"{baud} 8{parity}1 skipped", len(ids))
         return []
     found = []
     try:
         for slave in ids:
-            bar.update(1)
-            try:
-                await transport.read(slave, 3, 0, 1)
-                answer = "reply"
-            except TransactionFailed as failure:
-                if not failure.answered:
-                    continue
-                answer = failure.detail
+            progress.step(f"{baud} 8{parity}1 id {slave}")
+            answer = await ask_id(transport, slave)
+            if answer is None:
+                continue
             hit = Found("modbus", baud, parity, slave_id=slave, answer=answer)
             hit.matches = await best_matches(transport, slave, profiles)
             found.append(hit)
@@ -353,7 +202,7 @@ async def _scan_modbus(port: str, baud: int, parity: str, ids: list[int], timeou
     return found
 
 
-async def _scan_dlt645(port: str, baud: int, timeout: float) -> Found | None:
+async def scan_dlt645(port: str, baud: int, timeout: float) -> Found | None:
     """Broadcast read-address at `baud`, 8E1 (or 8N1 where the port refuses parity E)."""
     note = ""
     for parity in ("E", "N"):
@@ -364,54 +213,84 @@ async def _scan_dlt645(port: str, baud: int, timeout: float) -> Found | None:
                 break
         note = f"{port} refuses parity E (a pty cannot do parity): asked at 8N1"
     else:
-        raise click.ClickException(f"cannot open {port} at {baud} baud")
+        raise click.ClickException(f"cannot open {port} at {baud} baud{busy_message(port) or ''}")
     try:
         address = await transport.read_address()
     except TransactionFailed:
         return None
     finally:
         await transport.close()
-    return Found("dlt645", baud, parity, address=address, answer="reply",
+    return Found("dlt645", baud, "E", address=address, answer="reply",
                  matches=[Match("dlt645-generic", 1, 1, 0, 1, 1)], note=note)
 
 
-def _answer_cell(answer: str) -> str:
-    code = re.search(r"exception code (\d+)", answer)
-    return f"exception {code.group(1)}" if code else answer[:30]
-
-
-def _profiles_cell(found: Found) -> str:
-    return ", ".join(f"{m.profile} ({m.plausible}/{m.points}{'' if m.fits else '?'})"
-                     for m in found.matches) or "none fits"
+async def sweep(port: str, bauds: list[int], parities: list[str], ids: list[int],
+                timeout: float | None, dlt645: bool, full: bool,
+                progress: Progress) -> tuple[list[Found], list[str]]:
+    """Everything that answered on `port`, and notes on what was skipped and why."""
+    notes: list[str] = []
+    found: list[Found] = []
+    if dlt645:
+        for baud in bauds:
+            progress.step(f"{baud} DL/T 645 read-address")
+            hit = await scan_dlt645(port, baud, (timeout or default_timeout(baud)) + 0.2)
+            if hit:
+                found.append(hit)
+    if found and not full:
+        notes.append(f"a DL/T 645 meter answered, so {port} is a DL/T 645 line: the Modbus "
+                     "sweep was left out (--full sweeps it too)")
+        return found, notes
+    profiles = modbus_profiles()
+    for baud in bauds:
+        for parity in parities:
+            found += await _scan_modbus(port, baud, parity, ids, timeout or default_timeout(baud),
+                                        profiles, progress, notes)
+    return found, notes
 
 
 async def run_scan(port: str, bauds: list[int], parities: list[str], ids: list[int],
-                   timeout: float | None, dlt645: bool, as_json: bool) -> int:
-    """Sweep the bus; exit status 0 if anything answered, 1 if nothing did."""
-    combos = [(b, p) for b in bauds for p in parities]
-    profiles = modbus_profiles()
-    found: list[Found] = []
-    with click.progressbar(length=len(combos) * len(ids) + (len(bauds) if dlt645 else 0),
-                           label=f"scanning {port}", file=sys.stderr) as bar:
-        for baud, parity in combos:
-            found += await _scan_modbus(port, baud, parity, ids, timeout or default_timeout(baud),
-                                        profiles, bar)
-        if dlt645:
-            for baud in bauds:
-                bar.update(1)
-                hit = await _scan_dlt645(port, baud, (timeout or default_timeout(baud)) + 0.2)
-                if hit:
-                    found.append(hit)
+                   timeout: float | None, dlt645: bool, as_json: bool, *, full: bool = False,
+                   bus_name: str = "rs485-1", show_progress: bool | None = None) -> int:
+    """Sweep the bus and print what answered; exit status 0 if anything answered, 1 if not."""
+    from gateway.scan_report import describe, snippet
+
+    held = busy_message(port)
+    if held:
+        raise click.ClickException(f"{port} is in use{held}")
+    if show_progress is None:
+        show_progress = not as_json and sys.stderr.isatty()
+    length = len(bauds) * len(parities) * len(ids) + (len(bauds) if dlt645 else 0)
+    progress = Progress(length, f"scanning {port}", show_progress)
+    started = time.monotonic()
+    try:
+        found, notes = await sweep(port, bauds, parities, ids, timeout, dlt645, full, progress)
+    finally:
+        progress.close()
     if as_json:
         click.echo(json.dumps([asdict(f) for f in found], indent=2))
-    elif found:
-        click.echo(format_table(
-            ("protocol", "baud", "parity", "id / address", "answer", "best profiles (plausible "
-             "points / points; ? = a read failed or a value is implausible)"),
-            [(f.protocol, f.baud, f.parity, f.slave_id or f.address, _answer_cell(f.answer),
-              _profiles_cell(f)) for f in found], rule=True))
-        for note in sorted({f.note for f in found if f.note}):
-            click.echo(f"note: {note}")
-    else:
-        click.echo("nothing answered; check wiring (A/B swapped?), termination and power", err=True)
-    return 0 if found else 1
+        return 0 if found else 1
+    click.echo(f"scanned {port} in {time.monotonic() - started:.1f} s: "
+               f"{', '.join(map(str, bauds))} baud x {', '.join(f'8{p}1' for p in parities)} "
+               f"x ids {_ranges(ids)}{' and DL/T 645 read-address' if dlt645 else ''}", err=True)
+    for note in dict.fromkeys([*notes, *(f.note for f in found if f.note)]):
+        click.echo(f"note: {note}", err=True)
+    if not found:
+        click.echo("nothing answered; check wiring (A/B swapped?), termination and power, then "
+                   "try `--full` (every baud, parity and id)", err=True)
+        return 1
+    for hit in found:
+        click.echo(describe(hit))
+    click.echo("\n# paste into the site config, then run: wellgate check-config <site.toml>")
+    click.echo(snippet(found, port, bus_name))
+    return 0
+
+
+def _ranges(ids: list[int]) -> str:
+    """[1, 2, 3, 7] -> "1-3, 7"."""
+    runs: list[list[int]] = []
+    for slave in ids:
+        if runs and slave == runs[-1][1] + 1:
+            runs[-1][1] = slave
+        else:
+            runs.append([slave, slave])
+    return ", ".join(f"{a}-{b}" if b > a else f"{a}" for a, b in runs)

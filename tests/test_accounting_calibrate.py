@@ -107,6 +107,11 @@ def test_calibration_recovers_the_simulators_coefficient_within_its_uncertainty(
     room.step()
     assert [c["version"] for c in room.engine.stored_coefficients] == [2]
     assert room.engine.book.valid_at(time.time()).version == 2
+    # check-config shows it (as found, it showed only the config's version 1)
+    checked = CliRunner().invoke(cli, ["check-config", str(path)], catch_exceptions=False)
+    assert (f"stored coefficient (wellgate calibrate): v2 "
+            f"{coefficient['value_m3_per_kwh']:.4f} ± {coefficient['uncertainty_m3_per_kwh']:.4f}"
+            " m³/kWh, valid from ") in checked.output, checked.output
 
 
 def test_a_run_in_which_the_pump_stopped_is_refused_with_the_reason(steady):

@@ -163,7 +163,8 @@ def test_run_reports_health_marks_a_dead_device_offline_and_stops_on_sigterm(sit
         assert all(d["state"] == "online" and d["good_replies"] > 0 for d in devices.values())
         table = wellgate("health", "--config", str(config))
         assert table.returncode == 0
-        rows = {line.split()[0]: line.split() for line in table.stdout.splitlines()[2:]}
+        assert table.stdout.startswith(f"gateway running (PID {gateway.pid})"), table.stdout
+        rows = {line.split()[0]: line.split() for line in table.stdout.splitlines()[3:]}
         assert sorted(rows) == sorted(DEVICES)
         assert all(row[3] == "online" for row in rows.values())
 
@@ -185,6 +186,15 @@ def test_run_reports_health_marks_a_dead_device_offline_and_stops_on_sigterm(sit
         assert final["written_at"] >= stopping_wall - 1.0
         assert {d["device"] for d in final["devices"]} == set(DEVICES)
         assert "Traceback" not in gateway.stderr.read()
+        # As found: "online ... 2.1 s ago" after the gateway had stopped, exit 0.
+        time.sleep(1.5)
+        after = wellgate("health", "--config", str(config))
+        assert after.returncode == 3, after
+        assert after.stdout.startswith("stale: the gateway stopped "), after.stdout
+        ages = [float(age) for age in re.findall(r"(\d+\.\d)s ago", after.stdout)]
+        assert ages and min(ages) >= 1.5, after.stdout  # the replies' age now, not at the stop
+        as_json = wellgate("health", "--config", str(config), "--json")
+        assert as_json.returncode == 3 and json.loads(as_json.stdout)["stale"]
     finally:
         if gateway.poll() is None:
             gateway.kill()

@@ -85,16 +85,16 @@ def test_wellgate_scan_json_as_a_process(bus):
     assert_three_meters_at_9600(json.loads(done.stdout))
 
 
-def test_scan_table_names_each_meter_and_its_profile(bus, capsys):
+def test_scan_names_each_meter_and_its_profile_in_words(bus, capsys):
     _, _, ports = bus
     status = asyncio.run(run_scan(ports["rs485-1"], [9600], ["N"], [1, 2, 3], 0.1, False, False))
     out = capsys.readouterr().out
     assert status == 0
-    rows = [line.split() for line in out.splitlines()[2:]]
-    expected = [("modbus", "9600", str(slave)) for slave in METERS]
-    assert [(row[0], row[1], row[3]) for row in rows] == expected
-    for row, model in zip(rows, METERS.values(), strict=True):
-        assert model in " ".join(row[4:]).split(",")[0]
+    for slave, model in METERS.items():
+        line = next(line for line in out.splitlines() if line.startswith(f"id {slave} at "))
+        assert line.startswith(f"id {slave} at 9600 8N1: answers"), line
+        assert f"matches {model}," in line, line
+        assert f'model = "{model}"\nslave_id = {slave}' in out
 
 
 @pytest.mark.parametrize("bauds", [[1200, 2400, 9600], [2400]], ids=["three-bauds", "one-baud"])

@@ -168,8 +168,11 @@ class AlarmBoard:
         total = self.plan.volume if name == "volume" else self.plan.energy
         assert self.plan.backwards is not None and total is not None
         wrap = total.params.wrap_value
+        count = total.params.count_resolution or total.params.jitter
         return replace(self.plan.backwards,
-                       wrap_value=None if wrap is None else to_base(wrap, total.unit))
+                       wrap_value=None if wrap is None else to_base(wrap, total.unit),
+                       resolution=to_base(count, total.unit),
+                       unit="m³" if name == "volume" else "kWh", time_zone=self.plan.time_zone)
 
     # -- judging ----------------------------------------------------------------------------------
     def condition(self, alarm: str, device: str, state: str, at_time: float,

@@ -36,7 +36,7 @@ from gateway.accounting.records import (
     WELL_DEVICE,
     latest_checkpoint,
 )
-from gateway.store.queries import records_after
+from gateway.store.queries import latest_record, records_after
 from gateway.store.records import NewRecord, Record
 
 POINT_VOLUME = "forward_total"
@@ -163,6 +163,32 @@ def coefficient_record(coefficient: Coefficient, result: CalibrationResult,
                          "relative_uncertainties": result.relative_uncertainties,
                          "efficiency": result.efficiency,
                          "efficiency_U": result.efficiency_expanded_uncertainty}})
+
+
+def describe_stored(state_dir: Path, time_zone: str) -> str | None:
+    """check-config's line on the newest coefficient `wellgate calibrate` stored in the store at
+    `state_dir` (None: no store, or no coefficient stored)."""
+    from gateway.accounting.health_rules import clock
+    from gateway.store import DB_FILE, open_reader
+
+    if not (state_dir / DB_FILE).exists():
+        return None
+    try:
+        conn = open_reader(state_dir / DB_FILE)
+        try:
+            record = latest_record(conn, KIND_COEFFICIENT, WELL_DEVICE, "coefficient")
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        return f"cannot read the stored coefficients in {state_dir / DB_FILE}: {exc}"
+    if record is None:
+        return None
+    made = record.data["coefficient"]
+    spread = made.get("uncertainty_m3_per_kwh")
+    return (f"stored coefficient (wellgate calibrate): v{made['version']} "
+            f"{made['value_m3_per_kwh']:.4f}{f' ± {spread:.4f}' if spread else ''} m³/kWh, "
+            f"valid from {clock(made['valid_from'], time_zone)} (store seq {record.seq}); "
+            "derived volumes use it from then on")
 
 
 def store_coefficient(state_dir: Path, record: NewRecord) -> int:

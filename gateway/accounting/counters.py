@@ -116,6 +116,10 @@ class TotaliserTracker:
             self._load(state)
 
     # -- persistence ------------------------------------------------------------------------------
+    def _num(self, x: float | None) -> str:
+        """A value of this total at its meter's resolution."""
+        return _num(x, self.params.count_resolution or self.params.jitter)
+
     def to_state(self) -> dict[str, Any]:
         """The tracker's state as plain JSON-able values."""
         episode = None
@@ -151,15 +155,15 @@ class TotaliserTracker:
         delta, held, gap = 0.0, 0.0, "volume between the last reading and removal is unknown"
         if base is not None and old_final is not None:
             step = old_final - base.value  # type: ignore[operator]
-            final = _num(old_final)
+            final = self._num(old_final)
             if 0 <= step <= self.params.allowance(at_time - base.wall_time):
-                delta, gap = step, f"counted {_num(step)} up to the old meter's final {final}"
+                delta, gap = step, f"counted {self._num(step)} up to the old meter's final {final}"
             else:
                 held, gap = abs(step), f"old meter's final reading {final} is implausible, held"
-        last = f"last reading {_num(base.value)}" if base else "no earlier reading"
+        last = f"last reading {self._num(base.value)}" if base else "no earlier reading"
         self._base = Sample(new_start, at_time, None, None, None)
         self._episode, self._replaced = None, True
-        flag = f"meter replaced ({last}); new meter starts at {_num(new_start)}; {gap}"
+        flag = f"meter replaced ({last}); new meter starts at {self._num(new_start)}; {gap}"
         return Interval(
             REPLACEMENT, delta, held, base.wall_time if base else None, at_time, new_start, flag
         )
@@ -177,12 +181,14 @@ class TotaliserTracker:
         last = self._episode["latest"] if self._episode is not None else base
         elapsed = _elapsed(last, sample)
         if elapsed < 0:
-            flag = f"reading {_num(value)} is {_num(-elapsed)} s older than the last one; ignored"
+            flag = (f"reading {self._num(value)} is {_seconds(-elapsed)} s older than the last "
+                    "one; ignored")
             return self._result(OUT_OF_ORDER, sample, last, flag=flag)
         if (sample.seq is not None and sample.seq == last.seq) or elapsed == 0:
             if value == last.value:
                 return self._result(DUPLICATE, sample, last)
-            flag = f"reading {_num(value)} for the seq/time of {_num(last.value)}; ignored"
+            flag = (f"reading {self._num(value)} for the seq/time of {self._num(last.value)}; "
+                    "ignored")
             return self._result(DUPLICATE, sample, last, flag=flag)
         if self._replaced:
             return self._after_replacement(sample, base, _elapsed(base, sample))
@@ -215,15 +221,15 @@ class TotaliserTracker:
         allowance = self.params.allowance(elapsed)
         if value > old:
             return SPIKE, value - old, (
-                f"rise {_num(value - old)} in {_num(elapsed)} s from {_num(old)} is more than "
-                f"the pump's {_num(allowance)}; held, not counted")
-        fell = f"total fell from {_num(old)} to {_num(value)}"
+                f"rise {self._num(value - old)} in {_seconds(elapsed)} s from {self._num(old)} "
+                f"is more than the pump's {self._num(allowance)}; held, not counted")
+        fell = f"total fell from {self._num(old)} to {self._num(value)}"
         if value <= allowance:  # what the meter counted since a reset to zero
-            return RESET, value, (f"{fell}: meter reset? it counted {_num(value)} since; held, "
-                                  f"confirm to count it")
+            return RESET, value, (f"{fell}: meter reset? it counted {self._num(value)} since; "
+                                  "held, confirm to count it")
         return RESET, 0.0, (f"{fell}, neither near zero nor a rollover (reset, unrecorded "
                             f"replacement or tampering?); nothing held, counting continues "
-                            f"from {_num(value)} once the readings go on from it")
+                            f"from {self._num(value)} once the readings go on from it")
 
     def _open(self, sample: Sample, base: Sample) -> Interval:
         kind, held, flag = self._hypothesis(sample, base)
@@ -235,14 +241,14 @@ class TotaliserTracker:
         latest, before = episode["latest"], episode["held"]
         step = self._step(base, sample)
         if step is not None:  # back on the trusted track: the episode was a glitch
-            flag = (f"back on the track from {_num(base.value)}: the reading "
-                    f"{_num(latest.value)} was a glitch; nothing held")
+            flag = (f"back on the track from {self._num(base.value)}: the reading "
+                    f"{self._num(latest.value)} was a glitch; nothing held")
             return self._accept(step[0], sample, base, step[1], flag=flag, status=CLOSED,
                                 episode=episode, held_before=before)
         step = self._step(latest, sample)
         if step is not None:  # the readings go on from the episode's own latest reading
-            flag = (f"readings go on from {_num(latest.value)}: {_num(before)} held since "
-                    f"{_num(base.value)} stands; confirm or reject")
+            flag = (f"readings go on from {self._num(latest.value)}: {self._num(before)} held "
+                    f"since {self._num(base.value)} stands; confirm or reject")
             return self._accept(step[0], sample, latest, step[1], held=before, flag=flag,
                                 status=SETTLED, episode=episode, held_before=before)
         kind, held, flag = self._hypothesis(sample, base)
@@ -256,17 +262,18 @@ class TotaliserTracker:
         assert value is not None and start is not None
         rise, allowance = value - start, self.params.allowance(elapsed)
         if 0 <= rise <= allowance:
-            flag = f"new meter's first reading: counted {_num(rise)} from its start {_num(start)}"
+            flag = (f"new meter's first reading: counted {self._num(rise)} from its start "
+                    f"{self._num(start)}")
             return self._accept(REPLACEMENT, sample, base, rise, flag=flag)
         if rise < 0:
             flag = (
-                f"new meter reads {_num(value)}, below its recorded start {_num(start)}: "
-                f"start reading wrong? nothing counted, counting continues from {_num(value)}"
+                f"new meter reads {self._num(value)}, below its recorded start {self._num(start)}: "
+                f"start reading wrong? nothing counted, counting continues from {self._num(value)}"
             )
             return self._accept(REPLACEMENT, sample, base, 0.0, flag=flag)
         flag = (
-            f"new meter reads {_num(value)}, {_num(rise)} above its start {_num(start)}, "
-            f"more than the pump's {_num(allowance)}: held"
+            f"new meter reads {self._num(value)}, {self._num(rise)} above its start "
+            f"{self._num(start)}, more than the pump's {self._num(allowance)}: held"
         )
         return self._accept(REPLACEMENT, sample, base, 0.0, held=rise, flag=flag)
 
@@ -299,6 +306,15 @@ def _elapsed(earlier: Sample, later: Sample) -> float:
     return later.wall_time - earlier.wall_time
 
 
-def _num(x: float | None) -> str:
-    """A number for a person: up to 10 significant digits, never exponent form for meter totals."""
-    return "none" if x is None else f"{x:.10g}"
+def _num(x: float | None, resolution: float = 0.0) -> str:
+    """A number for a person: at the meter's resolution (one count, or the jitter a float total
+    is allowed) when known, else up to 10 significant digits; never exponent form."""
+    if x is None:
+        return "none"
+    if resolution > 0:
+        return f"{x:.{max(0, math.ceil(-math.log10(resolution) - 1e-9))}f}"
+    return f"{x:.10g}"
+
+
+def _seconds(x: float) -> str:
+    return f"{x:.0f}"

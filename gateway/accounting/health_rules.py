@@ -9,13 +9,16 @@ raise_after_s and clears only after NORMAL has held for clear_after_s, so that n
 
 from __future__ import annotations
 
+import math
 import statistics
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from itertools import pairwise
 from typing import Any
 
+from gateway.accounting.periods import local_zone
 from gateway.config import (
     BackwardsSection,
     DriftSection,
@@ -115,6 +118,24 @@ class BackwardsThresholds:
     window_s: float = _BACKWARDS.window_s  # a fall stays in view, and the alarm raised, this long
     raise_after_s: float = _BACKWARDS.raise_after_s
     clear_after_s: float = _BACKWARDS.clear_after_s
+    # only for the reason's words: one count of the total (its unit), the unit, the well's zone
+    resolution: float = 0.0
+    unit: str = ""
+    time_zone: str = "UTC"
+
+
+def amount(value: float, resolution: float = 0.0, unit: str = "") -> str:
+    """A value as its meter shows it: at its resolution (else 10 significant digits), with unit."""
+    if resolution > 0:
+        text = f"{value:.{max(0, math.ceil(-math.log10(resolution) - 1e-9))}f}"
+    else:
+        text = f"{value:.10g}"
+    return f"{text} {unit}".rstrip()
+
+
+def clock(at_time: float, time_zone: str) -> str:
+    """A time as the well's clock shows it: 2026-12-07 08:46:23 +0800."""
+    return datetime.fromtimestamp(at_time, local_zone(time_zone)).strftime("%Y-%m-%d %H:%M:%S %z")
 
 
 def totaliser_backwards(total: Series, now: float, th: BackwardsThresholds) -> Verdict:
@@ -124,7 +145,9 @@ def totaliser_backwards(total: Series, now: float, th: BackwardsThresholds) -> V
         return Verdict(HOLD, "too few readings")
     for (_, a), (t, b) in pairwise(window):
         if b < a - th.tolerance and not _rolled_over(a, b, th):
-            return Verdict(FAULT, f"total fell from {a:.10g} to {b:.10g} at {t:.0f}")
+            return Verdict(FAULT, f"total fell from {amount(a, th.resolution)} to "
+                                  f"{amount(b, th.resolution, th.unit)} at "
+                                  f"{clock(t, th.time_zone)}")
     return Verdict(NORMAL, "total never fell")
 
 
@@ -166,7 +189,8 @@ def totaliser_stuck(total_m3: Series, flow_m3h: Series, now: float,
     if expected < th.min_expected_counts * th.resolution or rise < 0:
         return Verdict(HOLD, "too little flow to judge, or the total fell")
     if rise <= th.stuck_fraction * expected:
-        return Verdict(FAULT, f"total rose {rise:.10g} m³ while the flow rate implies "
+        return Verdict(FAULT, f"total rose {amount(rise, th.resolution, 'm³')} while the flow "
+                              "rate implies "
                               f"{expected:.3f} m³ in {t1 - t0:.0f} s")
     return Verdict(NORMAL, "total moves") if rise >= th.clear_fraction * expected else _band()
 

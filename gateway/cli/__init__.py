@@ -10,6 +10,7 @@ import click
 
 from gateway import __version__
 from gateway.cli import accounting, site, store
+from gateway.cli.commission import commission
 from gateway.cli.platform import platform
 from gateway.cli.simulate import simulate
 
@@ -30,7 +31,8 @@ def cli() -> None:
     """
 
 
-for _command in (*site.COMMANDS, *store.COMMANDS, *accounting.COMMANDS, platform, simulate):
+for _command in (*site.COMMANDS, *store.COMMANDS, *accounting.COMMANDS, platform, simulate,
+                 commission):
     cli.add_command(_command)
 
 

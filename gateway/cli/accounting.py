@@ -270,9 +270,14 @@ def flags(config_file: str, as_json: bool) -> None:
     Example:
       wellgate flags --config /etc/wellgate/wellgate.toml
     """
+    from gateway.accounting.health_rules import amount
+    from gateway.accounting.plan import build_plan
     from gateway.accounting.report import local_time
 
     config, view = _accounting_view(config_file)
+    plan = build_plan(config)
+    counts = {(total.device, total.point): total.params.count_resolution or total.params.jitter
+              for total in (plan.volume, plan.energy) if total is not None}
     held = dict(sorted(view.open_flags.items(), key=lambda item: int(item[0])))
     if as_json:
         click.echo(json.dumps(held, indent=2))
@@ -281,7 +286,9 @@ def flags(config_file: str, as_json: bool) -> None:
         click.echo("no held amount waits for a person")
     for seq, flag in held.items():
         click.echo(f"seq {seq}  {local_time(flag['at'], config.well.timezone)}  {flag['device']}"
-                   f" {flag['point']}: {flag['kind']}, {flag['held']:.3f} {flag['unit']} held; "
+                   f" {flag['point']}: {flag['kind']}, "
+                   f"{amount(flag['held'], counts.get((flag['device'], flag['point']), 0.001))} "
+                   f"{flag['unit']} held; "
                    f"{flag['flag']}")
 
 

@@ -9,6 +9,7 @@ import os
 import signal
 import stat
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from gateway.shipped import shipped_dir
 
 DEMO_CONFIG = shipped_dir("examples") / "demo.toml"
 EXIT_STORE_LOST = 3  # `wellgate run`: a store that existed is gone; systemd must not restart it
+EXIT_STALE = 3  # `wellgate health`: the snapshot no longer speaks for a running gateway
 
 log = logging.getLogger("gateway.cli")
 
@@ -84,12 +86,15 @@ def check_config(config_file: str) -> None:
     Example:
       wellgate check-config /etc/wellgate/wellgate.toml
     """
+    from gateway.accounting.calibrate import describe_stored
     from gateway.accounting.plan import describe_plan
     from gateway.config import summarize
 
     config = load_gateway_config(config_file)
     token_warning = check_status_token(config_file, config)
-    click.echo(summarize(config, describe_plan(config)))
+    stored = (describe_stored(Path(config.gateway.state_dir), config.well.timezone)
+              if config.well.accounting is not None else None)
+    click.echo(summarize(config, [*describe_plan(config), *([stored] if stored else [])]))
     for warning in (exposed_secret(config_file, config), token_warning):
         if warning is not None:
             click.echo(f"warning: {warning}")
@@ -169,21 +174,42 @@ def start_line(config_file: str, config: Any, store: Any) -> str:
 @config_option()
 @json_option
 def health(config_file: str, as_json: bool) -> None:
-    """Show each device's bus health, as the running gateway last wrote it.
+    """Show each device's bus health, as the running gateway last wrote it. When the gateway
+    is not running (it stopped, its PID is gone) or its snapshot is older than it should be,
+    say "stale" and why, show the last snapshot, and exit 3.
+
+    \b
+    Exit codes:
+      0  the gateway runs and its snapshot is fresh
+      1  no snapshot: the gateway has not run with this config's runtime_dir
+      3  stale: the gateway is not running, or is hung
 
     \b
     Example:
       wellgate health --config /etc/wellgate/wellgate.toml --json
     """
-    from gateway.daemon import read_health, runtime_dir
+    from gateway.daemon import HEALTH_FILE, read_health, runtime_dir
     from gateway.display import health_table
+    from gateway.liveness import staleness
 
     config = load_gateway_config(config_file)
     snapshot = read_health(config)
     if snapshot is None:
         raise NotReady(f"no health snapshot in {runtime_dir(config)}: is the gateway running "
                        "(wellgate run)?", exit_code=1)
-    click.echo(json.dumps(snapshot, indent=2) if as_json else health_table(snapshot))
+    stale = staleness(snapshot)
+    if as_json:
+        click.echo(json.dumps({**snapshot, "stale": stale}, indent=2))
+    else:
+        if stale is None:
+            click.echo(f"gateway running (PID {snapshot.get('pid', '?')}); snapshot written "
+                       f"{max(0.0, time.time() - snapshot['written_at']):.1f} s ago")
+        else:
+            click.echo(f"stale: {stale}; below is its last snapshot "
+                       f"({runtime_dir(config) / HEALTH_FILE})")
+        click.echo(health_table(snapshot))
+    if stale is not None:
+        sys.exit(EXIT_STALE)
 
 
 @click.command()
@@ -206,34 +232,50 @@ def probe(config_file: str, device: str, port: str | None, as_json: bool) -> Non
 
 @click.command()
 @click.option("--port", required=True, help="Serial port, e.g. /dev/ttyUSB0.")
-@click.option("--bauds", default="9600,2400,4800,19200,1200,38400", show_default=True)
-@click.option("--parities", default="N,E", show_default=True)
-@click.option("--ids", default="1-247", show_default=True, help="Modbus ids, e.g. 1-10,20.")
+@click.option("--bauds", default=None,
+              help="Baud rates to try, e.g. 9600,2400 [default: 9600,2400,4800,19200; --full: "
+                   "every standard rate].")
+@click.option("--parities", default=None,
+              help="Parities to try, e.g. N,E [default: N,E; --full: N,E,O].")
+@click.option("--ids", default=None,
+              help="Modbus ids, e.g. 1-10,20 [default: 1-10; --full: 1-247].")
+@click.option("--full", is_flag=True,
+              help="Sweep every standard baud, parity N/E/O and id 1-247 (can take an hour).")
 @click.option("--timeout", type=float, default=None,
               help="Seconds to wait per id (default: 0.1 s plus 30 character times).")
 @click.option("--dlt645/--no-dlt645", default=True, show_default=True,
-              help="Also try DL/T 645 read-address at each baud (8E1).")
+              help="First try DL/T 645 read-address at each baud (8E1).")
+@click.option("--bus-name", default="rs485-1", show_default=True,
+              help="The bus's name in the config snippet printed.")
 @json_option
-def scan(port: str, bauds: str, parities: str, ids: str, timeout: float | None, dlt645: bool,
-         as_json: bool) -> None:
-    """Find the meters on a bus: sweep baud x parity x id, and match profiles.
+def scan(port: str, bauds: str | None, parities: str | None, ids: str | None, full: bool,
+         timeout: float | None, dlt645: bool, bus_name: str, as_json: bool) -> None:
+    """Find the meters on a bus and say what they are: sweep the common line settings and ids
+    (a minute at most on a typical bus), match each answering device to a profile, and print
+    each in words and the [[buses]] and [[devices]] config to paste. A progress bar on stderr
+    names what is being tried (not with --json or when stderr is not a terminal). Exit 1 when
+    nothing answered.
 
     \b
     Example:
-      wellgate scan --port /dev/ttyUSB0 --bauds 9600 --ids 1-10
+      wellgate scan --port /dev/ttyUSB0
+      wellgate scan --port /dev/ttyUSB0 --bauds 9600 --ids 1-20
+      wellgate scan --port /dev/ttyUSB0 --full
     """
-    from gateway.scan import parse_bauds, parse_ids, parse_parities, run_scan
+    from gateway.scan import parse_bauds, parse_ids, parse_parities, run_scan, sweep_defaults
 
+    default = sweep_defaults(full)
     parsed = {}
-    for name, parse, text in (("--ids", parse_ids, ids), ("--bauds", parse_bauds, bauds),
-                              ("--parities", parse_parities, parities)):
+    for name, parse, text in (("--ids", parse_ids, ids or default["ids"]),
+                              ("--bauds", parse_bauds, bauds or default["bauds"]),
+                              ("--parities", parse_parities, parities or default["parities"])):
         try:
             parsed[name] = parse(text)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint=name) from None
     id_list, baud_list, parity_list = parsed["--ids"], parsed["--bauds"], parsed["--parities"]
     sys.exit(asyncio.run(run_scan(port, baud_list, parity_list, id_list, timeout, dlt645,
-                                  as_json)))
+                                  as_json, full=full, bus_name=bus_name)))
 
 
 @click.command()

@@ -12,10 +12,11 @@ from gateway.errors import Problem, bounds_text
 
 SECONDS_PER_DAY = 86_400
 
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 Name = Annotated[
     str,
     Field(
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+        pattern=NAME_PATTERN,
         description="a name of letters, digits, '-', '_' or '.' (up to 64), e.g. \"rs485-1\"",
     ),
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from gateway.config.buses import Device, resolve_inter_frame_gap
 from gateway.config.schema import GatewayConfig
@@ -21,6 +22,22 @@ def _device_lines(config: GatewayConfig, devices: list[Device]) -> list[str]:
         return ["    (no devices)"]
     rows = [_device_row(config, device) for device in devices]
     return table_lines(None, rows, min_widths=(18, 16, 20, 7), sep=" ", indent="    ")
+
+
+def _uplink_line(uplink: Any) -> str:
+    """One uplink: where it delivers, over what, and whose acks it takes."""
+    if uplink.type == "https":
+        where = f"https {uplink.url}"
+    elif uplink.type == "mqtt":
+        where = (f"mqtt {uplink.host}:{uplink.port} "
+                 f"{'over TLS' if uplink.tls else 'in plain text (tls = false)'}, topics "
+                 f"{uplink.topic_prefix}/<gateway>/batch and .../ack")
+    else:
+        where = uplink.type
+    acks = ("acks signed by " + uplink.platform_key if uplink.platform_key
+            else "unsigned acks taken" if getattr(uplink, "insecure_unsigned_acks", False)
+            else "acks taken over the receiver's TLS connection (no platform_key)")
+    return f"  uplink {uplink.name}: {where}; {acks}"
 
 
 def summarize(config: GatewayConfig, more: Iterable[str] = ()) -> str:
@@ -46,6 +63,11 @@ def summarize(config: GatewayConfig, more: Iterable[str] = ()) -> str:
         f"offline after {acquisition.offline_after} failed polls; retry every "
         f"{acquisition.backoff_initial:g} s doubling to {acquisition.backoff_max:g} s"
     )
+    gateway = config.gateway
+    lines.append(f"state dir {gateway.state_dir} (the signed store and the key), runtime dir "
+                 f"{gateway.runtime_dir} (the health snapshot)")
+    lines += [_uplink_line(uplink) for uplink in config.uplinks] or [
+        "no uplinks: readings stay in the store until an [[uplinks]] table is added"]
     if config.profile_dirs:
         lines.append("extra profile folders: " + ", ".join(str(d) for d in config.profile_dirs))
     if config.status is not None:

@@ -24,6 +24,7 @@ import contextlib
 import json
 import logging
 import ssl
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -31,6 +32,7 @@ from collections.abc import Callable
 import paho.mqtt.client as mqtt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from gateway.uplink.connect_failure import connect_failure
 from gateway.uplink.transport import AckMessage, TransportError, ack_problem
 
 log = logging.getLogger(__name__)
@@ -69,7 +71,9 @@ class MqttTransport:
         self._answered: dict[tuple[int, int], AckMessage] = {}  # acks no send was waiting for
         self._generation = 0
         self._connected = threading.Event()
+        self._failed = threading.Event()  # the last attempt to connect failed (last_disconnect)
         self.last_disconnect = ""
+        self.where = (host, port, context is not None)
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
                                   client_id=client_id or f"wellgate-{gateway}-{name}",
                                   clean_session=False, protocol=mqtt.MQTTv311)
@@ -80,6 +84,7 @@ class MqttTransport:
         self.client.reconnect_delay_set(min_delay=1, max_delay=30)
         self.client.max_queued_messages_set(0)
         self.client.on_connect = self._on_connect
+        self.client.on_connect_fail = self._on_connect_fail
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
         self.client.connect_async(host, port, keepalive=KEEPALIVE)
@@ -90,11 +95,18 @@ class MqttTransport:
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
             self.last_disconnect = f"broker refused the connection: {reason_code}"
+            self._failed.set()
             return
+        self._failed.clear()
         with self._lock:
             self._generation += 1
         client.subscribe(self.ack_topic, qos=1)
         self._connected.set()
+
+    def _on_connect_fail(self, client, userdata) -> None:
+        # paho calls this inside its `except OSError:` around the connect: the error is current
+        self.last_disconnect = connect_failure(sys.exc_info()[1], *self.where)
+        self._failed.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self._connected.clear()
@@ -129,10 +141,13 @@ class MqttTransport:
         with self._lock:
             self._waiting[nonce] = (seqs, future)
         try:
-            if not await _until(self._connected.is_set, self.timeout):
+            if not await _until(lambda: self._connected.is_set() or self._failed.is_set(),
+                                self.timeout):
                 raise TransportError(f"not connected to the broker within {self.timeout:g} s"
                                      + (f" ({self.last_disconnect})" if self.last_disconnect
                                         else ""))
+            if not self._connected.is_set():  # the attempt failed: say why now, not at timeout
+                raise TransportError(self.last_disconnect)
             with self._lock:
                 early = self._answered.pop(seqs, None)
                 taken = self._published.get(seqs)

@@ -1,0 +1,182 @@
+"""`wellgate commission` as a new installer meets it (issue 14): a scripted installer at a real
+terminal (pexpect) who knows nothing but what the prompts say, answering each by its text (not
+by its place in the sequence), on the simulated well (`wellgate simulate`, real pty lines). It
+must end with the gateway registered (a bundle naming its key) and, started with the config it
+wrote, polling: readings committed to the signed store. Then `wellgate health` after SIGTERM of
+`wellgate run` says stale, exit 3. The wall time is printed and bounded."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+import pexpect
+import pytest
+from uplink_support import wait_until
+
+WELLGATE = [sys.executable, "-m", "gateway"]
+DEMO = Path(__file__).resolve().parent.parent / "config" / "examples" / "demo.toml"
+INSTALLER_LIMIT_S = 600.0  # issue 14: commissioning within 10 minutes of wall time
+MAX_PROMPTS = 60
+
+
+@pytest.fixture
+def simulated_well():
+    """`wellgate simulate` on the demo config, time-scaled; its ports by bus."""
+    process = subprocess.Popen([*WELLGATE, "simulate", "--config", str(DEMO), "--time-scale",
+                                "60"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True)
+    try:
+        ready = json.loads(process.stdout.readline())
+        assert ready["event"] == "ready", ready
+        yield ready["lines"]
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
+def installer_answers(tmp_path: Path, ports: list[str]):
+    """(prompt pattern, answer) pairs: what a new installer types, knowing only the prompts, the
+    simulator's ports and where this test wants the files. "" takes the offered default."""
+    waiting = list(ports)
+    typos = [True] * MAX_PROMPTS + [False]
+    return [
+        (r"Well id at the platform[^:]*: ", lambda _: "150602-0017"),
+        (r"Serial port of the RS-485 line to scan[^:]*: ", lambda _: waiting.pop(0)),
+        (r"Scan another RS-485 line\? \[y/N\]: ", lambda _: "y" if waiting else "n"),
+        (r"Model of the meter at [^\]]*\]: ", lambda _: ""),
+        # a name with spaces first (refused, asked again), then the name offered
+        (r"Name for the [^\]]*\]: ", lambda _: "" if typos.pop() else "flow meter 1"),
+        (r"Account the well's water[^\]]*\]: ", lambda _: "y"),
+        (r"Which device is [^\]]*\]: ", lambda _: ""),
+        # the first flow meter the prompt offers is the one the installer clamped on to calibrate
+        (r"temporary reference for calibrating[^?]*\? \(([\w-]+)[^\]]*\]: ",
+         lambda m: m.group(1)),
+        (r"pump's most output, m³/h: ", lambda _: "60"),
+        (r"rated electrical power, kW: ", lambda _: "7.5"),
+        (r"annual allocation, m³ [^\]]*\]: ", lambda _: "50000"),
+        (r"The well's time zone \[[^\]]*\]: ", lambda _: ""),
+        (r"Write the site config to \[[^\]]*\]: ", lambda _: str(tmp_path / "site.toml")),
+        (r"store and signing key in \[[^\]]*\]: ", lambda _: str(tmp_path / "state")),
+        (r"health snapshot in \[[^\]]*\]: ", lambda _: str(tmp_path / "run")),
+        (r"Calibrate [^\]]*\]: ", lambda _: "y"),
+        (r"Station address the centre assigned[^:]*: ", lambda _: "0015060217"),
+    ]
+
+
+def commission_at_a_terminal(tmp_path: Path, ports: list[str]) -> tuple[str, int]:
+    """Everything the terminal showed, and the exit status."""
+    answers = installer_answers(tmp_path, ports)
+    terminal = pexpect.spawn(WELLGATE[0], [*WELLGATE[1:], "commission"], cwd=str(tmp_path),
+                             encoding="utf-8", timeout=180, dimensions=(40, 160))
+    shown = []
+    try:
+        for _ in range(MAX_PROMPTS):
+            index = terminal.expect([pattern for pattern, _ in answers] + [pexpect.EOF])
+            shown.append(terminal.before + (terminal.after if index < len(answers) else ""))
+            if index == len(answers):
+                break
+            terminal.sendline(answers[index][1](terminal.match))
+        else:
+            raise AssertionError(f"still asking after {MAX_PROMPTS} prompts: {''.join(shown)}")
+    finally:
+        terminal.close(force=True)
+    return "".join(shown), terminal.exitstatus
+
+
+def test_a_new_installer_commissions_the_simulated_well_and_it_polls(simulated_well, tmp_path):
+    started = time.monotonic()
+    shown, status = commission_at_a_terminal(tmp_path, list(simulated_well.values()))
+    commissioned = time.monotonic() - started
+    assert status == 0, shown
+    assert "Traceback" not in shown
+    assert re.search(r"scanning .* id \d", shown), "no progress shown while scanning"
+    assert "Error: 'flow meter 1': a name is letters, digits and . _ -" in shown
+
+    bundle = json.loads((tmp_path / "registration-150602-0017.json").read_text())
+    public_key = (tmp_path / "state" / "gateway.pub").read_text()
+    assert bundle["well_id"] == "150602-0017" and bundle["public_key_pem"] == public_key
+    assert bundle["fingerprint"] in shown and bundle["station_address"] == "0015060217"
+    assert (tmp_path / "registration-150602-0017.txt").read_text().startswith(
+        "Registration of well 150602-0017")
+    written = tomllib.loads((tmp_path / "site.toml").read_text())
+    demo = tomllib.loads(DEMO.read_text())
+    assert sorted(d["model"] for d in written["devices"]) == sorted(
+        d["model"] for d in demo["devices"])
+    accounting = written["well"]["accounting"]
+    assert (accounting["flow_meter"], accounting["energy_meter"]) == ("flow-1", "energy-2")
+    assert accounting["calibration"]["reference_device"] == "flow-4"
+    assert "wellgate calibrate --config" in shown
+
+    config = str(tmp_path / "site.toml")
+    gateway = subprocess.Popen([*WELLGATE, "run", "--config", config],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        def committed() -> int:
+            try:
+                snapshot = json.loads((tmp_path / "run" / "health.json").read_text())
+            except (FileNotFoundError, json.JSONDecodeError):
+                return 0
+            return snapshot.get("store", {}).get("committed_records", 0)
+
+        wait_until(lambda: committed() > 0, 60, "readings committed by wellgate run")
+        polling = time.monotonic() - started
+        health = subprocess.run([*WELLGATE, "health", "--config", config],
+                                capture_output=True, text=True, timeout=60)
+        assert health.returncode == 0, health.stdout + health.stderr
+        assert " online " in health.stdout
+        gateway.send_signal(signal.SIGTERM)
+        assert gateway.wait(30) == 0
+    finally:
+        if gateway.poll() is None:
+            gateway.kill()
+            gateway.wait(10)
+    stale = subprocess.run([*WELLGATE, "health", "--config", config], capture_output=True,
+                           text=True, timeout=60)
+    assert stale.returncode == 3 and stale.stdout.startswith("stale:"), stale.stdout
+    verified = subprocess.run([*WELLGATE, "verify", "--db", str(tmp_path / "state" /
+                                                                "wellgate.db")],
+                              capture_output=True, text=True, timeout=60)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    print(f"commissioned in {commissioned:.1f} s, polling into the store at {polling:.1f} s")
+    assert polling < INSTALLER_LIMIT_S
+
+
+def test_commission_without_a_terminal_takes_its_answers_from_flags(simulated_well, tmp_path):
+    command = [*WELLGATE, "commission", "--yes", "--well-id", "150602-0018",
+               "--port", simulated_well["meter-645"],  # the DL/T 645 line: a quick scan
+               "--pump-capacity", "60", "--rated-power", "7.5", "--station-address",
+               "0015060200", "--config-out", str(tmp_path / "site.toml"), "--state-dir",
+               str(tmp_path / "state"), "--runtime-dir", str(tmp_path / "run")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300,
+                          stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "scanning" not in done.stderr  # no progress bar without a terminal
+    bundle = json.loads((tmp_path / "registration-150602-0018.json").read_text())
+    assert bundle["station_address"] == "0015060200"
+    checked = subprocess.run([*WELLGATE, "check-config", str(tmp_path / "site.toml")],
+                             capture_output=True, text=True, timeout=60)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    written = (tmp_path / "site.toml").read_text()
+    again = subprocess.run(command, capture_output=True, text=True, timeout=300,
+                           stdin=subprocess.DEVNULL)
+    assert again.returncode == 2 and "exists: choose another --config-out, or --force" in (
+        again.stderr), again.stderr
+    assert (tmp_path / "site.toml").read_text() == written  # a config there is never replaced
+
+
+def test_commission_under_yes_names_the_flag_it_needs(tmp_path):
+    done = subprocess.run([*WELLGATE, "commission", "--yes"], capture_output=True, text=True,
+                          timeout=60, stdin=subprocess.DEVNULL, cwd=tmp_path)
+    assert done.returncode == 2
+    assert "--yes: give --well-id" in done.stderr and "Traceback" not in done.stderr
