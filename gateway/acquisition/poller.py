@@ -17,6 +17,8 @@ from gateway.readings import Reading, ReadingSink
 
 log = logging.getLogger(__name__)
 
+SKIP_LOG_INTERVAL = 60.0  # s: skipped slots are summed into one warning at most this often
+
 
 @dataclass(slots=True)
 class OfflinePolicy:
@@ -64,6 +66,9 @@ class BusPoller:
         self.policy = policy
         self._stop = asyncio.Event()
         self.transactions = 0
+        self.skip_log_interval = SKIP_LOG_INTERVAL
+        self._skipped_unlogged: dict[str, int] = {}
+        self._skip_logged_at: float | None = None
 
     def stop(self) -> None:
         self._stop.set()
@@ -119,11 +124,29 @@ class BusPoller:
             if device.next_due <= now:  # missed slots are skipped, not caught up in a burst
                 missed = int((now - device.next_due) // device.interval) + 1
                 device.next_due += missed * device.interval
+                health.skipped_slots += missed
+                self._skipped_unlogged[device.name] = (
+                    self._skipped_unlogged.get(device.name, 0) + missed)
+        if self._skipped_unlogged:
+            self._log_skipped(now)
         health.next_poll_in = device.next_due - now
         if readings:
             health.readings += len(readings)
             self.sink.accept(readings)
         return readings
+
+    def _log_skipped(self, now: float) -> None:
+        """One warning for the slots skipped since the last one, at most every interval."""
+        if (self._skip_logged_at is not None
+                and now - self._skip_logged_at < self.skip_log_interval):
+            return
+        since = ("" if self._skip_logged_at is None
+                 else f" in the last {now - self._skip_logged_at:.0f} s")
+        counts = ", ".join(f"{name} {count}" for name, count in self._skipped_unlogged.items())
+        log.warning("bus %s cannot keep its schedule: slots skipped%s: %s (check-config shows "
+                    "each device's bus time per poll)", self.name, since, counts)
+        self._skipped_unlogged.clear()
+        self._skip_logged_at = now
 
     def _change(self, health: dx.DeviceHealth, state: str, reason: str) -> None:
         self.board.record_change(health, state, reason)
