@@ -191,3 +191,15 @@ def test_every_shipped_profile_gets_the_least_bus_time_at_9600_and_2400_baud(nam
                           d.readable_gaps, cost)
         assert cost.plan(blocks) <= 1.05 * best
         assert cost.plan(blocks) == pytest.approx(best, rel=1e-12)
+
+
+def test_check_config_shows_requests_bus_time_and_share_per_device():
+    from click.testing import CliRunner
+
+    from gateway.cli import cli
+
+    result = CliRunner().invoke(cli, ["check-config", "config/examples/single-well-sdm120.toml"])
+    assert result.exit_code == 0, result.output
+    # The SDM120 plan worked by hand above: 128 characters at 2400 baud = 586.7 ms, every 10 s.
+    assert "pump-energy 4 requests 24 registers 586.7 ms bus time, 5.9% of 10 s" in result.output
+    assert "bus busy 5.9% of the time: keeps its schedule" in result.output

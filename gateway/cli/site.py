@@ -66,10 +66,11 @@ def check_config(config_file: str) -> None:
       wellgate check-config /etc/wellgate/wellgate.toml
     """
     from gateway.accounting.plan import describe_plan
+    from gateway.acquisition.busload import describe_bus_time
     from gateway.config import summarize
 
     config = load_gateway_config(config_file)
-    click.echo(summarize(config, describe_plan(config)))
+    click.echo(summarize(config, [*describe_bus_time(config), *describe_plan(config)]))
     warning = exposed_secret(config_file, config)
     if warning is not None:
         click.echo(f"warning: {warning}")
