@@ -12,15 +12,19 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from gateway.accounting.service import AccountingRoom, start_accounting
 from gateway.acquisition.service import Acquisition
 from gateway.atomic_file import write_json_atomic
 from gateway.config import GatewayConfig
 from gateway.notify import Notifier
 from gateway.readings import ReadingSink
 from gateway.store import StoreSink
-from gateway.uplink.service import start_uplinks
+
+ACCOUNTING_START_WAIT = 2.0  # s: accounting starts after the first commit, or after this
+
+if TYPE_CHECKING:  # imported when configured: a start need not wait for rooms it does not run
+    from gateway.accounting.service import AccountingRoom
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +162,19 @@ async def tell_systemd(notifier: Notifier, acquisition: Acquisition, sink: Readi
         reasons = found
 
 
+async def _first_commit(sink: StoreSink, limit: float) -> None:
+    """Return once the store has committed a block since the call, or after `limit` seconds."""
+    blocks, deadline = sink.stats.committed_blocks, time.monotonic() + limit
+    while sink.stats.committed_blocks == blocks and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+
+
+def _start_accounting(config: GatewayConfig, sink: StoreSink) -> AccountingRoom | None:
+    from gateway.accounting.service import start_accounting
+
+    return start_accounting(config, sink)
+
+
 async def run_gateway(
     config: GatewayConfig,
     sink: ReadingSink,
@@ -184,10 +201,16 @@ async def run_gateway(
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, acquisition.stop)
     polling = asyncio.create_task(acquisition.run())
-    uplinks = (start_uplinks(config, sink.state_dir, runtime_dir(config))
-               if isinstance(sink, StoreSink) else None)
-    if accounting is None and isinstance(sink, StoreSink):
-        accounting = start_accounting(config, sink)
+    uplinks = None
+    if config.uplinks and isinstance(sink, StoreSink):
+        from gateway.uplink.service import start_uplinks  # its HTTP, TLS and MQTT stacks
+
+        uplinks = start_uplinks(config, sink.state_dir, runtime_dir(config))
+    if accounting is None and isinstance(sink, StoreSink) and config.well.accounting is not None:
+        # Started once the first readings are committed (it reads only committed records, so
+        # it misses nothing), in a worker thread: its imports would hold the first poll back.
+        await _first_commit(sink, ACCOUNTING_START_WAIT)
+        accounting = await asyncio.to_thread(_start_accounting, config, sink)
     window = stall_window(config, sink, (notifier.watchdog or 0.0) / 2)
     systemd = asyncio.create_task(tell_systemd(notifier, acquisition, sink, window))
     health_path = runtime_dir(config) / HEALTH_FILE

@@ -3,6 +3,7 @@ search (every partition of small random maps; every split of every shipped profi
 
 import itertools
 import random
+from pathlib import Path
 
 import pytest
 
@@ -174,6 +175,7 @@ def best_split(points, max_registers, max_gap, ranges, cost):
     return total
 
 
+EXAMPLES = Path(__file__).resolve().parent.parent / "config" / "examples"
 SHIPPED = [name for name in sorted(available_profiles())
            if load_profile(name).model.protocol == "modbus"]
 
@@ -198,7 +200,7 @@ def test_check_config_shows_requests_bus_time_and_share_per_device():
 
     from gateway.cli import cli
 
-    result = CliRunner().invoke(cli, ["check-config", "config/examples/single-well-sdm120.toml"])
+    result = CliRunner().invoke(cli, ["check-config", str(EXAMPLES / "single-well-sdm120.toml")])
     assert result.exit_code == 0, result.output
     # The SDM120 plan worked by hand above: 128 characters at 2400 baud = 586.7 ms, every 10 s.
     assert "pump-energy 4 requests 24 registers 586.7 ms bus time, 5.9% of 10 s" in result.output
