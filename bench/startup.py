@@ -70,7 +70,20 @@ def first_record(db: Path, deadline: float) -> float | None:
     return None
 
 
-def one_round(code: Path, config: Path, env: dict[str, str]) -> float:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a running process has used so far (/proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def floor(code: Path, env: dict[str, str], statement: str) -> float:
+    """Wall seconds of an interpreter that runs `statement` and exits."""
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-c", statement], cwd=code, env=env, check=True)
+    return time.monotonic() - started
+
+
+def one_round(code: Path, config: Path, env: dict[str, str]) -> tuple[float, float]:
     state = Path(config.read_text().split('state_dir = "')[1].split('"')[0])
     subprocess.run([sys.executable, "-m", "gateway", "init", "--config", str(config)],
                    cwd=code, env=env, check=True, capture_output=True)
@@ -80,6 +93,7 @@ def one_round(code: Path, config: Path, env: dict[str, str]) -> float:
                                stderr=subprocess.DEVNULL)
     try:
         done = first_record(state / "wellgate.db", started + FIRST_READING_TIMEOUT)
+        cpu = cpu_seconds(gateway.pid)
     finally:
         gateway.send_signal(signal.SIGTERM)
         try:
@@ -89,7 +103,7 @@ def one_round(code: Path, config: Path, env: dict[str, str]) -> float:
             gateway.wait()
     if done is None:
         raise SystemExit(f"no committed record within {FIRST_READING_TIMEOUT} s ({code})")
-    return done - started
+    return done - started, cpu
 
 
 def export(rev: str, into: Path) -> Path:
@@ -112,13 +126,21 @@ def main() -> None:
                 prefix="before-", dir=workdir)))
         sim, lines = start_simulator(workdir)
         times: dict[str, list[float]] = {name: [] for name in codes}
+        cpus: dict[str, list[float]] = {name: [] for name in codes}
+        floors: dict[str, list[float]] = {"python -c pass": [], "imports of `run`": []}
         try:
             for round_no in range(args.rounds):
                 for name, code in codes.items():
                     env = {**os.environ, "PYTHONPATH": str(code)}
-                    config = site_config(workdir, lines, len(times[name]) + 1000 * round_no
+                    config = site_config(workdir, lines, 1000 * round_no
                                          + 100 * list(codes).index(name))
-                    times[name].append(one_round(code, config, env))
+                    wall, cpu = one_round(code, config, env)
+                    times[name].append(wall)
+                    cpus[name].append(cpu)
+                env = {**os.environ, "PYTHONPATH": str(REPO)}
+                floors["python -c pass"].append(floor(REPO, env, "pass"))
+                floors["imports of `run`"].append(
+                    floor(REPO, env, "import gateway.cli.site, gateway.daemon"))
         finally:
             sim.stdin.write(json.dumps({"cmd": "stop"}) + "\n")
             sim.stdin.flush()
@@ -130,7 +152,10 @@ def main() -> None:
     print(f"start to first committed reading, {args.rounds} rounds, load average {load:.2f}")
     for name, values in times.items():
         print(f"  {name:>22}: median {statistics.median(values):.3f} s, "
-              f"min {min(values):.3f}, max {max(values):.3f}")
+              f"min {min(values):.3f}, max {max(values):.3f}; CPU of the gateway process "
+              f"median {statistics.median(cpus[name]):.3f} s")
+    for name, values in floors.items():
+        print(f"  {name:>22}: median {statistics.median(values):.3f} s (this tree, wall)")
     if args.before:
         now, before = (statistics.median(v) for v in times.values())
         print(f"  ratio this tree / before: {now / before:.2f}")

@@ -1,4 +1,5 @@
-"""A bus with more to read than its period allows: every skipped slot counted, summed in the log."""
+"""The poll schedule: the shortest first poll first; a bus with more to read than its period
+allows counts every skipped slot and sums them in the log."""
 
 from __future__ import annotations
 
@@ -99,3 +100,56 @@ async def test_skipped_slots_are_summed_into_one_line_per_interval(tmp_path, cap
     # What the last summary has not told yet is at most the slots of the last interval's polls.
     assert health.skipped_slots - logged < 1.5 / BUS_TIME * SKIPPED_PER_POLL + SKIPPED_PER_POLL
     assert all(" in the last " in line for line in summaries[1:])
+
+
+FIRST_POLLS = """
+[well]
+id = "test-well"
+[gateway]
+runtime_dir = "{runtime}"
+
+[[buses]]
+name = "rs485-1"
+type = "rtu"
+port = "sim://rtu"
+baud = 9600
+timeout = 0.5
+
+[[devices]]
+name = "flow-meter"
+bus = "rs485-1"
+model = "tuf-2000m"
+slave_id = 1
+poll_interval = 5.0
+
+[[devices]]
+name = "well-level"
+bus = "rs485-1"
+model = "qdy30a"
+slave_id = 3
+poll_interval = 5.0
+"""
+
+
+async def test_the_first_round_polls_the_shortest_poll_first(tmp_path):
+    # The TUF-2000M's poll is 7 requests (206 ms at 9600 baud), the QDY30A's one (39 ms): listed
+    # second, the level comes first, so a start commits its first reading 167 ms sooner.
+    path = tmp_path / "gateway.toml"
+    path.write_text(FIRST_POLLS.format(runtime=tmp_path / "run"))
+    config = load_config(path)
+    well = SimulatedWell.from_config(config, seed=3, time_scale=0.0, emulate_byte_time=True)
+    await well.start()
+    sink = MemorySink()
+    try:
+        acquisition = Acquisition(config, sink, well.ports())
+        task = asyncio.create_task(acquisition.run())
+        for _ in range(200):
+            if {r.device for r in sink.history} == {"flow-meter", "well-level"}:
+                break
+            await asyncio.sleep(0.02)
+        acquisition.stop()
+        await asyncio.wait_for(task, 5)
+    finally:
+        await well.stop()
+    order = list(dict.fromkeys(r.device for r in sink.history))
+    assert order == ["well-level", "flow-meter"], order
