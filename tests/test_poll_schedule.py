@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 
+from gateway.acquisition.plan import point_width
 from gateway.acquisition.service import Acquisition
 from gateway.config import load_config
 from gateway.display import health_table
@@ -153,3 +155,60 @@ async def test_the_first_round_polls_the_shortest_poll_first(tmp_path):
         await well.stop()
     order = list(dict.fromkeys(r.device for r in sink.history))
     assert order == ["well-level", "flow-meter"], order
+
+
+READ_THROUGH = """
+[well]
+id = "test-well"
+[gateway]
+runtime_dir = "{runtime}"
+
+[[buses]]
+name = "rs485-1"
+type = "rtu"
+port = "sim://rtu"
+baud = 9600
+timeout = 0.5
+
+[[devices]]
+name = "three-phase"
+bus = "rs485-1"
+model = "eastron-sdm630"
+slave_id = 1
+poll_interval = 0.5
+
+[[devices]]
+name = "single-phase"
+bus = "rs485-1"
+model = "eastron-sdm120"
+slave_id = 2
+poll_interval = 0.5
+"""
+
+
+async def test_plans_that_read_through_gaps_decode_what_the_meters_served(tmp_path):
+    path = tmp_path / "gateway.toml"
+    path.write_text(READ_THROUGH.format(runtime=tmp_path / "run"))
+    config = load_config(path)
+    well = SimulatedWell.from_config(config, seed=5, time_scale=0.0)
+    await well.start()
+    sink = MemorySink()
+    try:
+        acquisition = Acquisition(config, sink, well.ports())
+        task = asyncio.create_task(acquisition.run())
+        await asyncio.sleep(1.5)
+        acquisition.stop()
+        await asyncio.wait_for(task, 5)
+    finally:
+        await well.stop()
+    for device in config.devices:
+        blocks = next(d for p in acquisition.pollers for d in p.devices
+                      if d.name == device.name).blocks
+        assert any(b.count > sum(point_width(p) for p in b.points) for b in blocks)  # a gap read
+        served = well.served_values(device.name)
+        decoded = {p: r.value for (d, p), r in sink.latest.items() if d == device.name}
+        profile = config.device_profile(device)
+        assert set(decoded) == {p.name for p in profile.points}
+        for point, value in decoded.items():
+            assert math.isclose(value, served[point], rel_tol=1e-6), (device.name, point)
+        assert acquisition.board.devices[device.name].exception_replies == 0
