@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+READABLE_GAPS = "a list of tables {function = 3 or 4, first = address, last = address >= first}"
+
 
 class ReadableRange(BaseModel):
     """Registers first..last (0-based wire addresses, inclusive) of one function code."""
