@@ -16,11 +16,13 @@ from gateway.simulator import SimulatedWell
 
 # An SDM120 at its factory 2400 baud. Its plan (tests/test_plan_optimal.py works it by hand):
 # 4 requests reading 14 + 2 + 6 + 2 registers = 4 x 20 + 2 x 24 = 128 characters of bus time,
-# x 11 bits / 2400 baud = 0.587 s a poll. Due every 0.25 s, a poll that starts on its slot ends
-# between 0.587 s and 0.75 s later (28 % left for the machine), past the next two slots and
-# before the third: each poll skips exactly 2 slots.
+# x 11 bits / 2400 baud = 0.587 s a poll (0.571 s if its first request needs no gap before it).
+# Due every 0.27 s, a poll that starts on its slot ends between 0.571 s and 0.81 s later (38 %
+# left for the machine), past the next two slots (0.54 s) and before the third: each poll skips
+# exactly 2 slots.
 BUS_TIME = 128 * 11 / 2400
-INTERVAL = 0.25
+GAP = 3.5 * 11 / 2400
+INTERVAL = 0.27
 SKIPPED_PER_POLL = int(BUS_TIME // INTERVAL)
 
 CONFIG = """
@@ -49,7 +51,7 @@ poll_interval = {interval}
 async def test_a_poller_behind_its_schedule_counts_each_skipped_slot_and_logs_one_summary(
     tmp_path, caplog
 ):
-    assert SKIPPED_PER_POLL == 2 and (SKIPPED_PER_POLL + 1) * INTERVAL > 1.25 * BUS_TIME
+    assert SKIPPED_PER_POLL == 2 and 2 * INTERVAL < BUS_TIME - GAP and 3 * INTERVAL > 1.3 * BUS_TIME
     path = tmp_path / "gateway.toml"
     path.write_text(CONFIG.format(runtime=tmp_path / "run", interval=INTERVAL))
     config = load_config(path)
