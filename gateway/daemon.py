@@ -12,9 +12,9 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gateway.accounting.records import GATEWAY_DEVICE, STEP_POINT, health
-from gateway.accounting.service import AccountingRoom, start_accounting
 from gateway.acquisition.service import Acquisition
 from gateway.atomic_file import write_json_atomic
 from gateway.config import GatewayConfig
@@ -23,8 +23,12 @@ from gateway.notify import Notifier
 from gateway.readings import ReadingSink
 from gateway.reload import Running, reload_config
 from gateway.store import StoreSink
-from gateway.uplink.service import start_uplinks
 from gateway.wallclock import ClockWatch
+
+ACCOUNTING_START_WAIT = 2.0  # s: accounting starts after the first commit, or after this
+
+if TYPE_CHECKING:  # imported when configured: a start need not wait for rooms it does not run
+    from gateway.accounting.service import AccountingRoom
 
 log = logging.getLogger(__name__)
 
@@ -187,6 +191,19 @@ async def reload_safely(running: Running, path: Path | None, notifier: Notifier)
     notifier.status(status_line(running.acquisition, running.sink))
 
 
+async def _first_commit(sink: StoreSink, limit: float) -> None:
+    """Return once the store has committed a block since the call, or after `limit` seconds."""
+    blocks, deadline = sink.stats.committed_blocks, time.monotonic() + limit
+    while sink.stats.committed_blocks == blocks and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+
+
+def _start_accounting(config: GatewayConfig, sink: StoreSink) -> AccountingRoom | None:
+    from gateway.accounting.service import start_accounting
+
+    return start_accounting(config, sink)
+
+
 async def run_gateway(
     config: GatewayConfig,
     sink: ReadingSink,
@@ -214,11 +231,17 @@ async def run_gateway(
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, acquisition.stop)
     polling = asyncio.create_task(acquisition.run())
-    uplinks = (start_uplinks(config, sink.state_dir, runtime_dir(config), sink.append_record)
-               if isinstance(sink, StoreSink) else None)
+    uplinks = None
+    if config.uplinks and isinstance(sink, StoreSink):
+        from gateway.uplink.service import start_uplinks  # its HTTP, TLS and MQTT stacks
+
+        uplinks = start_uplinks(config, sink.state_dir, runtime_dir(config), sink.append_record)
     owns_accounting = accounting is None
-    if accounting is None and isinstance(sink, StoreSink):
-        accounting = start_accounting(config, sink)
+    if accounting is None and isinstance(sink, StoreSink) and config.well.accounting is not None:
+        # Started once the first readings are committed (it reads only committed records, so
+        # it misses nothing), in a worker thread: its imports would hold the first poll back.
+        await _first_commit(sink, ACCOUNTING_START_WAIT)
+        accounting = await asyncio.to_thread(_start_accounting, config, sink)
     status = None
     if config.status is not None and isinstance(sink, StoreSink):
         from gateway.status.server import start_status_server  # the web stack: only with [status]
@@ -242,7 +265,7 @@ async def run_gateway(
             if reload_asked.is_set() and not polling.done():
                 reload_asked.clear()
                 await reload_safely(running, config.source, notifier)
-                accounting, next_health = running.accounting, 0.0
+                accounting, uplinks, next_health = running.accounting, running.uplinks, 0.0
             now = time.monotonic()
             if accounting is not None:
                 accounting.note_health(acquisition.board)

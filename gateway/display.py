@@ -26,12 +26,13 @@ def health_table(snapshot: dict, now: float | None = None) -> str:
     rows = [
         (d["device"], d["bus"], d["model"], d["state"], d["requests"], d["good_replies"],
          d["timeouts"], d["crc_errors"], d["exception_replies"], d["malformed"],
-         _ago(d["last_good_wall"], now), _ms(d["last_rtt"]), d["last_error"])
+         d.get("skipped_slots", 0), _ago(d["last_good_wall"], now), _ms(d["last_rtt"]),
+         d["last_error"])
         for d in snapshot["devices"]
     ]
     return format_table(("device", "bus", "model", "state", "requests", "good", "timeouts", "crc",
-                         "exceptions", "malformed", "last good", "rtt ms", "last error"), rows,
-                        rule=True)
+                         "exceptions", "malformed", "skipped", "last good", "rtt ms",
+                         "last error"), rows, rule=True)
 
 
 Precision = tuple[int | None, int | None]  # (decimal places, else significant digits)

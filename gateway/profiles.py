@@ -28,6 +28,7 @@ from gateway.errors import (
     read_toml,
     rules_error,
 )
+from gateway.readable_ranges import READABLE_GAPS, ReadableRange
 from gateway.shipped import shipped_dir
 from gateway.units import unit_problem
 
@@ -142,6 +143,7 @@ class LineDefaults(_Strict):
     # The largest run of registers no point names that one merged request may read across
     # (0 = merge only adjacent points); meters that reject reads of unmapped registers need 0.
     max_gap: int = Field(default=0, ge=0, le=MAX_READ_REGISTERS, description="an integer 0..125")
+    readable_gaps: list[ReadableRange] = Field(default_factory=list, description=READABLE_GAPS)
 
 
 class ModbusPoint(_Strict):

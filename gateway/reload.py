@@ -16,16 +16,18 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gateway.accounting.plan import AccountingPlan, build_plan
-from gateway.accounting.service import AccountingRoom, start_accounting
 from gateway.acquisition.service import Acquisition
 from gateway.config import GatewayConfig, load_config
 from gateway.errors import ConfigError
 from gateway.readings import ReadingSink
 from gateway.store import StoreSink
-from gateway.uplink.service import RunningUplinks
+
+if TYPE_CHECKING:  # the rooms are imported where a config runs them (a start waits for none)
+    from gateway.accounting.plan import AccountingPlan
+    from gateway.accounting.service import AccountingRoom
+    from gateway.uplink.service import RunningUplinks
 
 log = logging.getLogger(__name__)
 summary_log = logging.getLogger("wellgate")  # the start/stop lines' logger: INFO whatever -v says
@@ -76,6 +78,8 @@ def restart_only_changes(old: GatewayConfig, new: GatewayConfig) -> list[str]:
 
 
 def accounting_plan(config: GatewayConfig) -> AccountingPlan | None:
+    from gateway.accounting.plan import build_plan
+
     return None if config.well.accounting is None else build_plan(config)
 
 
@@ -103,7 +107,15 @@ async def reload_config(running: Running, path: Path | str) -> bool:
             said.append(f"{label}: {', '.join(names)}")
     if buses.policy_changed:
         said.append("offline policy changed")
-    if running.uplinks is not None:
+    if running.uplinks is None and config.uplinks and isinstance(running.sink, StoreSink):
+        from gateway.uplink.service import start_uplinks  # a gateway that started without any
+
+        running.uplinks = start_uplinks(config, running.sink.state_dir,
+                                        Path(config.gateway.runtime_dir),
+                                        running.sink.append_record)
+        said.append(f"uplinks added: {', '.join(uplink.name for uplink in config.uplinks)}")
+        running.sink.set_destinations([uplink.name for uplink in config.uplinks])
+    elif running.uplinks is not None:
         uplinks = await running.uplinks.uplinks.apply(config)
         for label, names in (("uplinks added", uplinks.added),
                              ("uplinks removed", uplinks.removed),
@@ -131,5 +143,7 @@ async def _apply_accounting(running: Running, config: GatewayConfig) -> bool:
         await asyncio.to_thread(running.sink.flush, FLUSH_TIMEOUT)
         await asyncio.to_thread(running.accounting.close)
         await asyncio.to_thread(running.sink.flush, FLUSH_TIMEOUT)
+    from gateway.accounting.service import start_accounting
+
     running.accounting = start_accounting(config, running.sink)
     return True

@@ -26,11 +26,17 @@ CASES = [
      [(3, 0, 6, ("a", "b", "c"))]),
     ("overlapping points share registers", [pt("lf", 8, "long_fraction"), pt("f", 10)], 125, 0,
      [(3, 8, 4, ("lf", "f"))]),
-    ("SDM630 map across its gaps with max_gap 30",
+    # A request's fixed part is 13 frame bytes + two 3.5-character gaps = 20 characters; a
+    # register read for nothing costs 2: a hole of 10 registers is where merging stops paying.
+    ("SDM630 map: an 18-register hole costs more than a request (36 > 20 characters)",
      [pt("v", 0x00, function=4), pt("p", 0x34, function=4), pt("e", 0x48, function=4)], 125, 30,
-     [(4, 0x00, 2, ("v",)), (4, 0x34, 0x16, ("p", "e"))]),
-    ("full 125-register request", [pt("a", 0, "u16"), pt("b", 124, "u16")], 125, 200,
-     [(3, 0, 125, ("a", "b"))]),
+     [(4, 0x00, 2, ("v",)), (4, 0x34, 2, ("p",)), (4, 0x48, 2, ("e",))]),
+    ("SDM630 map: an 8-register hole costs less than a request (16 < 20 characters)",
+     [pt("f", 0x3E, function=4), pt("e", 0x48, function=4)], 125, 30,
+     [(4, 0x3E, 12, ("f", "e"))]),
+    ("full 125-register request",
+     [pt("a", 0, "u16"), pt("s", 1, "string", length=123), pt("b", 124, "u16")], 125, 0,
+     [(3, 0, 125, ("a", "s", "b"))]),
     ("126 registers need two requests", [pt("a", 0, "u16"), pt("b", 125, "u16")], 125, 200,
      [(3, 0, 1, ("a",)), (3, 125, 1, ("b",))]),
 ]

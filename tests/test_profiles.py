@@ -328,6 +328,14 @@ RULE_CASES = [
          "115200")),
     ("zero scale", _base_modbus, _set(("points", "flow", "scale"), 0.0),
      (35, "points[3].scale = 0.0: expected a number other than 0")),
+    ("readable gap that ends before it starts", _base_modbus,
+     _set(("defaults", "readable_gaps"), [{"function": 3, "first": 10, "last": 2}]),
+     (11, "defaults.readable_gaps[0] = {'function': 3, 'first': 10, 'last': 2}: expected a list "
+          "of tables {function = 3 or 4, first = address, last = address >= first}")),
+    ("readable gap on a write function", _base_modbus,
+     _set(("defaults", "readable_gaps"), [{"function": 6, "first": 0, "last": 2}]),
+     (11, "defaults.readable_gaps[0].function = 6: expected 3 (holding registers) or 4 (input "
+          "registers)")),
 ]
 
 

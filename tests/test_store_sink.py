@@ -103,13 +103,30 @@ def test_the_oldest_reading_waits_at_most_commit_interval(state_dir):
     commits = []
     sink = StoreSink(state_dir, StoreSection(commit_interval=0.3, commit_max=1000),
                      on_commit=commits.append, **FAST)
+    sink.accept(readings(0, 5))  # the first readings since start commit at once
+    wait_until(lambda: commits, what="the first commit")
     started = time.monotonic()
-    sink.accept(readings(0, 5))
-    wait_until(lambda: commits, what="a commit")
+    sink.accept(readings(5, 5))
+    wait_until(lambda: len(commits) == 2, what="a second commit")
     waited = time.monotonic() - started
     assert 0.25 <= waited < 2.0, waited
     sink.close()
     assert all(matches(r) for r in stored(state_dir))
+
+
+def test_the_first_readings_since_start_commit_at_once(state_dir):
+    commits = []
+    sink = StoreSink(state_dir, StoreSection(commit_interval=3600), on_commit=commits.append,
+                     **FAST)
+    started = time.monotonic()
+    sink.accept(readings(0, 3))
+    wait_until(lambda: commits, what="the first commit")
+    assert time.monotonic() - started < 2.0  # not the hour of commit_interval
+    sink.accept(readings(3, 3))
+    time.sleep(0.2)
+    assert sink.stats.buffered == 3 and len(commits) == 1  # later ones wait for the interval
+    sink.close()
+    assert reading_indexes(stored(state_dir)) == list(range(6))
 
 
 def test_accept_returns_at_once_while_the_writer_hangs_on_the_disk(state_dir):

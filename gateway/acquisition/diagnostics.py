@@ -43,6 +43,7 @@ class DeviceHealth:
     failed_polls: int = 0
     consecutive_failures: int = 0
     readings: int = 0
+    skipped_slots: int = 0  # schedule slots that passed while the bus was busy: never polled
     last_good_wall: float | None = None  # time.time() of the last good reply
     last_rtt: float | None = None  # seconds, request sent to reply decoded
     rtt_avg: float | None = None  # exponentially weighted, alpha 0.1

@@ -20,6 +20,8 @@ from gateway.wallclock import UNSYNCHRONISED, ClockState
 
 log = logging.getLogger(__name__)
 
+SKIP_LOG_INTERVAL = 60.0  # s: skipped slots are summed into one warning at most this often
+
 
 @dataclass(slots=True)
 class OfflinePolicy:
@@ -52,6 +54,10 @@ class PolledDevice:
     def transaction_count(self) -> int:
         return len(self.blocks) if self.decoder is not None else len(self.dlt_points)
 
+    def poll_size(self) -> tuple[int, int]:
+        """(requests, registers) of one poll: the smaller, the sooner a poll is done."""
+        return self.transaction_count(), sum(block.count for block in self.blocks)
+
 
 class BusPoller:
     """Polls the devices of one bus in due order; a device's faults cost only its own timeouts."""
@@ -71,6 +77,9 @@ class BusPoller:
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()  # stop() or replace_devices(): choose the next poll again
         self.transactions = 0
+        self.skip_log_interval = SKIP_LOG_INTERVAL
+        self._skipped_unlogged: dict[str, int] = {}
+        self._skip_logged_at: float | None = None
 
     def stop(self) -> None:
         self._stop.set()
@@ -89,9 +98,10 @@ class BusPoller:
     async def run(self) -> None:
         """Poll until stopped."""
         now = time.monotonic()
-        for index, device in enumerate(self.devices):
-            # Spread first polls a little so devices with equal intervals do not bunch up; a
-            # device carried over from a poller that a reload restarted keeps its schedule.
+        # First polls at once, the shortest first (a start shows its first reading soonest),
+        # spread a little so devices with equal intervals do not bunch up; a device carried
+        # over from a poller that a reload restarted keeps its schedule.
+        for index, device in enumerate(sorted(self.devices, key=PolledDevice.poll_size)):
             if not device.next_due:
                 device.next_due = now + index * 0.001
         try:
@@ -144,6 +154,11 @@ class BusPoller:
             if device.next_due <= now:  # missed slots are skipped, not caught up in a burst
                 missed = int((now - device.next_due) // device.interval) + 1
                 device.next_due += missed * device.interval
+                health.skipped_slots += missed
+                self._skipped_unlogged[device.name] = (
+                    self._skipped_unlogged.get(device.name, 0) + missed)
+        if self._skipped_unlogged:
+            self._log_skipped(now)
         health.next_poll_in = device.next_due - now
         if readings:
             if self.clock.unsynchronised():
@@ -151,6 +166,19 @@ class BusPoller:
             health.readings += len(readings)
             self.sink.accept(readings)
         return readings
+
+    def _log_skipped(self, now: float) -> None:
+        """One warning for the slots skipped since the last one, at most every interval."""
+        if (self._skip_logged_at is not None
+                and now - self._skip_logged_at < self.skip_log_interval):
+            return
+        since = ("" if self._skip_logged_at is None
+                 else f" in the last {now - self._skip_logged_at:.0f} s")
+        counts = ", ".join(f"{name} {count}" for name, count in self._skipped_unlogged.items())
+        log.warning("bus %s cannot keep its schedule: slots skipped%s: %s (check-config shows "
+                    "each device's bus time per poll)", self.name, since, counts)
+        self._skipped_unlogged.clear()
+        self._skip_logged_at = now
 
     def _change(self, health: dx.DeviceHealth, state: str, reason: str) -> None:
         self.board.record_change(health, state, reason)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from gateway.acquisition import diagnostics as dx
 from gateway.acquisition.decode import ModbusDecoder
-from gateway.acquisition.plan import plan_reads
+from gateway.acquisition.plan import BusCost, plan_for_profile
 from gateway.acquisition.poller import BusPoller, OfflinePolicy, PolledDevice
 from gateway.acquisition.transport import Dlt645Transport, ModbusTransport
 from gateway.config import Bus, GatewayConfig, resolve_inter_frame_gap
@@ -20,9 +20,17 @@ from gateway.wallclock import ClockState
 log = logging.getLogger(__name__)
 
 
+def bus_cost(bus: Bus) -> BusCost:
+    """What a read request costs on this bus, for the read planner and check-config."""
+    if bus.type == "tcp":
+        return BusCost.tcp()
+    return BusCost.rtu(bus.baud, resolve_inter_frame_gap(bus))
+
+
 def polled_devices(config: GatewayConfig, bus_name: str) -> list[PolledDevice]:
     """The devices of one bus, with their read plans."""
     bus = next(b for b in config.buses if b.name == bus_name)
+    cost = bus_cost(bus)
     devices = []
     for device in config.devices:
         if device.bus != bus_name:
@@ -37,8 +45,7 @@ def polled_devices(config: GatewayConfig, bus_name: str) -> list[PolledDevice]:
             polled.dlt_points = points
         else:
             polled.slave_id = device.slave_id
-            polled.blocks = plan_reads(points, profile.defaults.max_registers_per_request,
-                                       profile.defaults.max_gap)
+            polled.blocks = plan_for_profile(points, profile.defaults, cost)
             polled.decoder = ModbusDecoder(device.name, points)
         devices.append(polled)
     return devices

@@ -88,13 +88,15 @@ def check_config(config_file: str) -> None:
     """
     from gateway.accounting.calibrate import describe_stored
     from gateway.accounting.plan import describe_plan
+    from gateway.acquisition.busload import describe_bus_time
     from gateway.config import summarize
 
     config = load_gateway_config(config_file)
     token_warning = check_status_token(config_file, config)
     stored = (describe_stored(Path(config.gateway.state_dir), config.well.timezone)
               if config.well.accounting is not None else None)
-    click.echo(summarize(config, [*describe_plan(config), *([stored] if stored else [])]))
+    click.echo(summarize(config, [*describe_bus_time(config), *describe_plan(config),
+                                  *([stored] if stored else [])]))
     for warning in (exposed_secret(config_file, config), token_warning):
         if warning is not None:
             click.echo(f"warning: {warning}")

@@ -2,7 +2,8 @@
 
 Readings wait in a bounded memory buffer; one writer thread commits them as signed blocks when
 `commit_max` are waiting, when the oldest has waited `commit_interval` seconds, on flush() and on
-close(). A failed commit (disk full, I/O error) is rolled back and its readings go back to the
+close(); the first readings after start commit at once, so a restart shows its first reading
+then. A failed commit (disk full, I/O error) is rolled back and its readings go back to the
 front of the buffer; the error is logged once per change, retries back off from 1 s to 30 s, and
 the first commit that works again carries a store_write_failing alarm (raised at the first
 failure, cleared now). Only when the buffer itself is full are the oldest readings dropped:
@@ -74,6 +75,7 @@ class StoreSink:
         self._own: list[NewRecord] = []  # the store's own alarms and events, never dropped
         self._groups: list[list[NewRecord]] = []  # append_group(): each commits whole, in order
         self._flush_requested = False
+        self._readings_committed = False  # the first readings since start commit at once
         self._closing = False
         self._close_deadline = float("inf")
         # counters and state (written by the writer thread, or under the lock)
@@ -269,7 +271,7 @@ class StoreSink:
             return True
         if not self._buffer:
             return False
-        return (self._flush_requested or self._closing
+        return (self._flush_requested or self._closing or not self._readings_committed
                 or len(self._buffer) >= self.settings.commit_max
                 or now - self._buffer[0][0] >= self.settings.commit_interval)
 
@@ -354,6 +356,7 @@ class StoreSink:
         with self._cond:
             del self._own[:own]
             del self._groups[:groups]
+            self._readings_committed = self._readings_committed or self._inflight > 0
             self._inflight = 0
             self._committed_records += block.count
             self._committed_blocks += 1
