@@ -190,3 +190,44 @@ def test_even_shares_add_up_to_the_year():
     shares = even_shares(1000.0, "month")
     assert shares[:11] == (83.333,) * 11 and shares[11] == pytest.approx(83.337)
     assert sum(shares) == pytest.approx(1000.0)
+
+
+def test_plan_set_from_the_command_line_is_a_signed_record_the_gateway_takes_up(tmp_path):
+    import json
+
+    from accounting_support import SimulatedFeed, site, stored
+    from click.testing import CliRunner
+
+    from gateway.accounting.service import AccountingRoom
+    from gateway.cli import cli
+
+    def run(*args):
+        result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+        return result.exit_code, result.output
+
+    config = site(tmp_path)
+    path = str(tmp_path / "site.toml")
+    feed = SimulatedFeed(config)  # 1 June 2025 in Ordos: the second quarter
+    room = AccountingRoom.from_config(config, feed.sink, clock_probe=lambda: (1, "test"))
+    try:
+        code, out = run("plan", "set", "--config", path, "--year", "2025", "--annual", "400",
+                        "--period", "quarter", "--shares", "100,100,150", "--source", "x")
+        assert code == 2 and "expected 4 shares (one per quarter)" in out, out
+        code, out = run("plan", "set", "--config", path, "--year", "2025", "--annual", "400",
+                        "--period", "quarter", "--shares", "100,100,150,50", "--source",
+                        "test: bureau plan 2025")
+        assert code == 0 and "recorded water_plan as store seq" in out, out
+        feed.run(3600, every=30, room=room)
+        code, out = run("totals", "--config", path, "--json")
+        plan = json.loads(out)["plan"]
+        assert (plan["year"], plan["period"], plan["period_m3"]) == (2025, "2025-Q2", 100.0)
+        assert plan["used_m3"] == pytest.approx(json.loads(out)["periods"]["year 2025"][
+            "metered"]) and plan["used_m3"] > 0
+        text = run("totals", "--config", path)[1]
+        assert "water plan 2025: 400 m³ (test: bureau plan 2025)" in text, text
+        (command,) = stored(feed.state_dir, "command")
+        assert (command.point, command.data["shares_m3"]) == ("water_plan", [100, 100, 150, 50])
+    finally:
+        room.close()
+        feed.close()
+    assert run("verify", "--db", str(tmp_path / "state" / "wellgate.db"))[0] == 0

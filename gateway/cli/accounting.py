@@ -393,4 +393,10 @@ def _pump_status(config_file: str) -> None:
                                        lambda t: local_time(t, zone))))
 
 
-COMMANDS = (totals, alarms, flags, confirm, meter_replaced, pump, calibrate)
+def _plan_group() -> click.Group:
+    from gateway.cli.water_plan import plan
+
+    return plan
+
+
+COMMANDS = (totals, alarms, flags, confirm, meter_replaced, pump, calibrate, _plan_group())
