@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from pydantic import Field
 
 from gateway.errors import Problem
-
-if TYPE_CHECKING:
-    from gateway.profiles import Profile
 
 # Canonical point names (docs/points.md) and the kind each must have.
 CANONICAL_KINDS: dict[str, str] = {
@@ -47,8 +44,9 @@ Plausible = Annotated[
 ]
 
 
-def plausible_limits_ordered(profile: Profile) -> Iterator[Problem]:
-    """A point's plausibility limits are two finite numbers, low below high, on a number."""
+def plausible_limits_ordered(profile: Any) -> Iterator[Problem]:
+    """A profile's (gateway.profiles imports this module, so the type is not named here)
+    plausibility limits: two finite numbers, low below high, on a measured value."""
     for index, point in enumerate(profile.points):
         limits: Any = point.plausible
         if limits is None:

@@ -38,8 +38,9 @@ class LevelSettings:
     clear_after_s: float = 3600.0
 
     def depth(self, water_column_m: float) -> float:
-        """Depth to water below the datum from the water column over the transmitter."""
-        return self.sensor_depth_m - water_column_m
+        """Depth to water below the datum from the water column over the transmitter (to the
+        µm: no float noise in the records)."""
+        return round(self.sensor_depth_m - water_column_m, 6)
 
     def elevation(self, depth_m: float) -> float | None:
         """The water table's elevation (None without the wellhead's)."""
