@@ -78,3 +78,18 @@ def test_check_config_exits_2_without_a_traceback(tmp_path):
     assert result.exit_code == 2 and "Traceback" not in result.output
     expected = "well.accounting.plan.years[0].shares_m3 = [1.0, 2.0]: expected 4"
     assert expected in result.output, result.output
+
+
+def test_check_config_says_what_the_plan_and_the_level_will_do(tmp_path):
+    from gateway.accounting.plan import describe_plan
+
+    config = _load(tmp_path, MINIMAL + PLAN + """
+        [[well.accounting.groundwater]]
+        sensor_depth_m = 80
+        control_depth_m = 37
+        """)
+    text = "\n".join(describe_plan(config))
+    assert ("water plan: 2027 1200 m³ by quarter (more by `wellgate plan set`); warnings at "
+            "80 %, 100 % of the year, 80 %, 100 % of the period") in text
+    assert ("groundwater well-level: sensor 80 m below the datum, static after 20 min off, "
+            "control level 37 m") in text

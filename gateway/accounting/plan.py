@@ -338,6 +338,18 @@ def describe_plan(config: Any) -> list[str]:
         lines.append(f"allocation {plan.allocation.annual_allocation_m3:g} m³/year counted from "
                      f"{plan.counting_source} volume, warnings at "
                      + ", ".join(f"{t:g} %" for t in plan.allocation.thresholds_percent))
+    plans = plan.plans
+    lines.append("water plan: " + (", ".join(f"{y.year} {y.annual_m3:g} m³ by {y.period}"
+                                            for y in plans.years) or "none configured")
+                 + " (more by `wellgate plan set`); warnings at "
+                 + ", ".join(f"{t:g} %" for t in plans.thresholds_percent) + " of the year, "
+                 + (", ".join(f"{t:g} %" for t in plans.period_thresholds_percent) or "none")
+                 + " of the period")
+    for level in plan.groundwater:
+        lines.append(f"groundwater {level.device}: sensor {level.sensor_depth_m:g} m below the "
+                     f"datum, static after {level.settle_s / 60:g} min off, control level "
+                     + ("none" if level.control_depth_m is None else
+                        f"{level.control_depth_m:g} m"))
     control = plan.pump_control
     state = ("off" if not control.enabled else "DRY RUN (records only)" if control.dry_run
              else f"ON: coil {control.coil} of {control.relay_device}")

@@ -20,7 +20,13 @@ def _shares(text: str | None) -> tuple[float, ...] | None:
 
 @click.group("plan")
 def plan() -> None:
-    """The annual water plan (计划用水): a new year's plan as a signed record."""
+    """The annual water plan (计划用水): a new year's plan as a signed record; `wellgate totals`
+    shows use against it.
+
+    \b
+    Example:
+      wellgate plan set --config site.toml --year 2027 --annual 12000 --source "bureau 2027-04"
+    """
 
 
 @plan.command("set")
