@@ -128,8 +128,8 @@ class UseChecks:
         self.checkpoint_due = True
         log.info("water plan %d: %g m³ (%s shares) from %s", year_plan.year,
                  year_plan.annual_m3, year_plan.period, year_plan.source)
-        if self.last_time is not None:  # warnings and the cut-off follow the new plan now
-            self._check_allocation(max(self.last_time, record.wall_time or 0.0))
+        if self.last_time is not None:  # warnings and the cut-off follow the new plan now (at
+            self._check_allocation(self.last_time)  # the data's time: a command's is not)
 
     def _groundwater(self: AccountingEngine, record: Record) -> None:
         """A level or a pump reading: static level by day, pumping cycles, the control level."""
