@@ -92,23 +92,20 @@ class UseChecks:
 
     def _plan_alarms(self: AccountingEngine, use: PlanUse | None, at_time: float) -> None:
         """The year's and the period's warnings (none reached in a year without a plan)."""
-        settings = self.plan.plans
-        for percent in settings.thresholds_percent:
-            hit = use is not None and reached(use.used_m3, use.annual_m3, percent)
-            reason = ("no water plan for this year" if use is None else
-                      f"{use.year}: {percent:g} % of the {use.annual_m3:g} m³ water plan "
-                      f"{'reached' if hit else 'not reached'}: {use.used_m3:.3f} m³ used, "
-                      f"{use.over_m3:.3f} m³ over plan")
-            self._condition(year_alarm(percent), hit, at_time, reason,
-                            threshold_percent=percent, **(use.to_data() if use else {}))
-        for percent in settings.period_thresholds_percent:
-            hit = use is not None and reached(use.period_used_m3, use.period_m3, percent)
-            reason = ("no water plan for this year" if use is None else
-                      f"{use.period}: {percent:g} % of the {use.period_m3:g} m³ share "
-                      f"{'reached' if hit else 'not reached'}: {use.period_used_m3:.3f} m³ "
-                      f"used, {use.period_over_m3:.3f} m³ over plan")
-            self._condition(period_alarm(percent), hit, at_time, reason,
-                            threshold_percent=percent, **(use.to_data() if use else {}))
+        settings, data = self.plan.plans, (use.to_data() if use is not None else {})
+        for percents, name, period, what in (
+                (settings.thresholds_percent, year_alarm, False, "water plan"),
+                (settings.period_thresholds_percent, period_alarm, True, "share")):
+            for percent in percents:
+                hit, reason = False, "no water plan for this year"
+                if use is not None:
+                    label, planned, used, over = use.figures(period)
+                    hit = reached(used, planned, percent)
+                    reason = (f"{label}: {percent:g} % of the {planned:g} m³ {what} "
+                              f"{'reached' if hit else 'not reached'}: {used:.3f} m³ used, "
+                              f"{over:.3f} m³ over plan")
+                self._condition(name(percent), hit, at_time, reason, threshold_percent=percent,
+                                **data)
 
     def _condition(self: AccountingEngine, name: str, fault: bool, at_time: float, reason: str,
                    **data: Any) -> None:

@@ -165,6 +165,12 @@ class PlanUse:
     def period_over_m3(self) -> float:
         return max(0.0, self.period_used_m3 - self.period_m3)
 
+    def figures(self, period: bool) -> tuple[str, float, float, float]:
+        """(label, plan, used, over plan) of the period, or of the year."""
+        if period:
+            return self.period, self.period_m3, self.period_used_m3, self.period_over_m3
+        return str(self.year), self.annual_m3, self.used_m3, self.over_m3
+
     def to_data(self) -> dict[str, Any]:
         return {"year": self.year, "annual_m3": self.annual_m3, "used_m3": self.used_m3,
                 "used_percent": self.used_percent, "over_m3": self.over_m3,
