@@ -13,8 +13,8 @@ drawdown follows Q / 5 m³/h per metre with a 900 s time constant.
   the simulator) until the cycles repeat: 1770 s into a run (its last reading, every 30 s)
   s = 5.49 m; 1770 s into the rest r = 0.77 m.
 So the static level is ≈ 30.77 m, the pumping level at the stop ≈ 35.49 m and the drawdown per
-cycle ≈ 35.49 − 30.77 = 4.72 m. With the water table at 38 m, the static level is ≈ 38.8 m:
-below the 37 m control level.
+cycle ≈ 35.49 − 30.77 = 4.72 m. With the water table at 38 m (the pump lifting from deeper pumps
+less: less drawdown) the static level is 38.65 m as measured: below the 37 m control level.
 """
 
 from __future__ import annotations
