@@ -28,6 +28,12 @@ from gateway.errors import (
     read_toml,
     rules_error,
 )
+from gateway.point_names import (
+    CANONICAL_KINDS,
+    CANONICAL_QUANTITIES,
+    Plausible,
+    plausible_limits_ordered,
+)
 from gateway.readable_ranges import READABLE_GAPS, ReadableRange
 from gateway.shipped import shipped_dir
 from gateway.units import unit_problem
@@ -44,7 +50,7 @@ RegisterType = Literal[
 ]
 WordOrder = Literal["ABCD", "CDAB", "BADC", "DCBA"]
 PointKind = Literal["instant", "total", "status", "config"]
-Role = Literal["flow", "energy", "level", "relay"]
+Role = Literal["flow", "energy", "level", "relay", "quality"]
 
 # Registers per value (the same table as drivers.registers.register_count); string: `length`.
 REGISTER_COUNTS: dict[str, int] = {
@@ -56,28 +62,6 @@ INTEGER_TYPES = ("u16", "i16", "u32", "i32", "u64", "i64", "bcd16", "bcd32")
 BIT_WIDTHS = {"bits16": 16, "bits32": 32}
 STANDARD_BAUDS = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
 MAX_READ_REGISTERS = 125  # Modbus application protocol V1.1b3, FC 3/4
-
-# Canonical point names (docs/points.md) and the kind each must have.
-CANONICAL_KINDS: dict[str, str] = {
-    "import_energy": "total", "export_energy": "total", "total_energy": "total",
-    "active_power": "instant", "power_factor": "instant", "frequency": "instant",
-    "voltage_l1": "instant", "voltage_l2": "instant", "voltage_l3": "instant",
-    "current_l1": "instant", "current_l2": "instant", "current_l3": "instant",
-    "flow_rate": "instant", "velocity": "instant",
-    "forward_total": "total", "reverse_total": "total", "net_total": "total",
-    "pipe_status": "status", "error_code": "status",
-    "signal_quality": "instant", "battery_voltage": "instant", "level": "instant",
-    "decimal_point": "config", "unit_code": "config",
-}
-# The quantity a canonical name measures (a phase suffix _l1.._l3 dropped): its unit's list.
-CANONICAL_QUANTITIES: dict[str, str] = {
-    "import_energy": "energy", "export_energy": "energy", "total_energy": "energy",
-    "active_power": "power", "frequency": "frequency",
-    "voltage": "voltage", "current": "current", "flow_rate": "flow rate",
-    "velocity": "velocity", "forward_total": "volume", "reverse_total": "volume",
-    "net_total": "volume", "level": "length", "battery_voltage": "voltage",
-}
-
 
 def member_of(allowed: tuple[int, ...]) -> AfterValidator:
     def check(value: int) -> int:
@@ -178,6 +162,7 @@ class ModbusPoint(_Strict):
     resolution: float | None = Field(  # accounting takes a fall within it for noise
         default=None, gt=0, description="a totaliser's smallest step, its unit (> 0)"
     )
+    plausible: Plausible = None  # [low, high] in its unit: outside, a reading is invalid
     # Another point that reads some of the same registers on purpose (the overlap rule allows it).
     overlaps: str | None = Field(default=None, description="the name of another point")
     description: str = ""
@@ -211,6 +196,7 @@ class Dlt645Point(_Strict):
     resolution: float | None = Field(  # accounting takes a fall within it for noise
         default=None, gt=0, description="a totaliser's smallest step, its unit (> 0)"
     )
+    plausible: Plausible = None
     description: str = ""
 
 
@@ -448,6 +434,7 @@ PROFILE_RULES: tuple[ProfileRule, ...] = (
     canonical_names_keep_their_kind,
     units_are_known,
     line_defaults_fit_protocol,
+    plausible_limits_ordered,
 )
 
 

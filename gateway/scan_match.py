@@ -132,7 +132,10 @@ def modbus_profiles() -> dict[str, Profile]:
 
 
 def _range_of(point: ModbusPoint) -> tuple[float, float] | None:
-    """The plausible range of a point in its own unit (None: no range known for this point)."""
+    """The plausible range of a point in its own unit (None: no range known for this point):
+    the profile's own `plausible` limits, else the range its canonical name has here."""
+    if point.plausible is not None:
+        return point.plausible[0], point.plausible[1]
     for prefix, unit, low, high in PLAUSIBLE_RANGES:
         if point.name.startswith(prefix):
             if _UNIT_FACTORS.get(point.unit, ("?", 1.0))[0] != unit:

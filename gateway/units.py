@@ -1,4 +1,5 @@
-"""Units: values in the base units (kW, kWh, m³, m³/h, m, V, A) expressed in a profile's units."""
+"""Units: values in the base units (kW, kWh, m³, m³/h, m, V, A, µS/cm, mg/L, pH, NTU, °C) expressed
+in a profile's units."""
 
 from __future__ import annotations
 
@@ -18,10 +19,16 @@ QUANTITY_UNITS: dict[str, dict[str, float]] = {
     "apparent power": {"VA": 1000.0, "kVA": 1.0},
     "length": {"m": 1.0, "cm": 100.0, "mm": 1000.0},
     "velocity": {"m/s": 1.0},
-    "voltage": {"V": 1.0, "kV": 0.001},
+    "voltage": {"V": 1.0, "kV": 0.001, "mV": 1000.0},
     "current": {"A": 1.0, "mA": 1000.0},
     "frequency": {"Hz": 1.0},
     "ratio": {"": 1.0, "%": 1.0},  # no unit: a count, a code, a power factor
+    # water quality (issue 15)
+    "conductivity": {"µS/cm": 1.0, "uS/cm": 1.0, "mS/cm": 0.001},
+    "concentration": {"mg/L": 1.0, "mg/l": 1.0, "g/L": 0.001, "ppm": 1.0},
+    "acidity": {"pH": 1.0},
+    "turbidity": {"NTU": 1.0, "FNU": 1.0},
+    "temperature": {"°C": 1.0, "degC": 1.0},
 }
 _FACTORS: dict[str, float] = {
     unit: factor for units in QUANTITY_UNITS.values() for unit, factor in units.items()

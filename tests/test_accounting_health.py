@@ -20,14 +20,12 @@ from gateway.accounting.health_rules import (
     AlarmLatch,
     BackwardsThresholds,
     DriftThresholds,
-    LevelThresholds,
     PowerFlowThresholds,
     StatusThresholds,
     StuckThresholds,
     Verdict,
     derived_metered_drift,
     flow_without_power,
-    level_below_control,
     meter_status,
     power_without_flow,
     totaliser_backwards,
@@ -121,8 +119,6 @@ RULES = {
     "meter_status": (lambda s, m, d, t, th: meter_status(s["pipe"], s["error"], t, th),
                      StatusThresholds(flag_names=TUF_FLAGS)),
     "drift": (lambda s, m, d, t, th: derived_metered_drift(m, d, t, th), DriftThresholds()),
-    "level_below_control": (lambda s, m, d, t, th: level_below_control(s["depth"], t, th),
-                            LevelThresholds(control_depth_m=37.0)),
 }
 
 
@@ -224,20 +220,6 @@ def test_derived_metered_drift_from_an_energy_meter_reading_high():
     assert start < decisions[0].at_time < start + 3 * HOUR
     assert end < decisions[1].at_time < end + 4 * HOUR
     assert "(+" in decisions[0].reason
-
-
-def test_level_below_control_with_hysteresis():
-    rows = _rows()
-    for r in _during(rows, 6 * HOUR, 14 * HOUR):  # the water table 4 m deeper (33 → 37 m mean)
-        r["level"] -= 4.0
-    th = {"window_s": 2 * HOUR, "control_depth_m": 35.0}  # a window of whole pump cycles
-    decisions = _evaluate(rows, _only("level_below_control", **th))
-    assert [d.action for d in decisions] == ["raise", "clear"]
-    # Mean depth over 2 h = 33.1 + 4 × (share of the window that is 4 m deeper). Above 35 m once
-    # that share passes 0.475 (6 h + 57 min), raised 1 h later: about 7.95 h. Below 34.5 m once it
-    # falls under 0.35 (14 h + 78 min), cleared 1 h later: about 16.3 h.
-    assert 7.75 * HOUR < decisions[0].at_time < 8.25 * HOUR
-    assert 16.0 * HOUR < decisions[1].at_time < 16.6 * HOUR
 
 
 def test_latch_needs_the_verdict_to_persist_and_hold_resets_the_wait():

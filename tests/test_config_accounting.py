@@ -13,7 +13,6 @@ from gateway.accounting.calibration import CalibrationParams
 from gateway.accounting.coefficient import HeadParameters
 from gateway.accounting.health_rules import (
     DriftThresholds,
-    LevelThresholds,
     PowerFlowThresholds,
     StuckThresholds,
 )
@@ -97,7 +96,6 @@ def test_defaults_are_the_cores_thresholds(tmp_path):
     assert drift_thresholds(alarms.drift) == DriftThresholds()
     assert alarms.totaliser_stuck.window_s == StuckThresholds.window_s
     assert alarms.level.control_depth_m is None  # no control level: no level alarm
-    assert alarms.level.window_s == LevelThresholds.window_s
     assert calibration_params(accounting.calibration) == CalibrationParams()
     assert accounting == AccountingSection(pump_capacity_m3h=40, rated_power_kw=7.5)
 
@@ -278,7 +276,8 @@ def test_pump_control_needs_an_allocation_and_a_relay(tmp_path):
     errors = _errors(tmp_path, MINIMAL + "\n[well.pump_control]\nenabled = true\n")
     text = "\n".join(errors)
     assert ("well.pump_control.enabled = true: expected false, or a "
-            "[well.accounting.allocation] table to enforce (there is none)") in text
+            "[well.accounting.allocation] or [well.accounting.plan] table to enforce (there is "
+            "none)") in text
     assert "well.pump_control.relay_device: missing; expected the name of the device" in text
     errors = _errors(tmp_path, MINIMAL + """
         [well.accounting.allocation]

@@ -52,8 +52,9 @@ slave_id = 2
 """  # appended: its header is line 15, name 16, bus 17, model 18, slave_id 19
 
 BAUDS = "one of: 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200"
-MODELS = ("one of: acrel-adw300, chint-ddsu666, chint-dtsu666, dlt645-generic, eastron-sdm120, "
-          "eastron-sdm630, modbus-relay, qdy30a, tuf-2000m, xintai-emf")
+MODELS = ("one of: acrel-adw300, chint-ddsu666, chint-dtsu666, daviteq-mbrtu-tbd, dlt645-generic, "
+          "eastron-sdm120, eastron-sdm630, modbus-relay, qdy30a, seeed-ectds10, supmea-ph8001, "
+          "tuf-2000m, xintai-emf")
 DLT645_METER = "'dlt645-generic' is a DL/T 645 meter"
 MODBUS_METER = "'tuf-2000m' is a Modbus meter"
 
@@ -180,7 +181,7 @@ CASES = [
     Case("poll interval 0", [("slave_id = 1", "slave_id = 1\npoll_interval = 0")],
          [":14: devices[0].poll_interval = 0: expected seconds, 0.1..86400"]),
     Case("role that does not exist", [("slave_id = 1", 'slave_id = 1\nrole = "pump"')],
-         [':14: devices[0].role = "pump": expected one of: flow, energy, level, relay']),
+         [':14: devices[0].role = "pump": expected one of: flow, energy, level, relay, quality']),
     Case("profile folder that does not exist", [('[well]', 'profile_dirs = ["nowhere"]\n[well]')],
          [':1: profile_dirs[0] = "nowhere": expected an existing folder ({dir}/nowhere is not '
           "one)"]),

@@ -102,7 +102,7 @@ def test_builtin_profile_validates_and_names_its_source(path):
     assert profile.model.source.strip()
     assert profile.model.unconfirmed, "every profile says what is still unconfirmed"
     assert any(point.kind == "total" for point in profile.points) or profile.model.role in (
-        "level", "relay")
+        "level", "relay", "quality")
 
 
 # Facts the domain notes (shared/domain/meters.md, protocols.md) and the open implementations
@@ -322,7 +322,7 @@ RULE_CASES = [
     ("unknown key in a point", _base_modbus, _set(("points", "flow", "adress"), 6),
      (35, "points[3].adress: unknown key; expected one of: name, function, address, type, order, "
           "length, unit, scale, offset, decimals_from, kind, flags, enum, rollover, resolution, "
-          "overlaps, description; did you mean 'address'?")),
+          "plausible, overlaps, description; did you mean 'address'?")),
     ("baud that is not a standard rate", _base_modbus, _set(("defaults", "baud"), 9601),
      (9, "defaults.baud = 9601: expected one of: 1200, 2400, 4800, 9600, 19200, 38400, 57600, "
          "115200")),
@@ -431,7 +431,7 @@ def test_an_energy_total_in_a_unit_not_listed_is_refused_naming_the_allowed_ones
     ("active_power", "mW", "'W', 'kW', 'MW'"),  # milliwatt is not megawatt
     ("forward_total", "gal", "'m3', 'm³', 'L', 'l', 't'"),
     ("forward_total", "m^3", "'m3', 'm³', 'L', 'l', 't'"),
-    ("voltage_l2", "kWh", "'V', 'kV'"),
+    ("voltage_l2", "kWh", "'V', 'kV', 'mV'"),
 ])
 def test_a_canonical_point_takes_a_unit_of_its_quantity(tmp_path, name, unit, allowed):
     data = _base_modbus()

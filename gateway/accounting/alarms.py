@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 from gateway.accounting.coefficient import CoefficientBook
+from gateway.accounting.groundwater import LEVEL_ALARM
 from gateway.accounting.health_rules import (
     FAULT,
     HOLD,
@@ -23,7 +24,6 @@ from gateway.accounting.health_rules import (
     Verdict,
     derived_metered_drift,
     flow_without_power,
-    level_below_control,
     meter_status,
     power_without_flow,
     totaliser_backwards,
@@ -32,6 +32,7 @@ from gateway.accounting.health_rules import (
 from gateway.accounting.plan import AccountingPlan, to_base
 from gateway.accounting.recalibration import CALIBRATION_DUE, calibration_due
 from gateway.accounting.records import GATEWAY_DEVICE, WELL_DEVICE
+from gateway.accounting.water_plan import period_alarm, year_alarm
 
 OFFLINE = "offline"
 CLOCK = "clock_not_synchronised"
@@ -138,10 +139,10 @@ class AlarmBoard:
             dr = plan.drift
             self._rule("drift", plan.energy.device, dr, lambda now: derived_metered_drift(
                 w["metered"].pairs, w["derived"].pairs, now, dr))
-        if plan.level is not None and plan.level_device:
-            lv = plan.level
-            self._rule("level_below_control", plan.level_device, lv,
-                       lambda now: level_below_control(w["depth"].pairs, now, lv))
+        for level in plan.groundwater:  # judged on static levels (groundwater.py)
+            if level.control_depth_m is not None:
+                self._latch(f"{LEVEL_ALARM}@{level.device}", LEVEL_ALARM, level.raise_after_s,
+                            level.clear_after_s)
         rc = plan.recalibration
         if rc is not None and plan.head is not None and plan.energy is not None:
             head = plan.head
@@ -156,6 +157,9 @@ class AlarmBoard:
             for percent in plan.allocation.thresholds_percent:
                 name = allocation_alarm(percent)
                 self._latch(f"{name}@{WELL_DEVICE}", name, 0.0, 0.0)
+        for name in ([year_alarm(p) for p in plan.plans.thresholds_percent]
+                     + [period_alarm(p) for p in plan.plans.period_thresholds_percent]):
+            self._latch(f"{name}@{WELL_DEVICE}", name, 0.0, 0.0)  # plans may come any time
         control = plan.pump_control
         if control.enabled and not control.dry_run:
             self._latch(f"pump_not_stopped@{control.relay_device or 'well'}",

@@ -19,13 +19,14 @@ from collections.abc import Callable
 from dataclasses import asdict, replace
 from typing import Any
 
-from gateway.accounting.alarms import CLOCK, OFFLINE, AlarmBoard, allocation_alarm
+from gateway.accounting.alarms import CLOCK, OFFLINE, AlarmBoard
 from gateway.accounting.clock import ClockWatch, Placement
 from gateway.accounting.coefficient import Coefficient, CoefficientBook
 from gateway.accounting.compare import Comparison
 from gateway.accounting.counters import Sample, TotaliserTracker
-from gateway.accounting.drift import METER_FAULTS, DriftExclusion
+from gateway.accounting.drift import DriftExclusion
 from gateway.accounting.flags import FlagBook, meter_replacement
+from gateway.accounting.groundwater import Groundwater
 from gateway.accounting.health_rules import FAULT, HOLD, NORMAL
 from gateway.accounting.intervals import IntervalAccount
 from gateway.accounting.ledger import Ledger
@@ -45,7 +46,6 @@ from gateway.accounting.records import (
     CHECKPOINT_POINT,
     CLOCK_POINT,
     GATEWAY_DEVICE,
-    KIND_ALLOCATION,
     KIND_CHECKPOINT,
     KIND_COEFFICIENT,
     KIND_COMMAND,
@@ -56,25 +56,25 @@ from gateway.accounting.records import (
     KIND_VOLUME,
     OWN_KINDS,
     STATE_POINT,
-    WELL_DEVICE,
     alarm,
     make,
 )
 from gateway.accounting.series import feed_reading, series_windows
+from gateway.accounting.use_checks import UseChecks
+from gateway.accounting.water_plan import PLAN_POINT, PlanBook
 from gateway.store.records import KIND_ALARM, NewRecord, Record
 
 log = logging.getLogger(__name__)
 
 STATE_VERSION = 1
-PUMP_BLOCKING = METER_FAULTS | {"drift"}  # no cut-off while one of these is raised
 # The checkpoint's entries, in the order they have always been written.
 STATE_KEYS = ("version", "cursor", "last_time", "replay_from", "bucket", "next_eval", "trackers",
               "acc", "derived", "ledger", "allocation", "alarms", "coefficients", "confirmed",
               "raised_in_interval", "drift_excluded", "open_flags", "pending_relay", "pump",
-              "clock", "compared", "local_buckets")
+              "clock", "compared", "local_buckets", "plans", "groundwater")
 
 
-class AccountingEngine:
+class AccountingEngine(UseChecks):
     """One well's accounting; `process` each committed record, then `take_group`."""
 
     def __init__(self, plan: AccountingPlan, state: dict[str, Any] | None = None,
@@ -121,6 +121,9 @@ class AccountingEngine:
         # restart (the gateway checks the store before it writes, so none is written twice)
         self.pending_relay: dict[str, list[Any]] = dict(state.get("pending_relay", {}))
         self.clock = ClockWatch(state.get("clock"))
+        self.plans = PlanBook(plan.plans.years, state.get("plans"))
+        self.groundwater = Groundwater(plan.groundwater, self._zone, *plan.pump_running,
+                                       state.get("groundwater"))
         self.outputs: list[NewRecord] = []
         self.checkpoint_due = False
 
@@ -166,6 +169,7 @@ class AccountingEngine:
             feed_reading(self.plan, self.totals, self.windows, record)
             self._reading(record)
             self._watch_pump(record)
+            self._groundwater(record)
         elif kind == KIND_HEALTH:
             self._health(record)
         elif kind == KIND_COEFFICIENT:
@@ -356,50 +360,6 @@ class AccountingEngine:
         if end is not None:
             self._check_allocation(end)
 
-    def _check_allocation(self, at_time: float, open_interval: bool = False) -> None:
-        """After an interval, or on each reading (with the open interval's count so far): the
-        overshoot of a threshold or the cut-off is then at most one poll's pumping."""
-        if self.allocation is None:
-            return
-        year = self.ledger.local_date(at_time).year
-        used = self.ledger.year(year, self.plan.counting_source)
-        if open_interval:
-            used += (self.interval.acc["volume"].amount if self.plan.counting_source == METERED
-                     else sum(part.volume for part in self.interval.derived))
-        for crossing in self.allocation.update(year, used, at_time):
-            self.outputs.append(make(
-                KIND_ALLOCATION, WELL_DEVICE, "threshold", crossing.threshold_percent, "%",
-                at_time, {"year": crossing.year, "used_m3": crossing.used_m3,
-                          "allocation_m3": crossing.allocation_m3,
-                          "source": self.plan.counting_source,
-                          "threshold_percent": crossing.threshold_percent}))
-            log.warning("allocation: %s%% of %s m³ reached in %s (%.1f m³, %s)",
-                        crossing.threshold_percent, crossing.allocation_m3, crossing.year,
-                        crossing.used_m3, self.plan.counting_source)
-        self._allocation_alarms(year, used, at_time)
-        if self.pump is not None:
-            blocking = sorted(key for key, latch in self.board.latches.items()
-                              if latch.active and latch.alarm in PUMP_BLOCKING)
-            self.outputs += self.pump.check(year, used, self.allocation.params.annual_allocation_m3,
-                                            at_time, blocking, clock_trusted=self.clock_trusted)
-
-    def _allocation_alarms(self, year: int, used: float, at_time: float) -> None:
-        """Each threshold reached is an alarm (the uplinks carry it); cleared when the use is
-        below it again (a new year, a raised allocation)."""
-        assert self.allocation is not None
-        allocation = self.allocation.params.annual_allocation_m3
-        for percent in self.allocation.params.thresholds_percent:
-            reached = used >= allocation * percent / 100
-            reason = (f"{year}: {percent:g} % of the {allocation:g} m³ allocation "
-                      f"{'reached' if reached else 'no longer reached'}: {used:.3f} m³ used "
-                      f"({self.plan.counting_source})")
-            decision = self.board.condition(allocation_alarm(percent), WELL_DEVICE,
-                                            FAULT if reached else NORMAL, at_time, reason)
-            if decision is not None:
-                self._alarm_record(decision.alarm, decision.action, at_time, decision.reason,
-                                   year=year, used_m3=used, allocation_m3=allocation,
-                                   threshold_percent=percent)
-
     def close_partial(self) -> None:
         """Write what the current interval holds so far (on a stop), and a checkpoint."""
         self._close_interval(partial=True)
@@ -455,6 +415,8 @@ class AccountingEngine:
             if replaced is not None:
                 name, interval = replaced
                 self.outputs += self.interval.count(name, self.totals[name], interval)
+        elif record.point == PLAN_POINT:
+            self._plan_command(record)
         elif record.point in PUMP_COMMANDS and self.pump is not None:
             self.outputs += self.pump.command(record.point, data, record.wall_time or 0.0)
             self.checkpoint_due = True
@@ -489,6 +451,7 @@ class AccountingEngine:
             "pump": self.pump.to_state() if self.pump is not None else None,
             "clock": self.clock.to_state(),
             "compared": self.interval.comparison.to_state(), "local_buckets": True,
+            "plans": self.plans.to_state(), "groundwater": self.groundwater.to_state(),
             **self.interval.to_state(), **self.flags.to_state(),
         }
         return {key: state[key] for key in STATE_KEYS}

@@ -22,7 +22,6 @@ from gateway.accounting.periods import local_zone
 from gateway.config import (
     BackwardsSection,
     DriftSection,
-    LevelSection,
     PowerFlowSection,
     StatusSection,
     StuckSection,
@@ -30,7 +29,7 @@ from gateway.config import (
 
 # Each threshold a config can set defaults to the config schema's value (gateway.config.alarms).
 _POWER_FLOW, _BACKWARDS, _STUCK = PowerFlowSection(), BackwardsSection(), StuckSection()
-_STATUS, _DRIFT, _LEVEL = StatusSection(), DriftSection(), LevelSection()
+_STATUS, _DRIFT = StatusSection(), DriftSection()
 
 FAULT, NORMAL, HOLD = "fault", "normal", "hold"
 Series = Sequence[tuple[float, Any]]  # (time s, value), oldest first
@@ -248,31 +247,6 @@ def derived_metered_drift(metered_m3: Series, derived_m3: Series, now: float,
         return Verdict(FAULT, f"derived {derived:.2f} m³ vs metered {metered:.2f} m³ "
                               f"({drift:+.1%}) over {th.window_s:g} s")
     return Verdict(NORMAL, f"drift {drift:+.1%}") if abs(drift) < th.clear_fraction else _band()
-
-
-@dataclass(frozen=True)
-class LevelThresholds:
-    """Groundwater level against its control level (超采区), as depth below ground."""
-
-    control_depth_m: float  # fault when the water is deeper than this (per well, from the plan)
-    hysteresis_m: float = _LEVEL.hysteresis_m  # clear only when this much shallower again
-    # a daily mean: whole pump cycles, so drawdown does not swing it
-    window_s: float = _LEVEL.window_s
-    min_samples: int = _LEVEL.min_samples
-    raise_after_s: float = _LEVEL.raise_after_s
-    clear_after_s: float = _LEVEL.clear_after_s
-
-
-def level_below_control(depth_m: Series, now: float, th: LevelThresholds) -> Verdict:
-    """Mean depth to water over the window against the control depth."""
-    depths = _values(depth_m, now, th.window_s)
-    if len(depths) < th.min_samples:
-        return Verdict(HOLD, "too few readings")
-    mean = statistics.fmean(depths)
-    if mean > th.control_depth_m:
-        return Verdict(FAULT, f"water {mean:.2f} m deep, control level {th.control_depth_m} m")
-    return Verdict(NORMAL, "above control") if mean < th.control_depth_m - th.hysteresis_m else (
-        _band())
 
 
 class AlarmLatch:

@@ -8,10 +8,10 @@ from typing import Any
 from gateway.accounting.calibration import CalibrationParams
 from gateway.accounting.coefficient import FIXED, Coefficient, CoefficientBook, HeadParameters
 from gateway.accounting.counters import CounterParams
+from gateway.accounting.groundwater import LevelSettings
 from gateway.accounting.health_rules import (
     BackwardsThresholds,
     DriftThresholds,
-    LevelThresholds,
     PowerFlowThresholds,
     StatusThresholds,
     StuckThresholds,
@@ -19,6 +19,7 @@ from gateway.accounting.health_rules import (
 from gateway.accounting.khead import FitSettings, StandardK
 from gateway.accounting.periods import METERED, AllocationParams
 from gateway.accounting.recalibration import RecalibrationThresholds
+from gateway.accounting.water_plan import PlanSettings, YearPlan, even_shares
 from gateway.coefficient_tables import load_table, table_path
 from gateway.config import (
     AccountingSection,
@@ -77,7 +78,6 @@ class AccountingPlan:
     stuck: StuckThresholds | None
     status: StatusThresholds | None
     drift: DriftThresholds | None
-    level: LevelThresholds | None
     offline: tuple[float, float] | None  # (raise after, clear after) seconds
     clock: tuple[float, float] | None
     clock_check_every_s: float
@@ -86,6 +86,10 @@ class AccountingPlan:
     fit: FitSettings = field(default_factory=FitSettings)  # k(H) over calibration heads
     standard: StandardK | None = None  # the bureau's k until the well is calibrated
     recalibration: RecalibrationThresholds | None = None  # the calibration_due rule
+    plans: PlanSettings = field(default_factory=PlanSettings)  # 计划用水 by year
+    groundwater: tuple[LevelSettings, ...] = ()  # static level, cycles, the control level
+    # the reading that says the pump runs (device, point) and from what value on (kW or m³/h)
+    pump_running: tuple[tuple[str | None, str], float] = ((None, "active_power"), 0.5)
 
     @property
     def head_max_age_s(self) -> float:
@@ -105,7 +109,7 @@ class AccountingPlan:
             "flow": max(pf, stuck),
             "volume": max(back, stuck),
             "energy": back,
-            "depth": max(self.level.window_s if self.level else 0.0, self.head_max_age_s, recal),
+            "depth": max(self.head_max_age_s, recal),
             "pipe": self.status.window_s if self.status else 0.0,
             "error": self.status.window_s if self.status else 0.0,
             "metered": self.drift.window_s if self.drift else 0.0,
@@ -170,6 +174,39 @@ def recalibration_thresholds(acc: AccountingSection) -> RecalibrationThresholds 
         due.raise_after_s, due.clear_after_s)
 
 
+def plan_settings(acc: AccountingSection) -> PlanSettings:
+    """[well.accounting.plan] as the core's settings (the defaults without one)."""
+    section = acc.plan
+    if section is None:
+        return PlanSettings()
+    years = tuple(YearPlan(y.year, y.annual_m3, y.period,
+                           tuple(y.shares_m3) if y.shares_m3 is not None
+                           else even_shares(y.annual_m3, y.period), y.source)
+                  for y in section.years)
+    return PlanSettings(tuple(section.thresholds_percent),
+                        tuple(section.period_thresholds_percent), years)
+
+
+def level_settings(acc: AccountingSection, level: str | None) -> tuple[LevelSettings, ...]:
+    """[[well.accounting.groundwater]]; without it, alarms.level.control_depth_m (the older
+    key) on the level sensor at the head table's depth."""
+    lv = acc.alarms.level
+    head_depth = acc.head.sensor_depth_m if acc.head is not None else None
+    out = []
+    for entry in acc.groundwater:
+        device, depth = entry.device or level, entry.sensor_depth_m or head_depth
+        if device is None or depth is None:  # the config's rules have said so
+            continue
+        out.append(LevelSettings(device, depth, entry.wellhead_elevation_m,
+                                 entry.control_depth_m, entry.hysteresis_m,
+                                 entry.static_settle_min * 60.0, lv.raise_after_s,
+                                 lv.clear_after_s))
+    if not acc.groundwater and lv.control_depth_m is not None and level and head_depth:
+        out.append(LevelSettings(level, head_depth, None, lv.control_depth_m, lv.hysteresis_m,
+                                 raise_after_s=lv.raise_after_s, clear_after_s=lv.clear_after_s))
+    return tuple(out)
+
+
 def _first_with(config: Any, role: str, point: str) -> str | None:
     for device in config.devices:
         if config.effective_role(device) == role and point in {
@@ -228,8 +265,6 @@ def build_plan(config: Any, accounting: AccountingSection | None = None) -> Acco
     for device in config.devices:
         for point in config.effective_points(device):
             units[(device.name, point.name)] = point.unit
-    level_on = (alarms.level.control_depth_m is not None and level is not None
-                and head is not None)
     return AccountingPlan(
         time_zone=config.well.timezone,
         interval_s=acc.interval_s,
@@ -266,10 +301,6 @@ def build_plan(config: Any, accounting: AccountingSection | None = None) -> Acco
                 if alarms.meter_status.enabled and status_points else None),
         drift=(drift_thresholds(alarms.drift) if alarms.drift.enabled and volume is not None
                and energy_total is not None else None),
-        level=(LevelThresholds(alarms.level.control_depth_m, alarms.level.hysteresis_m,
-                               alarms.level.window_s, alarms.level.min_samples,
-                               alarms.level.raise_after_s, alarms.level.clear_after_s)
-               if level_on else None),
         offline=((alarms.offline.raise_after_s, alarms.offline.clear_after_s)
                  if alarms.offline.enabled else None),
         clock=((alarms.clock.raise_after_s, alarms.clock.clear_after_s)
@@ -281,6 +312,10 @@ def build_plan(config: Any, accounting: AccountingSection | None = None) -> Acco
              if acc.head is not None else FitSettings()),
         standard=standard_k(acc),
         recalibration=recalibration_thresholds(acc),
+        plans=plan_settings(acc),
+        groundwater=level_settings(acc, level),
+        pump_running=(((energy, "active_power"), alarms.power_flow.running_power_kw) if has_power
+                      else ((flow, "flow_rate"), alarms.totaliser_stuck.flowing_m3h)),
     )
 
 
@@ -303,6 +338,18 @@ def describe_plan(config: Any) -> list[str]:
         lines.append(f"allocation {plan.allocation.annual_allocation_m3:g} m³/year counted from "
                      f"{plan.counting_source} volume, warnings at "
                      + ", ".join(f"{t:g} %" for t in plan.allocation.thresholds_percent))
+    plans = plan.plans
+    lines.append("water plan: " + (", ".join(f"{y.year} {y.annual_m3:g} m³ by {y.period}"
+                                            for y in plans.years) or "none configured")
+                 + " (more by `wellgate plan set`); warnings at "
+                 + ", ".join(f"{t:g} %" for t in plans.thresholds_percent) + " of the year, "
+                 + (", ".join(f"{t:g} %" for t in plans.period_thresholds_percent) or "none")
+                 + " of the period")
+    for level in plan.groundwater:
+        lines.append(f"groundwater {level.device}: sensor {level.sensor_depth_m:g} m below the "
+                     f"datum, static after {level.settle_s / 60:g} min off, control level "
+                     + ("none" if level.control_depth_m is None else
+                        f"{level.control_depth_m:g} m"))
     control = plan.pump_control
     state = ("off" if not control.enabled else "DRY RUN (records only)" if control.dry_run
              else f"ON: coil {control.coil} of {control.relay_device}")

@@ -78,7 +78,8 @@ class PumpGuard:
         return record
 
     def check(self, year: int, used: float, allocation: float, at_time: float,
-              blocking: list[str], clock_trusted: bool = True) -> list[NewRecord]:
+              blocking: list[str], clock_trusted: bool = True,
+              what: str = "allocation") -> list[NewRecord]:
         """On each counted reading: cut off once the year's counted use reaches the allocation.
         A year other than the cut-off's under an untrusted clock (stepped into a new year)
         gives nothing back: the cut holds until the clock is trusted again."""
@@ -86,10 +87,10 @@ class PumpGuard:
         if self.cut_year is not None and self.cut_year != year and not clock_trusted:
             return out
         if self.cut_year is not None and self.cut_year != year:
-            out += self._restore(at_time, f"a new year ({year}): its allocation starts")
+            out += self._restore(at_time, f"a new year ({year}): its {what} starts")
             self.cut_year, self.released = None, False
         if self.cut_year is not None and not self.released and used < allocation:
-            out += self._restore(at_time, f"allocation {allocation:g} m³ is above the use "
+            out += self._restore(at_time, f"{what} {allocation:g} m³ is above the use "
                                           f"{used:.3f} m³ now")
             self.cut_year = None
         if used < allocation or self.cut_year == year:
@@ -106,7 +107,7 @@ class PumpGuard:
             return out
         self.cut_year, self.cut_at, self.confirmed, self.withheld = year, at_time, False, None
         self.switched_at = None
-        reason = (f"{year}: {used:.3f} m³ used of the {allocation:g} m³ allocation; "
+        reason = (f"{year}: {used:.3f} m³ used of the {allocation:g} m³ {what}; "
                   + ("dry run: the relay is not switched" if self.control.dry_run
                      else "stopping the pump"))
         out.append(self._record(CUT_OFF, DRY_RUN if self.control.dry_run else REQUESTED,

@@ -12,6 +12,9 @@
 - coefficient ("well", coefficient, k): a new coefficient version (from calibration)
 - command ("installer", confirm_flag / replace_meter / pump_override, ...): who and what
 - pump (relay device, cut_off / restore / confirm): dry run, reason, result
+- groundwater (level device, static / cycle, m): the day's static depth to water; a pumping
+  cycle's drawdown with its pumping level (accounting/groundwater.py)
+- command ("installer", water_plan): a year's plan with its shares (accounting/water_plan.py)
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ KIND_HEALTH = "health"
 KIND_COEFFICIENT = "coefficient"
 KIND_COMMAND = "command"
 KIND_PUMP = "pump"
+KIND_GROUNDWATER = "groundwater"
 ACCOUNTING_DEVICE = "accounting"
 GATEWAY_DEVICE = "gateway"
 WELL_DEVICE = "well"
@@ -44,7 +48,7 @@ STEP_POINT = "clock_step"  # the gateway saw its wall clock step (value: seconds
 RAISED, CLEARED = "raised", "cleared"
 # What the engine writes itself: read back only for the drift series, never re-counted.
 OWN_KINDS = frozenset({KIND_VOLUME, KIND_ENERGY, KIND_FLAG, KIND_ALLOCATION, KIND_CHECKPOINT,
-                       KIND_PUMP})
+                       KIND_PUMP, KIND_GROUNDWATER})
 
 
 def make(kind: str, device: str, point: str, value: Any, unit: str, wall_time: float,

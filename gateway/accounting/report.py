@@ -15,6 +15,7 @@ from typing import Any
 from gateway.accounting.ledger import Ledger
 from gateway.accounting.periods import DERIVED, METERED, local_zone
 from gateway.accounting.records import latest_checkpoint
+from gateway.accounting.water_plan import PlanBook, use_against_plan
 from gateway.tables import table_lines
 
 SOURCES = (METERED, DERIVED, "energy")
@@ -33,6 +34,7 @@ class AccountingView:
     coefficients: list[dict[str, Any]]
     open_flags: dict[str, dict[str, Any]]
     compared: Ledger | None = None  # metered and derived over the same stretches
+    plans: list[dict[str, Any]] | None = None  # the plans set by commands (the config has more)
 
 
 def load_view(conn: sqlite3.Connection, time_zone: str) -> AccountingView | None:
@@ -50,7 +52,8 @@ def view_from_state(seq: int, state: dict[str, Any], time_zone: str) -> Accounti
                           Ledger(time_zone, state["ledger"]), state.get("allocation"),
                           state.get("alarms", {}), state.get("coefficients", []),
                           state.get("open_flags", {}),
-                          None if compared is None else Ledger(time_zone, compared))
+                          None if compared is None else Ledger(time_zone, compared),
+                          state.get("plans"))
 
 
 def local_time(at_time: float | None, time_zone: str) -> str:
@@ -65,8 +68,9 @@ def _number(value: float | None, digits: int = 3) -> str:
 
 
 def totals_data(view: AccountingView, day: date, allocation: Any, counting: str,
-                time_zone: str) -> dict[str, Any]:
-    """The day, month and year of `day` by source, and the year against the allocation."""
+                time_zone: str, plans: PlanBook | None = None) -> dict[str, Any]:
+    """The day, month and year of `day` by source, and the year against the allocation and
+    the water plan (the year's and the period's: plan, used, share, over plan)."""
     ledger, compared = view.ledger, view.compared
     rows = {
         f"day {day.isoformat()}": {s: ledger.day(day, s) for s in SOURCES},
@@ -92,6 +96,13 @@ def totals_data(view: AccountingView, day: date, allocation: Any, counting: str,
             "remaining_m3": allocation.annual_allocation_m3 - used,
             "thresholds_percent": list(allocation.thresholds_percent),
             "thresholds_reached": sorted(fired)}
+    year_plan = plans.get(day.year) if plans is not None else None
+    data["plan"] = None
+    if year_plan is not None:
+        by_month = {m: ledger.month(day.year, m, counting) or 0.0
+                    for m in year_plan.period_months(day.month)}
+        use = use_against_plan(year_plan, day.month, ledger.year(day.year, counting), by_month)
+        data["plan"] = {**use.to_data(), "source": year_plan.source, "counted": counting}
     return data
 
 
@@ -118,7 +129,20 @@ def format_totals(data: dict[str, Any], well: str) -> str:
             f"{allocation['used_percent']:.1f} %, {allocation['remaining_m3']:,.3f} m³ left; "
             f"thresholds {', '.join(f'{t:g} %' for t in allocation['thresholds_percent'])}, "
             f"reached: {reached}")
+    lines.append(_plan_line(data.get("plan")))
     return "\n".join(lines)
+
+
+def _plan_line(plan: dict[str, Any] | None) -> str:
+    if plan is None:
+        return "no water plan for this year ([well.accounting.plan] or `wellgate plan set`)"
+    share = plan["period_percent"]
+    return (f"water plan {plan['year']}: {plan['annual_m3']:,.0f} m³ ({plan['source']}): used "
+            f"{plan['used_m3']:,.3f} m³ = {plan['used_percent']:.1f} %, over plan "
+            f"{plan['over_m3']:,.3f} m³; {plan['period']}: share {plan['period_m3']:,.0f} m³, "
+            f"used {plan['period_used_m3']:,.3f} m³ = "
+            + ("-" if share is None else f"{share:.1f} %")
+            + f", over plan {plan['period_over_m3']:,.3f} m³")
 
 
 def _drift(metered: float | None, derived: float | None) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from drivers import dlt645, registers
+from gateway.point_names import implausible
 from gateway.point_values import modbus_value
 from gateway.profiles import Dlt645Point, ModbusPoint
 from gateway.readings import QUALITY_GOOD, QUALITY_INVALID, Reading
@@ -50,7 +51,8 @@ class ModbusDecoder:
                     raw=tuple(regs),
                     wall_time=wall,
                     mono_time=mono,
-                    quality=quality[point.name] if good else QUALITY_INVALID,
+                    quality=(quality[point.name] if good and not implausible(
+                        point.plausible, value) else QUALITY_INVALID),
                     kind=point.kind,
                 )
             )
@@ -79,7 +81,7 @@ def decode_dlt645(
     """One DL/T 645 value: BCD bytes, low byte first, with the point's decimals and sign."""
     try:
         value: float | None = dlt645.decode_bcd(data, point.decimals, point.signed)
-        quality = QUALITY_GOOD
+        quality = QUALITY_INVALID if implausible(point.plausible, value) else QUALITY_GOOD
     except ValueError:
         value, quality = None, QUALITY_INVALID
     return Reading(

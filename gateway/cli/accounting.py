@@ -58,6 +58,7 @@ def totals(config_file: str, day: str | None, as_json: bool) -> None:
 
     from gateway.accounting.plan import build_plan
     from gateway.accounting.report import format_totals, totals_data
+    from gateway.accounting.water_plan import PlanBook
 
     config, view = _accounting_view(config_file)
     try:
@@ -67,7 +68,9 @@ def totals(config_file: str, day: str | None, as_json: bool) -> None:
         raise click.BadParameter(f"{day!r} is not a date; expected YYYY-MM-DD",
                                  param_hint="--date") from None
     plan = build_plan(config)
-    data = totals_data(view, when, plan.allocation, plan.counting_source, config.well.timezone)
+    plans = PlanBook(plan.plans.years, view.plans)
+    data = totals_data(view, when, plan.allocation, plan.counting_source, config.well.timezone,
+                       plans)
     click.echo(json.dumps(data, indent=2) if as_json else format_totals(data, config.well.id))
 
 
@@ -397,4 +400,10 @@ def _pump_status(config_file: str) -> None:
                                        lambda t: local_time(t, zone))))
 
 
-COMMANDS = (totals, alarms, flags, confirm, meter_replaced, pump, calibrate)
+def _plan_group() -> click.Group:
+    from gateway.cli.water_plan import plan
+
+    return plan
+
+
+COMMANDS = (totals, alarms, flags, confirm, meter_replaced, pump, calibrate, _plan_group())

@@ -14,6 +14,7 @@ from pydantic import Field, PlainValidator
 
 from gateway.config.alarms import AlarmsSection
 from gateway.config.fields import SECONDS_PER_DAY, Section, bounded, seconds
+from gateway.config.plan_level import GroundwaterEntry, PlanSection
 from gateway.errors import bounds_text, one_of
 
 HeadModel = Literal["fixed", "head_ratio", "efficiency", "fit"]
@@ -205,6 +206,12 @@ class AccountingSection(Section):
     standard: StandardSection | None = Field(
         default=None, description="a [well.accounting.standard] table (none: no 以电折水 "
         "before the first calibration or coefficient)")
+    plan: PlanSection | None = Field(
+        default=None, description="a [well.accounting.plan] table (none: plans only from "
+        "`wellgate plan set`, with the default warnings)")
+    groundwater: list[GroundwaterEntry] = Field(
+        default_factory=list, description="a list of [[well.accounting.groundwater]] tables "
+        "(none: the level sensor's static level only if alarms.level.control_depth_m is set)")
 
 
 class PumpControlSection(Section):

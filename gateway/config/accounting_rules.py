@@ -8,6 +8,7 @@ from typing import Any
 from gateway.coefficient_tables import load_table, table_path
 from gateway.config.accounting import AccountingSection, PumpControlSection
 from gateway.config.fields import SECONDS_PER_DAY
+from gateway.config.plan_level import groundwater_agrees, plan_years_agree
 from gateway.errors import ConfigError, Loc, Problem
 
 PointsOf = Callable[[str], list[str] | None]
@@ -109,9 +110,9 @@ def pump_control_can_act(accounting: AccountingSection | None, control: PumpCont
     if not control.enabled:
         return
     loc: Loc = ("well", "pump_control")
-    if accounting is None or accounting.allocation is None:
-        yield Problem((*loc, "enabled"), "false, or a [well.accounting.allocation] table to "
-                      "enforce (there is none)", True)
+    if accounting is None or (accounting.allocation is None and accounting.plan is None):
+        yield Problem((*loc, "enabled"), "false, or a [well.accounting.allocation] or "
+                      "[well.accounting.plan] table to enforce (there is none)", True)
     relay = control.relay_device
     if relay is None:
         yield Problem((*loc, "relay_device"), "the name of the device (role relay) whose coil "
@@ -138,4 +139,6 @@ def accounting_problems(well: Any, devices: dict[str, Any], points_of: PointsOf,
         yield from intervals_end_on_midnight(accounting)
         yield from alarm_thresholds_agree(accounting)
         yield from standard_table_has_the_well(accounting)
+        yield from plan_years_agree(accounting.plan)
+        yield from groundwater_agrees(accounting, devices, points_of)
     yield from pump_control_can_act(accounting, well.pump_control, devices, role_of)
