@@ -130,7 +130,7 @@ CASES = [
           "address, poll_interval, role, points; did you mean 'slave_id'?"]),
     Case("misspelt section", [], [
         ":15: acquisiton: unknown key; expected one of: profile_dirs, gateway, well, acquisition, "
-        "store, buses, devices, uplinks; did you mean 'acquisition'?"],
+        "store, buses, devices, uplinks, status; did you mean 'acquisition'?"],
          append="\n[acquisiton]\noffline_after = 3\n"),
     Case("TOML syntax error", [("slave_id = 1", "slave_id = ")],
          [":13:12: TOML syntax error: Invalid value"]),
