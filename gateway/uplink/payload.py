@@ -47,6 +47,7 @@ BY_RECIPE, NONE, INT, FLOAT, STR = range(5)
 _RAW_WIDTHS = ((1 << 8, 1), (1 << 16, 2), (1 << 32, 4))
 _DOUBLE = struct.Struct("<d")
 _INT64 = struct.Struct("<q")
+_UNKNOWN = object()
 COMPACT_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, sort_keys=True,
                                 allow_nan=False)
 
@@ -352,6 +353,7 @@ def _decode_payload(raw: bytes, first_seq: int,
             mask = (1 << (8 * width)) - 1
             previous: list[int] = []
             last_int = last_float = 0
+            by_raw: dict[tuple[int, ...], Any] = {}  # a recipe's value is a function of raw
             for offset in offsets:
                 size = lengths[row]
                 deltas = list(islice(source, size))
@@ -371,14 +373,17 @@ def _decode_payload(raw: bytes, first_seq: int,
                 previous = raw
                 mode = modes[row]
                 if mode == BY_RECIPE:
-                    if recipe is None:
-                        raise WireError(f"seq {first_seq + offset}: value by recipe, but channel "
-                                        f"{names} has none")
-                    try:
-                        value = recipe.value(raw)
-                    except Exception as exc:
-                        raise WireError(f"seq {first_seq + offset}: the recipe of {names} does "
-                                        f"not apply to raw {raw}: {exc}") from None
+                    raw_key = tuple(raw)
+                    value = by_raw.get(raw_key, _UNKNOWN)
+                    if value is _UNKNOWN:
+                        if recipe is None:
+                            raise WireError(f"seq {first_seq + offset}: value by recipe, but "
+                                            f"channel {names} has none")
+                        try:
+                            value = by_raw[raw_key] = recipe.value(raw)
+                        except Exception as exc:
+                            raise WireError(f"seq {first_seq + offset}: the recipe of {names} "
+                                            f"does not apply to raw {raw}: {exc}") from None
                 elif mode == NONE:
                     value = None
                 elif mode == INT:
