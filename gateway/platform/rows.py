@@ -16,6 +16,7 @@ from gateway.uplink.payload import BlockSignature, Tombstone
 from gateway.uplink.wire import Batch
 
 INSERT_RECORD = "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_UNKNOWN = object()
 _JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, sort_keys=True,
                          allow_nan=False)
 
@@ -42,9 +43,10 @@ class Rows:
         self.count = 0
         self.thinned: list[int] = []
         self._texts: dict[int, str] = {}
+        self._packs: dict[tuple[int, ...], bytes | None] = {}  # raws repeat minute to minute
 
     def build(self, low: int, high: int) -> list[tuple[Any, ...]]:
-        gateway, texts = self.batch.gateway, self._texts
+        gateway, texts, packs = self.batch.gateway, self._texts, self._packs
         rows = []
         for record in self.batch.records[max(low, self.skip):high]:
             if isinstance(record, Tombstone):
@@ -58,8 +60,12 @@ class Rows:
                 text = texts.get(id(data))
                 if text is None:
                     text = texts[id(data)] = _JSON.encode(data)
-            rows.append((gateway, *record[:7], pack_raw(record[7]), record[8], record[9],
-                         record[10], text, None))
+            raw = tuple(record[7])
+            packed = packs.get(raw, _UNKNOWN)
+            if packed is _UNKNOWN:
+                packed = packs[raw] = pack_raw(raw)
+            rows.append((gateway, *record[:7], packed, record[8], record[9], record[10], text,
+                         None))
         self.count += len(rows)
         return rows
 
