@@ -3,6 +3,7 @@ every leaf at once where the columns allow, chained block by block, block signat
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -99,6 +100,7 @@ def chain_blocks(batch: Batch, verified: Callable[[int, int], None] | None,
     about `chunk` at a time; NotCanonical for a record without canonical bytes."""
     records, first_seq = batch.records, batch.first_seq
     canonical, leaf_hash, step = chain.canonical_bytes, chain.leaf_hash, chain.chain_step
+    sha256 = hashlib.sha256
     fast = fast_leaves(records)  # every leaf at once, or None: then one by one, below
     running = batch.prev_head
     heads: list[bytes] = []
@@ -109,7 +111,7 @@ def chain_blocks(batch: Batch, verified: Callable[[int, int], None] | None,
         low, high = block.first_seq - first_seq, block.last_seq - first_seq + 1
         if fast is not None:
             for leaf in fast[low:high]:
-                running = step(running, leaf)
+                running = sha256(running + leaf).digest()  # chain.chain_step, without a call
         else:
             for offset in range(low, high):
                 record = records[offset]

@@ -30,6 +30,7 @@ from gateway.uplink.columns import (
     put_text,
     put_uvarint,
     unzigzag,
+    unzigzags,
     uvarints,
     zigzag,
 )
@@ -361,7 +362,7 @@ def _decode_payload(raw: bytes, first_seq: int,
                     raise WireError(f"seq {first_seq + offset}: the raw column of width {width} "
                                     "ends early")
                 if width == 8:
-                    deltas = [unzigzag(delta) for delta in deltas]
+                    deltas = unzigzags(deltas)
                     mask = -1  # no wrapping: the values are exact
                 if len(previous) == size:
                     raw = [(before + delta) & mask
@@ -405,12 +406,13 @@ def _decode_payload(raw: bytes, first_seq: int,
                         "lacks") from None
 
     walls, monos, boots = clock_columns
+    monos = unzigzags(monos)
     if not len(walls) == len(monos) == len(boots) == plain:
         raise WireError(f"clock columns hold {len(walls)}, {len(monos)}, {len(boots)} values; "
                         f"expected {plain}")
-    wall_keys = list(accumulate(unzigzag(delta) for delta in walls))
+    wall_keys = list(accumulate(unzigzags(walls)))
     wall_list = key_floats(wall_keys)
-    boot_list = list(accumulate(unzigzag(delta) for delta in boots))
+    boot_list = list(accumulate(unzigzags(boots)))
     leaf_iter, verbatim_iter = iter(leaves), iter(verbatim)
     wall = mono = 0.0
     clock = 0
@@ -424,7 +426,7 @@ def _decode_payload(raw: bytes, first_seq: int,
         else:
             new_wall = wall_list[clock]
             guess = mono + (new_wall - wall)
-            residual = unzigzag(monos[clock])
+            residual = monos[clock]
             if residual == 0:
                 mono = guess
             else:
