@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import struct
 import subprocess
 import sys
@@ -126,7 +127,8 @@ def parent(args: argparse.Namespace) -> None:
             ratios = [new["cpu"] and (new["records"] / new["cpu"]) / (old["records"] / old["cpu"])
                       for old, new in zip(results["baseline"], results["this checkout"],
                                           strict=True)]
-            print("ratio this/baseline by round: " + ", ".join(f"{r:.2f}" for r in ratios))
+            print("ratio this/baseline by round: " + ", ".join(f"{r:.2f}" for r in ratios)
+                  + f"; median {statistics.median(ratios):.2f}")
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
