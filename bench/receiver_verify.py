@@ -138,11 +138,12 @@ def parent(args: argparse.Namespace) -> None:
 
 # cProfile groups: (file name part or function name, group); builtins go to their caller's group
 GROUPS = (
+    ("chain_blocks", "chain"), ("fast_leaves", "leaf hashing"),
     ("verify", "signatures"), ("first_bad_signature", "signatures"),
     ("block_signature_valid", "signatures"), ("block_message", "signatures"),
     ("decompress", "decompression"),
     ("payload.py", "decoding"), ("columns.py", "decoding"), ("recipes.py", "decoding"),
-    ("leaves.py", "leaf hashing"), ("fast_leaves", "leaf hashing"),
+    ("leaves.py", "leaf hashing"),
     ("chain_step", "chain"), ("_verify", "chain"),
     ("rows.py", "rows for SQLite"), ("records.py", "rows for SQLite"),
     ("encode", "JSON"), ("iterencode", "JSON"), ("json", "JSON"),
