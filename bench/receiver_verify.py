@@ -16,8 +16,8 @@ checkout (e.g. `git worktree add /tmp/wellgate-base main`) in the same run, alte
 this one round by round, and the ratio printed: the machine is shared and its speed drifts.
 
 --profile adds a breakdown: CPU per thread of the receiver (main: framing, decoding, leaves, chain,
-rows; signature-check; record-insert: SQLite) from /proc, and cProfile of the main thread grouped
-into what it does. --audit checks each receiver's database afterwards with
+rows; signature-check; record-insert: SQLite) from /proc, and cProfile of the main thread's CPU
+time grouped into what it does. --audit checks each receiver's database afterwards with
 gateway/platform/audit.py (every record hashed, every block signature verified again).
 """
 
@@ -219,7 +219,7 @@ def child(args: argparse.Namespace) -> None:
     if args.profile:
         import cProfile
 
-        profiler = cProfile.Profile()
+        profiler = cProfile.Profile(time.thread_time)  # the main thread's CPU, not waits
     threads_before = thread_cpu()
     cpu, wall = time.process_time(), time.perf_counter()
     records = 0
