@@ -255,7 +255,8 @@ def _width_of(rows: list[tuple[Any, ...]]) -> int:
 def decode_payload(raw: bytes, first_seq: int,
                    first_block: int) -> tuple[list[BlockSignature], list[Record]]:
     """Blocks and records (12-field tuples, in seq order) from the uncompressed columns;
-    WireError for anything malformed (numbers past 64 bits included)."""
+    WireError for anything malformed (numbers past 64 bits included). Records of a channel
+    whose raw did not change share one raw list: the records are read-only."""
     if not (0 <= first_seq <= MAX_INT64 and 0 <= first_block <= MAX_INT64):
         raise WireError(f"first seq {first_seq} and first block {first_block}: expected "
                         f"0..{MAX_INT64}")
@@ -365,8 +366,9 @@ def _decode_payload(raw: bytes, first_seq: int,
                     deltas = unzigzags(deltas)
                     mask = -1  # no wrapping: the values are exact
                 if len(previous) == size:
-                    raw = [(before + delta) & mask
-                           for before, delta in zip(previous, deltas, strict=True)]
+                    raw = previous if not any(deltas) else [
+                        (before + delta) & mask
+                        for before, delta in zip(previous, deltas, strict=True)]
                 else:
                     padded = previous[:size] + [0] * (size - len(previous))
                     raw = [(before + delta) & mask
