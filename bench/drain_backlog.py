@@ -11,9 +11,10 @@ folder) and reused when that folder already holds it.
 Each transport drains the whole store to its own fresh receiver (`wellgate platform serve`, a
 separate process, so it has the second core): HTTPS (TLS, trustme certificates) directly, MQTT
 through a local mosquitto. Wall time runs from the engine's start to the ack of the last seq; the
-receiver acks only after verifying every record's leaf, the chain and every block signature, and
-committing. Bytes on the wire = the batches as sent (transport framing not counted: a few hundred
-bytes per batch of ~50,000 records). The same records and blocks as uncompressed JSON (one object
+receiver acks only after verifying every record's leaf, the chain, each batch's last block
+signature (which proves the rest through the chain: docs/platform.md), and committing. Bytes
+on the wire = the batches as sent (transport framing not counted: a few hundred bytes per batch
+of ~50,000 records). The same records and blocks as uncompressed JSON (one object
 of named canonical fields per record, as `wellgate export --format jsonl` writes, plus each block
 with hex heads and signature) are measured in the same run. Afterwards each receiver's database is
 audited: every seq once, in order, chain and signatures verified again.

@@ -136,3 +136,12 @@ def test_truncated_or_corrupt_payloads_raise_wire_error(tmp_path):
         damaged[rng.randrange(len(damaged))] ^= 1 << rng.randrange(8)
         with contextlib.suppress(WireError):
             decode_payload(bytes(damaged), 1, 0)
+
+
+@given(st.lists(st.integers(min_value=-(2**70), max_value=2**70)))
+def test_unzigzags_undoes_zigzag_like_unzigzag(values):
+    """The decoder's list form (one expression, no call per value) against the definition."""
+    from gateway.uplink.columns import unzigzag, unzigzags, zigzag
+
+    coded = [zigzag(value) for value in values]
+    assert unzigzags(coded) == [unzigzag(code) for code in coded] == values

@@ -10,7 +10,9 @@ Receiver.accept(batch bytes) -> Ack, the same for HTTPS and MQTT, in this order:
      gateway, or one marked resume (the gateway no longer has what comes between) - a new start,
      recorded as a gap event;
   6. every record's leaf is computed from its canonical bytes (gateway/store/chain.py), chained
-     from the batch's prev_head, and every block's signature verified with the registered key;
+     from the batch's prev_head, and the last block's signature verified with the registered
+     key over the head reached: that proves every record and head of the batch (every block's
+     signature is checked only when it fails, to name the block at fault; docs/platform.md);
   7. the records not stored yet are stored, with their blocks, in one transaction; then the ack:
      the highest seq up to which everything from the gateway's first seq is stored.
 A batch failing 1-6 is rejected with the reason, recorded as an event (gateway/platform/events.py
@@ -40,12 +42,17 @@ from gateway.batchwork import batch_gc
 from gateway.platform.db import open_database
 from gateway.platform.events import EventLog, clip
 from gateway.platform.forks import differing_block, first_differing_seq
-from gateway.platform.rows import INSERT_RECORD, Rows, fast_leaves, first_bad_signature
+from gateway.platform.rows import (
+    INSERT_RECORD,
+    NotCanonical,
+    Rows,
+    chain_blocks,
+    first_bad_signature,
+)
 from gateway.store import chain
 from gateway.store.records import seq_ranges
 from gateway.uplink.acksign import sign_ack
 from gateway.uplink.columns import WireError
-from gateway.uplink.payload import Tombstone
 from gateway.uplink.wire import (
     MAGIC,
     MAX_HEADER,
@@ -58,8 +65,7 @@ from gateway.uplink.wire import (
 log = logging.getLogger(__name__)
 
 STORED, DUPLICATE, REJECTED = "stored", "duplicate", "rejected"
-SIGNATURES_PER_TASK = 256
-_SIGNATURE_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="signature-check")
+INSERT_CHUNK = 4096  # records hashed before their rows go to the insert thread
 _INSERTER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="record-insert")
 MAX_INTEGER = 2**63 - 1  # SQLite's INTEGER
 _HEADER_INTEGERS = ("nonce", "first_seq", "last_seq", "first_block", "blocks", "payload_size")
@@ -292,6 +298,8 @@ class Receiver:
             heads = self._verify(batch, key, insert_verified)
             for insert in inserts:
                 insert.result()
+            if state is not None and batch.first_seq <= acked:
+                self._check_stored_head(batch, state, heads, key)
             self._finish(batch, state, heads, gap, first_new, rows)
             conn.execute("COMMIT")
         except BaseException:
@@ -318,6 +326,19 @@ class Receiver:
         self._refuse_fork(batch, key, fork_seq, f"block {block.block_no} (seq {block.first_seq}"
                           f"..{block.last_seq}) is not the block stored under that number: "
                           f"seq {fork_seq} differs from the record stored")
+
+    def _check_stored_head(self, batch: Batch, state: _State, heads: list[bytes],
+                           key: Ed25519PublicKey) -> None:
+        """A batch over stored seqs must reach the stored head at acked_seq: its blocks having
+        the signatures stored proves nothing more once only a batch's last signature is
+        verified (docs/platform.md, "One signature per batch")."""
+        index = next((index for index, block in enumerate(batch.blocks)
+                      if block.last_seq == state.acked_seq), None)
+        if index is None or heads[index] != state.head:
+            fork_seq = first_differing_seq(self.conn, batch, batch.first_seq, state.acked_seq)
+            self._refuse_fork(batch, key, fork_seq or state.acked_seq + 1, f"its records "
+                              f"reach another head at seq {state.acked_seq} than the one "
+                              "stored")
 
     def _refuse_fork(self, batch: Batch, key: Ed25519PublicKey, fork_seq: int | None,
                      why: str) -> None:
@@ -362,47 +383,20 @@ class Receiver:
 
     def _verify(self, batch: Batch, key: Ed25519PublicKey,
                 verified: Callable[[int, int], None] | None = None) -> list[bytes]:
-        """Every record's leaf chained from prev_head; every block signature checked. Returns
-        each block's head. Signatures are checked in worker threads (the check releases the
-        GIL) while the next blocks are hashed."""
-        records, first_seq = batch.records, batch.first_seq
-        canonical, leaf_hash, step = chain.canonical_bytes, chain.leaf_hash, chain.chain_step
-        fast = fast_leaves(records)  # every leaf at once, or None: then one by one, below
-        running = batch.prev_head
-        heads: list[bytes] = []
-        pending: list[tuple[int, int, int, bytes, bytes, bytes]] = []
-        checks = []
-        for block in batch.blocks:
-            prev_head = running
-            for offset in range(block.first_seq - first_seq, block.last_seq - first_seq + 1):
-                record = records[offset]
-                if fast is not None:
-                    leaf = fast[offset]
-                elif isinstance(record, Tombstone):
-                    leaf = record.leaf
-                else:
-                    try:
-                        leaf = leaf_hash(canonical(record))
-                    except (TypeError, ValueError) as exc:
-                        raise Rejected(422, "verification_failed",
-                                       f"seq {first_seq + offset} cannot be written as "
-                                       f"canonical bytes: {exc}", block.first_seq,
-                                       block.last_seq) from None
-                running = step(running, leaf)
-            heads.append(running)
-            pending.append((block.block_no, block.first_seq, block.last_seq, prev_head, running,
-                            block.signature))
-            if len(pending) >= SIGNATURES_PER_TASK:
-                checks.append(_SIGNATURE_POOL.submit(first_bad_signature, key, pending))
-                if verified is not None:
-                    verified(pending[0][1] - first_seq, pending[-1][2] - first_seq + 1)
-                pending = []
-        if pending:
-            checks.append(_SIGNATURE_POOL.submit(first_bad_signature, key, pending))
-            if verified is not None:
-                verified(pending[0][1] - first_seq, pending[-1][2] - first_seq + 1)
-        bad = next((found for check in checks if (found := check.result()) is not None), None)
-        if bad is not None:
+        """Every record's leaf chained from prev_head, and the last block's signature checked
+        over the head reached: through the chain it proves every record and every earlier head
+        of the batch (docs/platform.md, "One signature per batch"). Returns each block's head.
+        Records of hashed blocks go to `verified` in chunks, to be inserted meanwhile."""
+        try:
+            heads, signed = chain_blocks(batch, verified, INSERT_CHUNK)
+        except NotCanonical as exc:
+            raise Rejected(422, "verification_failed", str(exc), exc.block.first_seq,
+                           exc.block.last_seq) from None
+        running = heads[-1]
+        if first_bad_signature(key, signed[-1:]) is not None:
+            # Refused: which block is at fault is worth the time it takes to say.
+            bad = first_bad_signature(key, signed)
+            assert bad is not None  # the last block's, at least
             # The header's head is what the gateway's store holds: if the records still hash to
             # it, they are as stored and the signature is the problem; otherwise a record differs.
             block_no, first, last = bad

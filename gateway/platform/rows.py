@@ -1,10 +1,11 @@
 """A batch's records as rows of the receiver's records table, and the checks that go with them:
-every leaf at once where the columns allow, block signatures in a worker thread."""
+every leaf at once where the columns allow, chained block by block, block signatures."""
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -12,10 +13,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from gateway.store import chain
 from gateway.store.leaves import canonical_leaves
 from gateway.store.records import pack_raw
-from gateway.uplink.payload import Tombstone
+from gateway.uplink.payload import BlockSignature, Tombstone
 from gateway.uplink.wire import Batch
 
 INSERT_RECORD = "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_UNKNOWN = object()
 _JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, sort_keys=True,
                          allow_nan=False)
 
@@ -42,9 +44,10 @@ class Rows:
         self.count = 0
         self.thinned: list[int] = []
         self._texts: dict[int, str] = {}
+        self._packs: dict[tuple[int, ...], bytes | None] = {}  # raws repeat minute to minute
 
     def build(self, low: int, high: int) -> list[tuple[Any, ...]]:
-        gateway, texts = self.batch.gateway, self._texts
+        gateway, texts, packs = self.batch.gateway, self._texts, self._packs
         rows = []
         for record in self.batch.records[max(low, self.skip):high]:
             if isinstance(record, Tombstone):
@@ -58,8 +61,12 @@ class Rows:
                 text = texts.get(id(data))
                 if text is None:
                     text = texts[id(data)] = _JSON.encode(data)
-            rows.append((gateway, *record[:7], pack_raw(record[7]), record[8], record[9],
-                         record[10], text, None))
+            raw = tuple(record[7])
+            packed = packs.get(raw, _UNKNOWN)
+            if packed is _UNKNOWN:
+                packed = packs[raw] = pack_raw(raw)
+            rows.append((gateway, *record[:7], packed, record[8], record[9], record[10], text,
+                         None))
         self.count += len(rows)
         return rows
 
@@ -73,3 +80,56 @@ def first_bad_signature(key: Ed25519PublicKey,
                                            signature):
             return block_no, first, last
     return None
+
+
+class NotCanonical(ValueError):
+    """A record that has no canonical bytes (so no leaf), in its block."""
+
+    def __init__(self, message: str, block: BlockSignature) -> None:
+        super().__init__(message)
+        self.block = block
+
+
+SignedBlock = tuple[int, int, int, bytes, bytes, bytes]  # block_no, first, last, heads, signature
+
+
+def chain_blocks(batch: Batch, verified: Callable[[int, int], None] | None,
+                 chunk: int) -> tuple[list[bytes], list[SignedBlock]]:
+    """Every record's leaf chained from the batch's prev_head: each block's head, and each block
+    as its signature covers it. Records of hashed blocks go to `verified` (offsets low, high),
+    about `chunk` at a time; NotCanonical for a record without canonical bytes."""
+    records, first_seq = batch.records, batch.first_seq
+    canonical, leaf_hash, step = chain.canonical_bytes, chain.leaf_hash, chain.chain_step
+    sha256 = hashlib.sha256
+    fast = fast_leaves(records)  # every leaf at once, or None: then one by one, below
+    running = batch.prev_head
+    heads: list[bytes] = []
+    signed: list[SignedBlock] = []
+    chunk_start = 0
+    for block in batch.blocks:
+        prev_head = running
+        low, high = block.first_seq - first_seq, block.last_seq - first_seq + 1
+        if fast is not None:
+            for leaf in fast[low:high]:
+                running = sha256(running + leaf).digest()  # chain.chain_step, without a call
+        else:
+            for offset in range(low, high):
+                record = records[offset]
+                if isinstance(record, Tombstone):
+                    leaf = record.leaf
+                else:
+                    try:
+                        leaf = leaf_hash(canonical(record))
+                    except (TypeError, ValueError) as exc:
+                        raise NotCanonical(f"seq {first_seq + offset} cannot be written as "
+                                           f"canonical bytes: {exc}", block) from None
+                running = step(running, leaf)
+        heads.append(running)
+        signed.append((block.block_no, block.first_seq, block.last_seq, prev_head, running,
+                       block.signature))
+        if verified is not None and high - chunk_start >= chunk:
+            verified(chunk_start, high)
+            chunk_start = high
+    if verified is not None and chunk_start < len(records):
+        verified(chunk_start, len(records))
+    return heads, signed

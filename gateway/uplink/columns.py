@@ -33,6 +33,11 @@ def unzigzag(value: int) -> int:
     return value >> 1 if not value & 1 else -(value >> 1) - 1
 
 
+def unzigzags(values: Iterable[int]) -> list[int]:
+    """unzigzag() of each value, without a call per value: (v >> 1) ^ -(v & 1) is the same."""
+    return [(value >> 1) ^ -(value & 1) for value in values]
+
+
 def put_uvarint(out: bytearray, value: int) -> None:
     if value < 0:
         raise ValueError(f"uvarint takes a value >= 0; got {value}")

@@ -30,6 +30,7 @@ from gateway.uplink.columns import (
     put_text,
     put_uvarint,
     unzigzag,
+    unzigzags,
     uvarints,
     zigzag,
 )
@@ -47,6 +48,7 @@ BY_RECIPE, NONE, INT, FLOAT, STR = range(5)
 _RAW_WIDTHS = ((1 << 8, 1), (1 << 16, 2), (1 << 32, 4))
 _DOUBLE = struct.Struct("<d")
 _INT64 = struct.Struct("<q")
+_UNKNOWN = object()
 COMPACT_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, sort_keys=True,
                                 allow_nan=False)
 
@@ -253,7 +255,8 @@ def _width_of(rows: list[tuple[Any, ...]]) -> int:
 def decode_payload(raw: bytes, first_seq: int,
                    first_block: int) -> tuple[list[BlockSignature], list[Record]]:
     """Blocks and records (12-field tuples, in seq order) from the uncompressed columns;
-    WireError for anything malformed (numbers past 64 bits included)."""
+    WireError for anything malformed (numbers past 64 bits included). Records of a channel
+    whose raw did not change share one raw list: the records are read-only."""
     if not (0 <= first_seq <= MAX_INT64 and 0 <= first_block <= MAX_INT64):
         raise WireError(f"first seq {first_seq} and first block {first_block}: expected "
                         f"0..{MAX_INT64}")
@@ -352,6 +355,7 @@ def _decode_payload(raw: bytes, first_seq: int,
             mask = (1 << (8 * width)) - 1
             previous: list[int] = []
             last_int = last_float = 0
+            by_raw: dict[tuple[int, ...], Any] = {}  # a recipe's value is a function of raw
             for offset in offsets:
                 size = lengths[row]
                 deltas = list(islice(source, size))
@@ -359,11 +363,12 @@ def _decode_payload(raw: bytes, first_seq: int,
                     raise WireError(f"seq {first_seq + offset}: the raw column of width {width} "
                                     "ends early")
                 if width == 8:
-                    deltas = [unzigzag(delta) for delta in deltas]
+                    deltas = unzigzags(deltas)
                     mask = -1  # no wrapping: the values are exact
                 if len(previous) == size:
-                    raw = [(before + delta) & mask
-                           for before, delta in zip(previous, deltas, strict=True)]
+                    raw = previous if not any(deltas) else [
+                        (before + delta) & mask
+                        for before, delta in zip(previous, deltas, strict=True)]
                 else:
                     padded = previous[:size] + [0] * (size - len(previous))
                     raw = [(before + delta) & mask
@@ -371,14 +376,17 @@ def _decode_payload(raw: bytes, first_seq: int,
                 previous = raw
                 mode = modes[row]
                 if mode == BY_RECIPE:
-                    if recipe is None:
-                        raise WireError(f"seq {first_seq + offset}: value by recipe, but channel "
-                                        f"{names} has none")
-                    try:
-                        value = recipe.value(raw)
-                    except Exception as exc:
-                        raise WireError(f"seq {first_seq + offset}: the recipe of {names} does "
-                                        f"not apply to raw {raw}: {exc}") from None
+                    raw_key = tuple(raw)
+                    value = by_raw.get(raw_key, _UNKNOWN)
+                    if value is _UNKNOWN:
+                        if recipe is None:
+                            raise WireError(f"seq {first_seq + offset}: value by recipe, but "
+                                            f"channel {names} has none")
+                        try:
+                            value = by_raw[raw_key] = recipe.value(raw)
+                        except Exception as exc:
+                            raise WireError(f"seq {first_seq + offset}: the recipe of {names} "
+                                            f"does not apply to raw {raw}: {exc}") from None
                 elif mode == NONE:
                     value = None
                 elif mode == INT:
@@ -400,12 +408,13 @@ def _decode_payload(raw: bytes, first_seq: int,
                         "lacks") from None
 
     walls, monos, boots = clock_columns
+    monos = unzigzags(monos)
     if not len(walls) == len(monos) == len(boots) == plain:
         raise WireError(f"clock columns hold {len(walls)}, {len(monos)}, {len(boots)} values; "
                         f"expected {plain}")
-    wall_keys = list(accumulate(unzigzag(delta) for delta in walls))
+    wall_keys = list(accumulate(unzigzags(walls)))
     wall_list = key_floats(wall_keys)
-    boot_list = list(accumulate(unzigzag(delta) for delta in boots))
+    boot_list = list(accumulate(unzigzags(boots)))
     leaf_iter, verbatim_iter = iter(leaves), iter(verbatim)
     wall = mono = 0.0
     clock = 0
@@ -419,7 +428,7 @@ def _decode_payload(raw: bytes, first_seq: int,
         else:
             new_wall = wall_list[clock]
             guess = mono + (new_wall - wall)
-            residual = unzigzag(monos[clock])
+            residual = monos[clock]
             if residual == 0:
                 mono = guess
             else:

@@ -12,8 +12,9 @@ docs/wire-format.md is the full description; in short:
              signatures (gateway/store/chain.py), which the payload carries.
   payload  = zlib(columns): gateway/uplink/payload.py and docs/wire-format.md.
 
-A batch holds whole blocks only, so the receiver checks every block signature: it chains the
-records' leaves from the header's prev_head, and each block's head must carry its signature.
+A batch holds whole blocks only: the receiver chains the records' leaves from the header's
+prev_head, computing every block's head, and the last block's head must carry its signature
+(through the chain it proves every record; docs/platform.md, "One signature per batch").
 """
 
 from __future__ import annotations
