@@ -73,3 +73,15 @@ def test_at_most_four_centres_and_check_config_exits_2(tmp_path):
     assert ('uplinks[4] = "county2": expected at most 4 sl427/sl651 uplinks (this is centre 5)'
             in done.stderr), done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_check_config_accepts_the_example_and_names_each_centres_station():
+    # found by commissioning a centre: check-config died with AttributeError ('Sl427Uplink'
+    # object has no attribute 'platform_key') on any sl427/sl651 uplink
+    done = subprocess.run([sys.executable, "-m", "gateway", "check-config", str(EXAMPLE)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert ("uplink city: sl427 centre centre.city.example:6001, station 150602/17, a report "
+            "each 300 s") in done.stdout
+    assert "uplink county: sl651 centre centre.county.example:6002, station 0015060217" in (
+        done.stdout)

@@ -32,6 +32,10 @@ def _uplink_line(uplink: Any) -> str:
         where = (f"mqtt {uplink.host}:{uplink.port} "
                  f"{'over TLS' if uplink.tls else 'in plain text (tls = false)'}, topics "
                  f"{uplink.topic_prefix}/<gateway>/batch and .../ack")
+    elif uplink.type in ("sl427", "sl651"):
+        return (f"  uplink {uplink.name}: {uplink.type} centre {uplink.host}:{uplink.port}, "
+                f"station {uplink.county + '/' if uplink.type == 'sl427' else ''}"
+                f"{uplink.station}, a report each {uplink.report_period:g} s")
     else:
         where = uplink.type
     acks = ("acks signed by " + uplink.platform_key if uplink.platform_key
