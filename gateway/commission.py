@@ -19,7 +19,7 @@ from gateway.config import GatewayConfig
 from gateway.readings import MemorySink, Reading
 from gateway.scan_report import BusChoice, bus_toml
 
-REGISTRATION_FORMAT = "wellgate-registration/1"
+REGISTRATION_FORMAT = "wellgate-registration/2"  # 2: a station address per centre
 
 
 @dataclass
@@ -45,6 +45,7 @@ class Site:
     runtime_dir: str
     buses: list[BusChoice] = field(default_factory=list)
     accounting: Accounting | None = None
+    centres: list[Any] = field(default_factory=list)  # commission_centres.Centre
 
 
 def _text(value: str) -> str:
@@ -75,6 +76,12 @@ def site_toml(site: Site, written_by: str) -> str:
         if acc.reference_device:
             lines += ["[well.accounting.calibration]  # `wellgate calibrate` compares with it",
                       f"reference_device = {_text(acc.reference_device)}", ""]
+    if site.centres:
+        from gateway.commission_centres import uplinks_toml
+
+        lines += ["# The centres the well reports to (docs/centres.md); the passwords make this "
+                  "file", "# secret: it is readable by its owner only (0600)."]
+        lines += uplinks_toml(site.centres)
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -100,11 +107,12 @@ async def poll_once(config: GatewayConfig) -> tuple[list[Reading], dict[str, dx.
 
 
 def registration_bundle(config: GatewayConfig, config_file: Path, public_pem: str,
-                        fingerprint: str, station_address: str | None) -> dict[str, Any]:
+                        fingerprint: str) -> dict[str, Any]:
     """What the platform needs to take this gateway's batches: the well, the key that signs them,
-    its fingerprint to read aloud, the station address the centres' protocols carry (SL/T 427,
-    SL 651), and the meters it reports."""
+    its fingerprint to read aloud, per centre (SL/T 427, SL 651) the station address its frames
+    carry, and the meters it reports."""
     from gateway import __version__
+    from gateway.commission_centres import registration_centres
 
     return {
         "format": REGISTRATION_FORMAT,
@@ -113,7 +121,7 @@ def registration_bundle(config: GatewayConfig, config_file: Path, public_pem: st
         "timezone": config.well.timezone,
         "public_key_pem": public_pem,
         "fingerprint": fingerprint,
-        "station_address": station_address,
+        "centres": registration_centres(config, fingerprint),
         "devices": [{"name": d.name, "model": d.model, "bus": d.bus,
                      "role": config.effective_role(d)} for d in config.devices],
         "gateway_version": __version__,
@@ -127,10 +135,13 @@ def registration_text(bundle: dict[str, Any], grouped_fingerprint: str) -> str:
     """The bundle for a person: what to send to the platform and what to read aloud."""
     devices = "\n".join(f"  {d['name']}: {d['model']} ({d['role']}) on {d['bus']}"
                         for d in bundle["devices"])
-    station = bundle["station_address"] or "(none given: add it when the centre assigns one)"
+    station = "\n".join(
+        f"  {c['name']}: {c['protocol']} ({c['edition']}) at {c['centre']}: station address "
+        f"{c['station_address']}, key fingerprint {c['fingerprint']}" for c in bundle["centres"]
+    ) or "  (none configured: add [[uplinks]] when a centre assigns an address)"
     return (f"Registration of well {bundle['well_id']} (wellgate {bundle['gateway_version']}, "
             f"{bundle['created_at']})\n\n"
-            f"Station address for the centres: {station}\n\n"
+            f"Centres (the station address as each reads it in frames):\n{station}\n\n"
             f"Gateway public key (Ed25519):\n{bundle['public_key_pem'].rstrip()}\n\n"
             f"Fingerprint: {bundle['fingerprint']}\nRead aloud in groups:\n"
             f"{grouped_fingerprint}\n\nMeters:\n{devices}\n")

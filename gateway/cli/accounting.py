@@ -157,7 +157,8 @@ def calibrate(config_file: str, duration: float | None, runs: int | None, yes: b
         --run 2026-06-01T09:30:00+08:00,1040.00,512.00,2026-06-01T10:30:00+08:00,1071.00,521.90
     """
     if manual or typed:
-        _calibrate_manual(config_file, list(typed), runs, yes)
+        if not calibrate_manual(config_file, list(typed), runs, yes):
+            sys.exit(1)
         return
     from gateway.accounting.calibrate_session import (
         CalibrationSession,
@@ -205,8 +206,9 @@ def calibrate(config_file: str, duration: float | None, runs: int | None, yes: b
         conn.close()
 
 
-def _calibrate_manual(config_file: str, typed: list[str], runs: int | None, yes: bool) -> None:
-    """`calibrate --manual`: typed runs judged, combined per head, each stored on confirmation."""
+def calibrate_manual(config_file: str, typed: list[str], runs: int | None, yes: bool) -> bool:
+    """`calibrate --manual` (also `commission --calibrate-manual`): typed runs judged, combined
+    per head, each stored on confirmation; False when refused or not stored."""
     from gateway.accounting.calibrate import next_version
     from gateway.accounting.calibrate_session import (
         CalibrationSetupError,
@@ -230,7 +232,7 @@ def _calibrate_manual(config_file: str, typed: list[str], runs: int | None, yes:
         raise CommandError(str(exc)) from None
     except CalibrationRefused as refused:
         click.echo("calibration refused: " + "; ".join(refused.reasons))
-        sys.exit(1)
+        return False
     params = calibration_params(config.well.accounting.calibration)
     conn = open_store_file(str(Path(config.gateway.state_dir) / DB_FILE))
     try:
@@ -242,9 +244,10 @@ def _calibrate_manual(config_file: str, typed: list[str], runs: int | None, yes:
         if not yes and not click.confirm(f"store it as coefficient version {version + number}, "
                                          "valid from now?", default=False):
             click.echo("not stored")
-            sys.exit(1)
+            return False
         seq = store_manual(config, plan, version + number, result, group)
         click.echo(f"stored as coefficient version {version + number} (store seq {seq})")
+    return True
 
 
 def _command(config_file: str, point: str, value: Any, data: dict[str, Any]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -10,14 +11,16 @@ from typing import Any
 
 import click
 
+from gateway.cli.commission_centres import ask_centres
 from gateway.cli.errors import CommandError, load_gateway_config
 
 DEFAULT_CONFIG = "/etc/wellgate/wellgate.toml"
 DEFAULT_STATE = "/var/lib/wellgate"
 DEFAULT_RUNTIME = "/run/wellgate"
 DEFAULT_ZONE = "Asia/Shanghai"  # Ordos
-STEPS = ("scan the buses", "name the meters", "water accounting", "write the config",
-         "check it", "the gateway's key", "a first poll", "calibration", "registration")
+STEPS = ("scan the buses", "name the meters", "water accounting", "the centres",
+         "write the config", "check it", "the gateway's key", "a first poll", "calibration",
+         "registration")
 
 
 class Asker:
@@ -205,8 +208,11 @@ def _write_config(ask: Asker, site: Any, config_out: Path, force: bool) -> None:
         raise CommandError(f"{config_out} exists: choose another --config-out, or --force")
     try:
         config_out.parent.mkdir(parents=True, exist_ok=True)
-        config_out.write_text(site_toml(site, "written by wellgate commission"), encoding="utf-8")
-        config_out.chmod(0o600)
+        text = site_toml(site, "written by wellgate commission")
+        descriptor = os.open(config_out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(descriptor, 0o600)  # secret (the centres' passwords) from its first byte
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
     except OSError as exc:
         raise CommandError(f"cannot write {config_out}: {exc}") from None
     click.echo(f"wrote {config_out}")
@@ -247,21 +253,50 @@ def _first_poll(config: Any) -> None:
         click.echo(f"every device answered ({len(healths)})")
 
 
-def _calibration(ask: Asker, accounting: Any, config_out: Path) -> None:
-    """A calibration takes the running gateway and half an hour or more per run: say how."""
+def _calibration(ask: Asker, accounting: Any, config_out: Path, typed: tuple[str, ...]) -> bool:
+    """率定 now from typed readings (`wellgate calibrate --manual`, the same code), or when and
+    how to run the live calibration against the reference meter; False when typed runs were
+    refused or not stored."""
+    from gateway.cli.accounting import calibrate_manual
+
+    live = (f"start the gateway (wellgate run --config {config_out}), let the pump run "
+            f"steadily, then: wellgate calibrate --config {config_out} (each run takes "
+            "[well.accounting.calibration] min_duration_s, 30 min by default)")
     if accounting is None or not accounting.energy_meter:
+        if typed:
+            raise CommandError("--calibrate-manual: no energy meter, so no 以电折水 to calibrate")
         click.echo("no energy meter: no 以电折水, nothing to calibrate")
-        return
-    if accounting.reference_device is None:
-        click.echo("no reference flow meter named: to calibrate later, add one to the bus, "
-                   "name it as [well.accounting.calibration] reference_device, and run "
-                   f"`wellgate calibrate --config {config_out}`")
-        return
-    if ask.confirm(f"Calibrate 以电折水 against {accounting.reference_device} once the gateway "
-                   "runs?", True):
-        click.echo(f"after step 9: start the gateway (wellgate run --config {config_out}), let "
-                   f"the pump run steadily, then: wellgate calibrate --config {config_out} (each "
-                   "run takes [well.accounting.calibration] min_duration_s, 30 min by default)")
+        return True
+    if not typed and accounting.reference_device is None:
+        click.echo("no reference flow meter named: to calibrate later, either type the readings "
+                   f"of a portable meter: wellgate calibrate --config {config_out} --manual, or "
+                   "add a reference meter to the bus, name it as [well.accounting.calibration] "
+                   f"reference_device, and {live}")
+        return True
+    if typed or (not ask.yes and ask.confirm(
+            "Calibrate 以电折水 now from readings you took of the reference meter and the energy "
+            "meter during steady runs (wellgate calibrate --manual)?", False)):
+        _create_store(config_out)
+        if calibrate_manual(str(config_out), list(typed), None, ask.yes):
+            return True
+        click.echo(f"not calibrated now: type the runs again with wellgate calibrate "
+                   f"--config {config_out} --manual, or {live}")
+        return False
+    click.echo(f"to calibrate against {accounting.reference_device} after step "
+               f"{len(STEPS)}: {live}")
+    return True
+
+
+def _create_store(config_out: Path) -> None:
+    """The signed store (made by the first `wellgate run` otherwise), for a coefficient now."""
+    from gateway.store import StoreError, StoreWriter, load_private_key
+
+    config = load_gateway_config(str(config_out))
+    state_dir = Path(config.gateway.state_dir)
+    try:
+        StoreWriter(state_dir, load_private_key(state_dir)).close()
+    except (StoreError, OSError) as exc:
+        raise CommandError(f"cannot open the store in {state_dir}: {exc}") from None
 
 
 def _zone(name: str) -> str:
@@ -297,8 +332,14 @@ def _run(number: int, step: Callable[[], Any]) -> Any:
 @click.option("--pump-capacity", type=float, help="The pump's most output, m³/h.")
 @click.option("--rated-power", type=float, help="The pump's rated electrical power, kW.")
 @click.option("--allocation", type=float, help="The annual allocation, m³ (0: none).")
-@click.option("--station-address", help="The station address the centres (SL/T 427, SL 651) "
-              "assigned, for the registration bundle.")
+@click.option("--centre", "centres", multiple=True, metavar="SPEC",
+              help="A centre the well reports to (repeatable): sl427,HOST:PORT,county=530381,"
+              "station=13[,edition=SZY206-2016] or sl651,HOST:PORT,station=0012345678"
+              "[,centre_address=1][,station_class=groundwater]; each may add name=N and "
+              "password-file=F (the password's first line; default 0000).")
+@click.option("--calibrate-manual", "manual_runs", multiple=True, metavar="RUN",
+              help="Calibrate 以电折水 from a typed run, as `wellgate calibrate --manual --run`: "
+              "START_TIME,START_M3,START_KWH,END_TIME,END_M3,END_KWH[,HEAD_M] (repeatable).")
 @click.option("--bundle-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Where to write the registration bundle (default: beside the config).")
 @click.option("--yes", is_flag=True, help="Ask nothing: take the flags, else the defaults and "
@@ -308,13 +349,15 @@ def commission(well_id: str | None, ports: tuple[str, ...], config_out: Path | N
                state_dir: str | None, runtime_dir: str | None, timezone: str | None,
                accounting: bool | None, pump_capacity: float | None,
                rated_power: float | None, allocation: float | None,
-               station_address: str | None, bundle_dir: Path | None, yes: bool,
+               centres: tuple[str, ...], manual_runs: tuple[str, ...],
+               bundle_dir: Path | None, yes: bool,
                force: bool) -> None:
     """Commission this gateway step by step: scan each RS-485 line, pick each meter's model and
     name, answer for water accounting, write and check the site config, create the signing key,
-    poll every meter once, and write the registration bundle for the platform (JSON and text:
-    well id, public key, fingerprint, station address). Works without a terminal with --yes and
-    the flags; rehearse it on `wellgate simulate`.
+    ask for the centres it reports to (SL/T 427, SL 651), poll every meter once, offer the manual
+    calibration, and write the registration bundle for the platform (JSON and text: well id,
+    public key, fingerprint, each centre's station address as its frames carry it). Works
+    without a terminal with --yes and the flags; rehearse it on `wellgate simulate`.
 
     \b
     Example:
@@ -327,7 +370,7 @@ def commission(well_id: str | None, ports: tuple[str, ...], config_out: Path | N
 
     ask = Asker(yes)
     click.echo("wellgate commission: each step says what it does; Ctrl-C stops, nothing is "
-               "written before step 4.")
+               "written before step 5.")
     well = ask("Well id at the platform (e.g. 150602-0017)", well_id, flag="--well-id")
     zone = _zone(ask("The well's time zone", timezone, default=DEFAULT_ZONE, value_proc=_zone))
     buses = _run(1, lambda: _scan_buses(ask, ports))
@@ -335,27 +378,23 @@ def commission(well_id: str | None, ports: tuple[str, ...], config_out: Path | N
     options = {"accounting": accounting, "pump_capacity": pump_capacity,
                "rated_power": rated_power, "allocation": allocation}
     accounted = _run(3, lambda: _accounting(ask, buses, options))
-    _step(4)
+    chosen_centres = _run(4, lambda: ask_centres(ask, buses, accounted, centres))
+    _step(5)
     config_out = Path(ask("Write the site config to", config_out, default=DEFAULT_CONFIG))
     state_dir = ask("Keep the gateway's store and signing key in", state_dir,
                     default=DEFAULT_STATE)
     runtime_dir = ask("Leave the running gateway's health snapshot in", runtime_dir,
                       default=DEFAULT_RUNTIME)
-    site = Site(well, zone, state_dir, runtime_dir, buses, accounted)
+    site = Site(well, zone, state_dir, runtime_dir, buses, accounted, chosen_centres)
     _write_config(ask, site, config_out, force)
-    _step(5)
+    _step(6)
     config = load_gateway_config(str(config_out))
     click.echo(summarize(config))
-    pem, print_, grouped_print = _run(6, lambda: _key(Path(state_dir)))
-    _run(7, lambda: _first_poll(config))
-    _step(8)
-    _calibration(ask, accounted, config_out)
-    _step(9)
-    if station_address is None and not yes:
-        station_address = click.prompt("Station address the centre assigned for SL/T 427 or "
-                                       "SL 651 (empty: none yet)", default="",
-                                       show_default=False).strip() or None
-    bundle = registration_bundle(config, config_out, pem, print_, station_address)
+    pem, print_, grouped_print = _run(7, lambda: _key(Path(state_dir)))
+    _run(8, lambda: _first_poll(config))
+    calibrated = _run(9, lambda: _calibration(ask, accounted, config_out, manual_runs))
+    _step(10)
+    bundle = registration_bundle(config, config_out, pem, print_)
     text = registration_text(bundle, grouped_print)
     folder = bundle_dir or config_out.resolve().parent
     try:
@@ -366,3 +405,6 @@ def commission(well_id: str | None, ports: tuple[str, ...], config_out: Path | N
     click.echo(f"registration bundle: {paths[0]} and {paths[1]}: send it to the platform\n\n"
                f"done. Start the gateway: wellgate run --config {config_out} (or systemctl "
                f"enable --now wellgate), then: wellgate health --config {config_out}")
+    if manual_runs and not calibrated:
+        raise CommandError("--calibrate-manual: the typed runs were not stored (above); the rest "
+                           "is commissioned", exit_code=1)
