@@ -22,11 +22,13 @@ PASSWORD_RULES = {"sl427": (r"[0-9]{4}", "4 digits (key 1, then key 2)"),
 ELEMENT_POINTS = (("flow", "flow", "flow_rate"), ("volume", "flow", "forward_total"),
                   ("energy", "energy", "import_energy"), ("water_level", "level", "level"),
                   ("pump_power", "energy", "active_power"))
-SPEC_KEYS = {"sl427": ("name", "county", "station", "edition", "password-file"),
-             "sl651": ("name", "station", "centre_address", "station_class", "password-file")}
-SPEC_TEXT = ('"sl427,HOST:PORT,county=530381,station=13[,edition=SZY206-2016][,name=N]'
-             '[,password-file=F]" or "sl651,HOST:PORT,station=0012345678[,centre_address=1]'
-             '[,station_class=groundwater][,name=N][,password-file=F]"')
+PERIODS = ("report_period", "keepalive_period")
+SPEC_KEYS = {"sl427": ("name", "county", "station", "edition", "password-file", *PERIODS),
+             "sl651": ("name", "station", "centre_address", "station_class", "password-file",
+                       *PERIODS)}
+SPEC_TEXT = ('"sl427,HOST:PORT,county=530381,station=13[,edition=SZY206-2016]" or "sl651,'
+             'HOST:PORT,station=0012345678[,centre_address=1][,station_class=groundwater]", '
+             "each with [,name=N][,password-file=F][,report_period=S][,keepalive_period=S]")
 
 
 @dataclass
@@ -117,6 +119,12 @@ def parse_spec(text: str, number: int) -> Centre:
             "station_class", next(iter(SL651_CLASSES))),
             "centre_address": _number(given.get("centre_address", "1"))}
     missing = [key for key, value in fields.items() if value is None]
+    for key in PERIODS:
+        if key in given:
+            try:
+                fields[key] = float(given[key])
+            except ValueError:
+                raise ValueError(f"{key}={given[key]!r}: expected seconds") from None
     if missing:
         raise ValueError(f"{text!r}: give {', '.join(missing)}")
     return Centre(name, protocol, host, int(port), fields, password=password)
@@ -136,6 +144,8 @@ def uplinks_toml(centres: list[Centre]) -> list[str]:
             lines += [f"centre_address = {settings.centre_address}",
                       f"station = {_text(settings.station)}",
                       f"station_class = {_text(settings.station_class)}"]
+        lines += [f"{key} = {settings.model_dump()[key]:g}" for key in PERIODS
+                  if key in centre.fields]
         lines += [f"password = {_text(centre.password)}", "", "[uplinks.points]"]
         lines += [f"{element} = {_text(point)}" for element, point in centre.points.items()]
         lines.append("")

@@ -2,8 +2,11 @@
 terminal (pexpect) who knows nothing but what the prompts say, answering each by its text (not
 by its place in the sequence), on the simulated well (`wellgate simulate`, real pty lines). It
 must end with the gateway registered (a bundle naming its key) and, started with the config it
-wrote, polling: readings committed to the signed store. Then `wellgate health` after SIGTERM of
-`wellgate run` says stale, exit 3. The wall time is printed and bounded."""
+wrote, polling: readings committed to the signed store, and reporting to a real centre simulator
+(`wellgate platform center`) that names the station exactly as the bundle does. Then `wellgate
+health` after SIGTERM of `wellgate run` says stale, exit 3. The wall time is printed and
+bounded. The calibration typed at the prompt, or given as --calibrate-manual, is stored as
+`wellgate calibrate --manual` stores it: k worked by hand (tests/test_accounting_manual_calibration.py)."""
 
 from __future__ import annotations
 
@@ -18,12 +21,19 @@ from pathlib import Path
 
 import pexpect
 import pytest
+from centre_support import CentreProcess
+from store_support import stored
 from uplink_support import wait_until
 
 WELLGATE = [sys.executable, "-m", "gateway"]
 DEMO = Path(__file__).resolve().parent.parent / "config" / "examples" / "demo.toml"
 INSTALLER_LIMIT_S = 600.0  # issue 14: commissioning within 10 minutes of wall time
-MAX_PROMPTS = 60
+MAX_PROMPTS = 80
+PASSWORD = "8642"  # typed at a prompt that must not echo it
+# two steady runs of a portable meter: 31.40 m³ / 10.00 kWh and 31.00 / 9.90, k = 62.40 / 19.90
+RUNS = ("2026-06-01T08:00:00+08:00,1000.00,500.00,2026-06-01T09:00:00+08:00,1031.40,510.00",
+        "2026-06-01T09:30:00+08:00,1040.00,512.00,2026-06-01T10:30:00+08:00,1071.00,521.90")
+K_BY_HAND = 62.40 / 19.90  # 3.135678 m³/kWh
 
 
 @pytest.fixture
@@ -45,11 +55,23 @@ def simulated_well():
             process.wait(10)
 
 
-def installer_answers(tmp_path: Path, ports: list[str]):
+@pytest.fixture
+def centre(tmp_path):
+    """A real SL/T 427 centre simulator process, its port picked by the kernel."""
+    process = CentreProcess(tmp_path, "sl427")
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+def installer_answers(tmp_path: Path, ports: list[str], centre_port: int):
     """(prompt pattern, answer) pairs: what a new installer types, knowing only the prompts, the
-    simulator's ports and where this test wants the files. "" takes the offered default."""
+    simulator's ports, the centre's port and where this test wants the files. "" takes the
+    offered default."""
     waiting = list(ports)
     typos = [True] * MAX_PROMPTS + [False]
+    runs = [*RUNS, ""]  # an empty line ends the runs
     return [
         (r"Well id at the platform[^:]*: ", lambda _: "150602-0017"),
         (r"Serial port of the RS-485 line to scan[^:]*: ", lambda _: waiting.pop(0)),
@@ -69,14 +91,28 @@ def installer_answers(tmp_path: Path, ports: list[str]):
         (r"Write the site config to \[[^\]]*\]: ", lambda _: str(tmp_path / "site.toml")),
         (r"store and signing key in \[[^\]]*\]: ", lambda _: str(tmp_path / "state")),
         (r"health snapshot in \[[^\]]*\]: ", lambda _: str(tmp_path / "run")),
+        (r"report to a water-resources centre[^\]]*\]: ", lambda _: "y"),
+        (r"Protocol of centre 1 [^\]]*\]: ", lambda _: "sl427"),
+        (r"Name for centre 1 \[[^\]]*\]: ", lambda _: "city"),
+        (r"Host:port of city's centre station: ", lambda _: f"127.0.0.1:{centre_port}"),
+        (r"County code of the station[^:]*: ", lambda _: "530381"),
+        (r"Station number at that county[^:]*: ", lambda _: "13"),
+        (r"Edition the centre speaks [^\]]*\]: ", lambda _: ""),
+        (r"Password file of city \([^)]*\): ", lambda _: ""),
+        (r"Password of city \([^)]*\): ", lambda _: PASSWORD),
+        (r"Another centre\? \[y/N\]: ", lambda _: "n"),
         (r"Calibrate [^\]]*\]: ", lambda _: "y"),
-        (r"Station address the centre assigned[^:]*: ", lambda _: "0015060217"),
+        (r"run \d as START_TIME[^:]*: ", lambda _: runs.pop(0)),
+        (r"store it as coefficient version 1, valid from now\? \[y/N\]: ", lambda _: "y"),
     ]
 
 
-def commission_at_a_terminal(tmp_path: Path, ports: list[str]) -> tuple[str, int]:
-    """Everything the terminal showed, and the exit status."""
-    answers = installer_answers(tmp_path, ports)
+def commission_at_a_terminal(tmp_path: Path, ports: list[str], centre_port: int
+                             ) -> tuple[str, int, str]:
+    """Everything the terminal showed, the exit status, and what it showed after the password
+    was typed (up to the next prompt)."""
+    answers = installer_answers(tmp_path, ports, centre_port)
+    after_password, previous = "", None
     terminal = pexpect.spawn(WELLGATE[0], [*WELLGATE[1:], "commission"], cwd=str(tmp_path),
                              encoding="utf-8", timeout=180, dimensions=(40, 160))
     shown = []
@@ -84,6 +120,9 @@ def commission_at_a_terminal(tmp_path: Path, ports: list[str]) -> tuple[str, int
         for _ in range(MAX_PROMPTS):
             index = terminal.expect([pattern for pattern, _ in answers] + [pexpect.EOF])
             shown.append(terminal.before + (terminal.after if index < len(answers) else ""))
+            if previous is not None and answers[previous][0].startswith("Password of city"):
+                after_password = terminal.before  # what the terminal echoed of the password
+            previous = index
             if index == len(answers):
                 break
             terminal.sendline(answers[index][1](terminal.match))
@@ -91,12 +130,14 @@ def commission_at_a_terminal(tmp_path: Path, ports: list[str]) -> tuple[str, int
             raise AssertionError(f"still asking after {MAX_PROMPTS} prompts: {''.join(shown)}")
     finally:
         terminal.close(force=True)
-    return "".join(shown), terminal.exitstatus
+    return "".join(shown), terminal.exitstatus, after_password
 
 
-def test_a_new_installer_commissions_the_simulated_well_and_it_polls(simulated_well, tmp_path):
+def test_a_new_installer_commissions_the_simulated_well_and_it_polls(simulated_well, centre,
+                                                                     tmp_path):
     started = time.monotonic()
-    shown, status = commission_at_a_terminal(tmp_path, list(simulated_well.values()))
+    shown, status, after_password = commission_at_a_terminal(
+        tmp_path, list(simulated_well.values()), centre.port)
     commissioned = time.monotonic() - started
     assert status == 0, shown
     assert "Traceback" not in shown
@@ -106,7 +147,12 @@ def test_a_new_installer_commissions_the_simulated_well_and_it_polls(simulated_w
     bundle = json.loads((tmp_path / "registration-150602-0017.json").read_text())
     public_key = (tmp_path / "state" / "gateway.pub").read_text()
     assert bundle["well_id"] == "150602-0017" and bundle["public_key_pem"] == public_key
-    assert bundle["fingerprint"] in shown and bundle["station_address"] == "0015060217"
+    assert bundle["fingerprint"] in shown
+    (city,) = bundle["centres"]
+    assert (city["name"], city["protocol"], city["centre"], city["station_address"],
+            city["fingerprint"]) == ("city", "sl427", f"127.0.0.1:{centre.port}", "530381/13",
+                                     bundle["fingerprint"])
+    assert PASSWORD not in after_password and PASSWORD not in shown  # never echoed
     assert (tmp_path / "registration-150602-0017.txt").read_text().startswith(
         "Registration of well 150602-0017")
     written = tomllib.loads((tmp_path / "site.toml").read_text())
@@ -116,7 +162,13 @@ def test_a_new_installer_commissions_the_simulated_well_and_it_polls(simulated_w
     accounting = written["well"]["accounting"]
     assert (accounting["flow_meter"], accounting["energy_meter"]) == ("flow-1", "energy-2")
     assert accounting["calibration"]["reference_device"] == "flow-4"
-    assert "wellgate calibrate --config" in shown
+    (uplink,) = written["uplinks"]
+    assert (uplink["type"], uplink["county"], uplink["station"], uplink["password"]) == (
+        "sl427", "530381", 13, PASSWORD)
+    assert (tmp_path / "site.toml").stat().st_mode & 0o777 == 0o600  # it holds a secret
+    (record,) = stored(tmp_path / "state", "coefficient")  # typed at step 9, as calibrate stores
+    assert record.data["coefficient"]["value_m3_per_kwh"] == pytest.approx(K_BY_HAND, rel=1e-6)
+    assert "stored as coefficient version 1" in shown
 
     config = str(tmp_path / "site.toml")
     gateway = subprocess.Popen([*WELLGATE, "run", "--config", config],
@@ -131,12 +183,16 @@ def test_a_new_installer_commissions_the_simulated_well_and_it_polls(simulated_w
 
         wait_until(lambda: committed() > 0, 60, "readings committed by wellgate run")
         polling = time.monotonic() - started
+        # the centre names the station from the gateway's login frame: as the bundle said
+        wait_until(lambda: centre.ok({"cmd": "stations"}), 60, "the gateway logged in")
+        assert centre.ok({"cmd": "stations"}) == [city["station_address"]]
         health = subprocess.run([*WELLGATE, "health", "--config", config],
                                 capture_output=True, text=True, timeout=60)
         assert health.returncode == 0, health.stdout + health.stderr
         assert " online " in health.stdout
         gateway.send_signal(signal.SIGTERM)
         assert gateway.wait(30) == 0
+        assert PASSWORD not in gateway.stderr.read()  # never logged
     finally:
         if gateway.poll() is None:
             gateway.kill()

@@ -335,8 +335,9 @@ def _run(number: int, step: Callable[[], Any]) -> Any:
 @click.option("--centre", "centres", multiple=True, metavar="SPEC",
               help="A centre the well reports to (repeatable): sl427,HOST:PORT,county=530381,"
               "station=13[,edition=SZY206-2016] or sl651,HOST:PORT,station=0012345678"
-              "[,centre_address=1][,station_class=groundwater]; each may add name=N and "
-              "password-file=F (the password's first line; default 0000).")
+              "[,centre_address=1][,station_class=groundwater]; each may add name=N, "
+              "password-file=F (the password's first line; default 0000), report_period=S "
+              "and keepalive_period=S.")
 @click.option("--calibrate-manual", "manual_runs", multiple=True, metavar="RUN",
               help="Calibrate 以电折水 from a typed run, as `wellgate calibrate --manual --run`: "
               "START_TIME,START_M3,START_KWH,END_TIME,END_M3,END_KWH[,HEAD_M] (repeatable).")
