@@ -6,7 +6,8 @@ wrote, polling: readings committed to the signed store, and reporting to a real 
 (`wellgate platform center`) that names the station exactly as the bundle does. Then `wellgate
 health` after SIGTERM of `wellgate run` says stale, exit 3. The wall time is printed and
 bounded. The calibration typed at the prompt, or given as --calibrate-manual, is stored as
-`wellgate calibrate --manual` stores it: k worked by hand (tests/test_accounting_manual_calibration.py)."""
+`wellgate calibrate --manual` stores it, k worked by hand (as in
+tests/test_accounting_manual_calibration.py)."""
 
 from __future__ import annotations
 
@@ -209,26 +210,69 @@ def test_a_new_installer_commissions_the_simulated_well_and_it_polls(simulated_w
 
 
 def test_commission_without_a_terminal_takes_its_answers_from_flags(simulated_well, tmp_path):
-    command = [*WELLGATE, "commission", "--yes", "--well-id", "150602-0018",
-               "--port", simulated_well["meter-645"],  # the DL/T 645 line: a quick scan
-               "--pump-capacity", "60", "--rated-power", "7.5", "--station-address",
-               "0015060200", "--config-out", str(tmp_path / "site.toml"), "--state-dir",
-               str(tmp_path / "state"), "--runtime-dir", str(tmp_path / "run")]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300,
-                          stdin=subprocess.DEVNULL)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "scanning" not in done.stderr  # no progress bar without a terminal
-    bundle = json.loads((tmp_path / "registration-150602-0018.json").read_text())
-    assert bundle["station_address"] == "0015060200"
-    checked = subprocess.run([*WELLGATE, "check-config", str(tmp_path / "site.toml")],
-                             capture_output=True, text=True, timeout=60)
-    assert checked.returncode == 0, checked.stdout + checked.stderr
-    written = (tmp_path / "site.toml").read_text()
+    county = CentreProcess(tmp_path, "sl651", "--password", "9A3F")  # checks the password
+    try:
+        password = tmp_path / "county.password"
+        password.write_text("9A3F\n")
+        command = [*WELLGATE, "commission", "--yes", "--well-id", "150602-0018",
+                   "--port", simulated_well["meter-645"],  # the DL/T 645 line: a quick scan
+                   "--pump-capacity", "60", "--rated-power", "7.5",
+                   "--centre", f"sl651,127.0.0.1:{county.port},station=0015060200,name=county,"
+                   f"password-file={password},report_period=2",
+                   "--calibrate-manual", RUNS[0], "--calibrate-manual", RUNS[1],
+                   "--config-out", str(tmp_path / "site.toml"), "--state-dir",
+                   str(tmp_path / "state"), "--runtime-dir", str(tmp_path / "run")]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=300,
+                              stdin=subprocess.DEVNULL)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "scanning" not in done.stderr  # no progress bar without a terminal
+        assert "9A3F" not in done.stdout + done.stderr
+        bundle = json.loads((tmp_path / "registration-150602-0018.json").read_text())
+        (centre,) = bundle["centres"]
+        assert (centre["protocol"], centre["station_address"]) == ("sl651", "0015060200")
+        (record,) = stored(tmp_path / "state", "coefficient")  # --calibrate-manual
+        assert record.data["coefficient"]["value_m3_per_kwh"] == pytest.approx(K_BY_HAND,
+                                                                               rel=1e-6)
+        checked = subprocess.run([*WELLGATE, "check-config", str(tmp_path / "site.toml")],
+                                 capture_output=True, text=True, timeout=60)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        assert "holds a secret" not in checked.stderr  # 0600
+        written = (tmp_path / "site.toml").read_text()
+        assert tomllib.loads(written)["uplinks"][0]["password"] == "9A3F"
+
+        gateway = subprocess.Popen([*WELLGATE, "run", "--config", str(tmp_path / "site.toml")],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:  # the centre reads the station from the report frames (password checked)
+            wait_until(lambda: county.ok({"cmd": "reports"}), 60, "a report at the centre")
+        finally:
+            gateway.kill()
+            gateway.wait(10)
+        assert {r["station"] for r in county.ok({"cmd": "reports"})} == {
+            centre["station_address"]}
+    finally:
+        county.stop()
     again = subprocess.run(command, capture_output=True, text=True, timeout=300,
                            stdin=subprocess.DEVNULL)
     assert again.returncode == 2 and "exists: choose another --config-out, or --force" in (
         again.stderr), again.stderr
     assert (tmp_path / "site.toml").read_text() == written  # a config there is never replaced
+
+
+def test_a_bad_centre_flag_says_what_is_expected_and_never_shows_the_password(tmp_path):
+    secret = tmp_path / "pw"
+    secret.write_text("98765\n")
+    for spec, expected in [
+        ("sl427,127.0.0.1:6001,county=530381", "give station"),
+        ("sl427,127.0.0.1,county=530381,station=13", "'127.0.0.1': expected HOST:PORT"),
+        ("sl652,127.0.0.1:6001,station=0012345678", "expected \"sl427,HOST:PORT"),
+        (f"sl427,127.0.0.1:6001,county=530381,station=13,password-file={secret}",
+         f"the sl427 password in {secret} is not 4 digits (key 1, then key 2) (5 character(s))"),
+    ]:
+        done = subprocess.run([*WELLGATE, "commission", "--yes", "--well-id", "1", "--port",
+                               "/dev/null", "--centre", spec], capture_output=True, text=True,
+                              timeout=60, stdin=subprocess.DEVNULL, cwd=tmp_path)
+        assert done.returncode == 2 and expected in done.stderr, (spec, done.stderr)
+        assert "98765" not in done.stderr and "Traceback" not in done.stderr
 
 
 def test_commission_under_yes_names_the_flag_it_needs(tmp_path):

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from gateway.cli.commission_centres import ask_centres
+from gateway.cli.commission_centres import ask_centres, parse_centres
 from gateway.cli.errors import CommandError, load_gateway_config
 
 DEFAULT_CONFIG = "/etc/wellgate/wellgate.toml"
@@ -370,6 +370,7 @@ def commission(well_id: str | None, ports: tuple[str, ...], config_out: Path | N
     from gateway.config import summarize
 
     ask = Asker(yes)
+    given_centres = parse_centres(centres)
     click.echo("wellgate commission: each step says what it does; Ctrl-C stops, nothing is "
                "written before step 5.")
     well = ask("Well id at the platform (e.g. 150602-0017)", well_id, flag="--well-id")
@@ -379,7 +380,7 @@ def commission(well_id: str | None, ports: tuple[str, ...], config_out: Path | N
     options = {"accounting": accounting, "pump_capacity": pump_capacity,
                "rated_power": rated_power, "allocation": allocation}
     accounted = _run(3, lambda: _accounting(ask, buses, options))
-    chosen_centres = _run(4, lambda: ask_centres(ask, buses, accounted, centres))
+    chosen_centres = _run(4, lambda: ask_centres(ask, buses, accounted, given_centres))
     _step(5)
     config_out = Path(ask("Write the site config to", config_out, default=DEFAULT_CONFIG))
     state_dir = ask("Keep the gateway's store and signing key in", state_dir,

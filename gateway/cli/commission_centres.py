@@ -99,17 +99,25 @@ def _report_points(buses: list[Any], accounting: Any) -> dict[str, str]:
     return report_points(devices, chosen, points_of)
 
 
-def ask_centres(ask: Any, buses: list[Any], accounting: Any, specs: tuple[str, ...]
-                ) -> list[Any]:
-    """The centres from `--centre` specs, else (at a terminal) asked one by one."""
+def parse_centres(specs: tuple[str, ...]) -> list[Any]:
+    """The centres of the `--centre` flags (read before anything is scanned or written)."""
     from gateway.commission_centres import parse_spec
     from gateway.config.centres import MAX_CENTRES
 
+    if len(specs) > MAX_CENTRES:
+        raise click.UsageError(f"--centre: at most {MAX_CENTRES} centres ({len(specs)} given)")
     try:
-        centres = [parse_spec(spec, number) for number, spec in enumerate(specs, 1)]
+        return [parse_spec(spec, number) for number, spec in enumerate(specs, 1)]
     except ValueError as exc:
         raise click.UsageError(f"--centre {exc}") from None
-    if not specs and not ask.yes and ask.confirm(
+
+
+def ask_centres(ask: Any, buses: list[Any], accounting: Any, given: list[Any]) -> list[Any]:
+    """The centres given as `--centre`, else (at a terminal) asked one by one."""
+    from gateway.config.centres import MAX_CENTRES
+
+    centres = list(given)
+    if not given and not ask.yes and ask.confirm(
             "Does the well report to a water-resources centre (SL/T 427 or SL 651)?", False):
         taken: set[str] = set()
         while len(centres) < MAX_CENTRES:
