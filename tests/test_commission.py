@@ -275,6 +275,27 @@ def test_a_bad_centre_flag_says_what_is_expected_and_never_shows_the_password(tm
         assert "98765" not in done.stderr and "Traceback" not in done.stderr
 
 
+def test_typed_runs_the_calibration_refuses_leave_the_rest_commissioned_and_exit_1(
+        simulated_well, tmp_path):
+    mistyped = subprocess.run([*WELLGATE, "commission", "--yes", "--calibrate-manual", "1,2"],
+                              capture_output=True, text=True, timeout=60,
+                              stdin=subprocess.DEVNULL, cwd=tmp_path)
+    assert mistyped.returncode == 2 and "--calibrate-manual '1,2': expected START_TIME" in (
+        mistyped.stderr), mistyped.stderr
+    short = RUNS[0].replace("1031.40", "1001.40")  # 1.40 m³: too little to judge
+    done = subprocess.run([*WELLGATE, "commission", "--yes", "--well-id", "150602-0019",
+                           "--port", simulated_well["meter-645"], "--pump-capacity", "60",
+                           "--rated-power", "7.5", "--calibrate-manual", short,
+                           "--config-out", str(tmp_path / "site.toml"), "--state-dir",
+                           str(tmp_path / "state"), "--runtime-dir", str(tmp_path / "run")],
+                          capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "calibration refused: run 1: volume 1.400 m³, at least 10.0 m³" in done.stdout
+    assert "the typed runs were not stored (above); the rest is commissioned" in done.stderr
+    assert stored(tmp_path / "state", "coefficient") == []
+    assert (tmp_path / "registration-150602-0019.json").exists()
+
+
 def test_commission_under_yes_names_the_flag_it_needs(tmp_path):
     done = subprocess.run([*WELLGATE, "commission", "--yes"], capture_output=True, text=True,
                           timeout=60, stdin=subprocess.DEVNULL, cwd=tmp_path)

@@ -287,6 +287,17 @@ def _calibration(ask: Asker, accounting: Any, config_out: Path, typed: tuple[str
     return True
 
 
+def _check_runs(typed: tuple[str, ...]) -> None:
+    """Each --calibrate-manual run readable, before anything is scanned or written."""
+    from gateway.accounting.manual_calibration import parse_run
+
+    for text in typed:
+        try:
+            parse_run(text)
+        except ValueError as exc:
+            raise click.UsageError(f"--calibrate-manual {exc}") from None
+
+
 def _create_store(config_out: Path) -> None:
     """The signed store (made by the first `wellgate run` otherwise), for a coefficient now."""
     from gateway.store import StoreError, StoreWriter, load_private_key
@@ -371,6 +382,7 @@ def commission(well_id: str | None, ports: tuple[str, ...], config_out: Path | N
 
     ask = Asker(yes)
     given_centres = parse_centres(centres)
+    _check_runs(manual_runs)
     click.echo("wellgate commission: each step says what it does; Ctrl-C stops, nothing is "
                "written before step 5.")
     well = ask("Well id at the platform (e.g. 150602-0017)", well_id, flag="--well-id")
