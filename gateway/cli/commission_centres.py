@@ -58,12 +58,12 @@ def _password(protocol: str, name: str) -> str:
 def _ask_centre(ask: Any, number: int, taken: set[str]) -> Any:
     from gateway.commission_centres import PROTOCOLS, Centre
     from gateway.config.centres import EDITIONS, SL651_CLASSES
+    from gateway.config.fields import NAME_PATTERN
 
     protocol = ask(f"Protocol of centre {number}", default="sl427",
                    type=click.Choice(PROTOCOLS))
     name = ask(f"Name for centre {number}", default=f"centre-{number}",
-               value_proc=_checked(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", "a name: letters, "
-                                   "digits and . _ - (up to 64)"))
+               value_proc=_checked(NAME_PATTERN, "a name: letters, digits and . _ - (up to 64)"))
     while name in taken:
         name = ask(f"{name!r} is taken; another name", default=f"{name}-2")
     host, port = ask(f"Host:port of {name}'s centre station", value_proc=_where)
