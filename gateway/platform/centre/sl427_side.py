@@ -42,6 +42,13 @@ def _iso_clock(clock: tuple[int, ...]) -> str:
     return f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}"
 
 
+def _keys(text: str) -> tuple[int, int]:
+    """A `send` password (4 digits: key 1, then the 3 of key 2) as the frame's (key1, key2)."""
+    if len(text) != 4 or not text.isdigit():
+        raise ValueError(f"password {text!r}: expected 4 digits, key 1 then the 3 of key 2")
+    return int(text[0]), int(text[1:])
+
+
 class Sl427Side:
     """Frames of one edition; alarm/status byte order and the command password are settings."""
 
@@ -144,16 +151,17 @@ class Sl427Side:
             return commands.build_query(self.edition, county, number,
                                         commands.AFN_QUERY_STATUS), "5E"
         delay = int(args.get("delay", 0))
+        password = _keys(str(args["password"])) if "password" in args else self.password
         if name == "set_clock":
             when = datetime.fromisoformat(args["clock"]) if "clock" in args else self.clock()
             clock = (when.year, when.month, when.day, when.hour, when.minute, when.second,
                      when.isoweekday())
-            return (commands.build_set_clock(self.edition, county, number, clock, self.password,
+            return (commands.build_set_clock(self.edition, county, number, clock, password,
                                              self.time_tag(delay)), "11")
         if name in ("pump_start", "pump_stop"):
             start = name == "pump_start"
             frame = commands.build_pump_control(
-                self.edition, county, number, start, int(args.get("pump", 1)), self.password,
+                self.edition, county, number, start, int(args.get("pump", 1)), password,
                 self.time_tag(delay), commands.GATE_DEVICE if args.get("gate") else
                 commands.PUMP_DEVICE)
             return frame, "92" if start else "93"
