@@ -105,6 +105,8 @@ def test_sl651_replies_build_and_parse_exactly():
             data = sl651.encode_element(0x45, result, 4, 0)
         elif function == queries.PUMP_CONTROL:
             data = queries.encode_pumps(result)
+        elif function in (queries.QUERY_BASIC, queries.QUERY_RUN):
+            data = queries.encode_parameters(result)
         else:
             data = b""
         built = queries.build_reply(1, STATION_651, 0x1234, function, serial, send_time, data)
@@ -129,3 +131,14 @@ def test_sl651_pump_bits():
     assert queries.decode_pumps(h("01 81")) == [True] + [False] * 6 + [True]
     raises(ValueError, queries.encode_pumps, [])
     raises(sl651.BodyError, queries.decode_pumps, h("00"))
+
+
+def test_sl651_parameter_requests():
+    assert queries.encode_parameter_request(queries.QUERY_BASIC, [0x01, 0x02]) == h(
+        "01 20 02 28")
+    assert queries.decode_parameter_request(queries.QUERY_RUN, h("21 08 20 08")) == [0x21, 0x20]
+    raises(ValueError, queries.encode_parameter_request, queries.QUERY_BASIC, [0x20])
+    raises(ValueError, queries.encode_parameter_request, queries.QUERY_RUN, [])
+    raises(sl651.BodyError, queries.decode_parameter_request, queries.QUERY_BASIC, h("01 21"))
+    raises(sl651.BodyError, queries.decode_parameters, queries.QUERY_BASIC, h("02 28 00 12"))
+    raises(ValueError, queries.encode_parameters, [(0x20, 100)])
