@@ -33,7 +33,8 @@ def sl427_frames(draw):
     edition = draw(editions)
     county, station = draw(counties), draw(stations)
     which = draw(st.sampled_from(("query", "clock", "pump", "clock_reply", "pump_reply",
-                                  "status_reply", "realtime_reply")))
+                                  "status_reply", "realtime_reply", "address_reply",
+                                  "mode_reply")))
     if which == "query":
         afn = draw(st.sampled_from(commands.QUERY_AFNS))
         kind = "flow" if afn == sl427.AFN_QUERY_REALTIME else None
@@ -57,6 +58,14 @@ def sl427_frames(draw):
         frame = commands.build_clock_reply(edition, county, station, commands.AFN_QUERY_CLOCK,
                                            clock, tag)
         return frame, lambda f: commands.parse_clock_reply(f, edition)[1], clock
+    if which == "address_reply":
+        frame = commands.build_address_reply(edition, county, station, tag)
+        return (frame, lambda f: commands.parse_address_reply(f, edition)[1:],
+                (county, station))
+    if which == "mode_reply":
+        mode = draw(st.integers(0, 3))
+        frame = commands.build_mode_reply(edition, county, station, mode, tag)
+        return frame, lambda f: commands.parse_mode_reply(f, edition)[1], mode
     if which == "pump_reply":
         number, done = draw(st.integers(0, 15)), draw(st.booleans())
         frame = commands.build_pump_reply(edition, county, station, commands.AFN_PUMP_START,

@@ -54,6 +54,13 @@ def test_sl427_replies_build_and_parse_exactly():
                                               result[1], tag)
             parsed, number, done = commands.parse_pump_reply(h(frame), edition, afn)
             got = (number, done)
+        elif afn == commands.AFN_QUERY_ADDRESS:
+            built = commands.build_address_reply(edition, COUNTY, STATION, tag)
+            parsed, county, station = commands.parse_address_reply(h(frame), edition)
+            got = (county, station)
+        elif afn == commands.AFN_QUERY_MODE:
+            built = commands.build_mode_reply(edition, COUNTY, STATION, result, tag)
+            parsed, got = commands.parse_mode_reply(h(frame), edition)
         elif afn == commands.AFN_QUERY_STATUS:
             built = commands.build_status_reply(edition, COUNTY, STATION, result[0], result[1],
                                                 "little", tag)
@@ -79,7 +86,8 @@ def test_sl427_clock_fields():
 
 def test_sl427_bad_frames_are_refused():
     parsers = {"command": lambda frame, edition: commands.parse_command(frame, edition),
-               "clock": lambda frame, edition: commands.parse_clock_reply(frame, edition)}
+               "clock": lambda frame, edition: commands.parse_clock_reply(frame, edition),
+               "mode": commands.parse_mode_reply, "address": commands.parse_address_reply}
     for parser, edition, frame, what, source in SL427_BAD:
         error = raises(sl427.Sl427Error, parsers[parser], h(frame), edition)
         assert str(error), (what, source)

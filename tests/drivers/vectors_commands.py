@@ -27,6 +27,10 @@ SL427_QUERIES = [
      RTU % "Read_B0 (kind in C's D3-D0, as hm1212 RealTimeDataFunction)"),
     (E16, "68 07 68 30 53 03 81 0D 00 5E 8E 16", 0x5E, None,
      RTU % "cd5E/Read_5E: a query without data"),
+    # 50 (address) and 52 (work mode): queries without data (RtuAssistant CommandCreator cd_50,
+    # cd_52 put no parameters); CS by polynomial division.
+    (E21, "68 07 68 30 53 03 81 0D 00 50 43 16", 0x50, None, RTU % "CommandCreator cd_50"),
+    (E16, "68 07 68 30 53 03 81 0D 00 52 6C 16", 0x52, None, RTU % "CommandCreator cd_52"),
 ]
 # Commands with PW and Tp: (edition, frame, afn, payload, password, Tp, source). Set clock: 00 30
 # 09 07 = second 0, minute 30, hour 9, day 7 (BCD) | 32 = weekday 1 (Monday) << 5 | month 12 |
@@ -70,6 +74,16 @@ SL427_REPLIES = [
     (E16, "68 1A 68 B3 53 03 81 0D 00 B0 00 59 00 00 00 82 61 10 00 00 01 10 60 00 00 45 08 09 0A "
      "CD 16", 0xB0, ("flow", [5.9, 106182], 0x1001, 0x0060), (None, None, 9, 8, 45, 0, 10),
      "the real SZY206 frame of hm1212 test01 with AFN B0 for C0"),
+    # 50: the address in the data, laid out as the header's (RtuAssistant Answer_10_50 reads
+    # Bits_RTU_ID = 5 bytes with the header's RtuIdProtocol); 52: one byte, 01 = self-report with
+    # confirmation (RtuAssistant Constant Model_0..3; a C++ centre, IEC_waterdata_US_52H, takes
+    # exactly 1 byte). CS by polynomial division.
+    (E21, "68 0C 68 B0 53 03 81 0D 00 50 53 03 81 0D 00 15 16", 0x50, ("530381", 13), None,
+     RTU % "cd10_50/Answer_10_50"),
+    (E21, "68 13 68 B0 53 03 81 0D 00 50 53 03 81 0D 00 01 30 09 07 12 26 00 C3 16", 0x50,
+     ("530381", 13), (2026, 12, 7, 9, 30, 1, 0), RTU % "Answer_10_50, with Tp"),
+    (E16, "68 08 68 B0 53 03 81 0D 00 52 01 C5 16", 0x52, 1, None,
+     RTU % "Constant Model_1 (self-report with confirmation)"),
 ]
 
 # --- SL/T 427 refusals: (parser, edition, frame, what, source) ---------------------------------
@@ -80,6 +94,10 @@ SL427_BAD = [
      "pump control byte 51: device 5", "by hand, CS by polynomial division"),
     ("command", E21, "68 16 68 30 53 03 81 0D 00 11 00 30 09 07 33 26 34 12 00 30 09 07 12 26 05 "
      "C9 16", "clock month 13", "by hand, CS by polynomial division"),
+    ("mode", E21, "68 08 68 B0 53 03 81 0D 00 52 04 7E 16", "work mode 04 (0-3 only)",
+     "by hand, CS by polynomial division"),
+    ("address", E21, "68 0C 68 B0 53 03 81 0D 00 50 53 03 81 00 00 81 16",
+     "address reply naming station 0", "by hand, CS by polynomial division"),
     ("clock", E21, "68 0C 68 B0 53 03 81 0D 00 51 58 29 09 07 32 B9 16",
      "clock reply of 5 bytes", "by hand, CS by polynomial division"),
 ]
