@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from accounting_support import SimulatedFeed, site
-from centre_uplink_support import Centre, sl651_uplink
+from centre_uplink_support import Centre, sl427_uplink, sl651_uplink
 from store_support import stored
 
 from gateway.uplink.centres import centre_link
@@ -59,3 +59,28 @@ async def test_sl651_basic_and_run_parameters_are_answered_from_the_config(tmp_p
     assert secret == {}
     assert [(r.device, r.point, r.value) for r in records] == [
         ("centre:county", "parameters", "accepted")] * 3
+
+
+async def test_sl427_address_and_work_mode_are_answered_and_recorded(tmp_path):
+    centre = Centre("sl427", tmp_path, 0, "--password", "1234")
+    config = site(tmp_path, poll=60.0, extra=sl427_uplink("city", centre.port, 60.0))
+    feed = SimulatedFeed(config, commit_every_s=600.0)
+    state = Path(config.gateway.state_dir)
+    link = centre_link(config, config.uplinks[0], state, feed.sink.append_record)
+    send = lambda command: asyncio.to_thread(  # noqa: E731
+        centre.command, cmd="send", station="150602/17", command=command, timeout=5)
+    try:
+        task = await linked(link)  # SL/T 427 logs in: the centre knows the station at once
+        address = (await send("query_address"))["result"]
+        mode = (await send("query_mode"))["result"]
+        link.stop()
+        await task
+    finally:
+        centre.close()
+    assert feed.sink.flush(10)
+    records = stored(state, "command")
+    feed.close()
+    assert address == {"county": "150602", "station": 17}  # the configured address
+    assert mode == {"work_mode": 1, "mode": "self_report_confirmed"}
+    assert [(r.device, r.point, r.value) for r in records] == [
+        ("centre:city", "parameters", "accepted")] * 2
