@@ -1,12 +1,16 @@
 """SL/T 427-2021 / SZY206-2016 centre commands and the station's replies, sans-IO.
 
 Downlink (centre to station), type code in C = 0 except B0, where it names the kind queried:
-- queries without data, PW or Tp: 51 station clock, 5E alarm and status words, B0 real-time
-  values (C's D3-D0 = the type code of the values wanted, e.g. 3 flow).
+- queries without data, PW or Tp: 50 the station's address, 51 station clock, 52 work mode,
+  5E alarm and status words, B0 real-time values (C's D3-D0 = the type code of the values
+  wanted, e.g. 3 flow).
 - commands that change something carry PW and Tp after the data: 11 set the clock (6 bytes, see
   encode_clock); 92 start / 93 stop a pump or gate: 1 byte, high nibble the device (0 pump,
   F valve or gate), low nibble its number 0-15.
 Uplink replies (type code 0, B0: the kind's), with the same AFN, Tp optional (told by the length):
+- 50: the station's address A (5 bytes, as in the header: county BCD, station number);
+- 52: the work mode (1 byte: 0 self-report, 1 self-report with confirmation, 2 query/answer,
+  3 debug and maintenance);
 - 51 and 11: the station's clock (6 bytes); 5E: alarm and status words (2 bytes each);
 - 92/93: 1 byte, high nibble A = done (anything else = not done), low nibble the number;
 - B0: the values of the kind, alarm and status words, as a C0 self-report's data.
@@ -23,7 +27,9 @@ from drivers.sl427 import (
     _check_range,
     _hex,
     build_frame,
+    decode_address,
     decode_report_data,
+    encode_address,
     encode_report_data,
     parse_frame,
     type_code_of,
@@ -34,9 +40,13 @@ from drivers.sl427_fields import _bcd_byte, _bcd_value
 AFN_SET_CLOCK = 0x11
 AFN_QUERY_CLOCK = 0x51
 AFN_QUERY_STATUS = 0x5E
+AFN_QUERY_ADDRESS = 0x50
+AFN_QUERY_MODE = 0x52
 AFN_PUMP_START = 0x92
 AFN_PUMP_STOP = 0x93
-QUERY_AFNS = (AFN_QUERY_CLOCK, AFN_QUERY_STATUS, AFN_QUERY_REALTIME)
+QUERY_AFNS = (AFN_QUERY_ADDRESS, AFN_QUERY_CLOCK, AFN_QUERY_MODE, AFN_QUERY_STATUS,
+              AFN_QUERY_REALTIME)
+WORK_MODES = ("self_report", "self_report_confirmed", "query_answer", "debug")
 COMMAND_AFNS = (AFN_SET_CLOCK, AFN_PUMP_START, AFN_PUMP_STOP)
 PUMP_DEVICE = 0x0
 GATE_DEVICE = 0xF
@@ -91,9 +101,10 @@ def decode_clock(data):
 
 
 def build_query(edition, county, station, afn, kind=None, fcb=MAX_FCB):
-    """A query without data, PW or Tp: 51 clock, 5E status, B0 real-time values of `kind`."""
+    """A query without data, PW or Tp: 50 address, 51 clock, 52 work mode, 5E status, B0
+    real-time values of `kind`."""
     if afn not in QUERY_AFNS:
-        raise ValueError("AFN %r: expected a query, one of 51, 5E, B0" % (afn,))
+        raise ValueError("AFN %r: expected a query, one of 50, 51, 52, 5E, B0" % (afn,))
     if (afn == AFN_QUERY_REALTIME) != (kind is not None):
         raise ValueError("query AFN %02X with kind %r: B0 needs the kind queried, the others "
                          "none" % (afn, kind))
@@ -121,7 +132,7 @@ def build_pump_control(edition, county, station, start, number, password, time_t
 
 def parse_command(frame, edition):
     """(Frame, payload) of a centre's query or command, as the station reads it: payload None for
-    a query (51, 5E, B0: the kind is type_name of the frame's type code), the clock tuple for
+    a query (50, 51, 52, 5E, B0: the kind is type_name of the frame's type code), the clock for
     11, (device, number) for 92/93."""
     head = parse_frame(frame, edition, False, time_tag=False)
     if head.afn in QUERY_AFNS:
@@ -130,8 +141,8 @@ def parse_command(frame, edition):
                              % (head.afn, _hex(head.data)))
         return head, None
     if head.afn not in COMMAND_AFNS:
-        raise FrameError("AFN %02X is not a command here: expected 11, 51, 5E, 92, 93 or B0"
-                         % head.afn)
+        raise FrameError("AFN %02X is not a command here: expected 11, 50, 51, 52, 5E, 92, 93 "
+                         "or B0" % head.afn)
     parsed = parse_frame(frame, edition, False, password=True, time_tag=True)
     expected = CLOCK_LENGTH if parsed.afn == AFN_SET_CLOCK else 1
     if len(parsed.data) != expected:
@@ -180,6 +191,33 @@ def parse_clock_reply(frame, edition, afn=AFN_QUERY_CLOCK):
     """(Frame, clock) of the station's answer to 51 or 11."""
     parsed = _parse_reply(frame, edition, afn, lambda size: size == CLOCK_LENGTH)
     return parsed, decode_clock(parsed.data)
+
+
+def build_address_reply(edition, county, station, time_tag=None):
+    """The station's answer to 50: its address, as its frames' header carries it."""
+    return _reply(edition, county, station, AFN_QUERY_ADDRESS, encode_address(county, station),
+                  time_tag)
+
+
+def parse_address_reply(frame, edition):
+    """(Frame, county, station) of the station's answer to 50 (the address in its data)."""
+    parsed = _parse_reply(frame, edition, AFN_QUERY_ADDRESS, lambda size: size == 5)
+    county, station = decode_address(parsed.data)
+    return parsed, county, station
+
+
+def build_mode_reply(edition, county, station, mode, time_tag=None):
+    """The station's answer to 52: its work mode (0-3, WORK_MODES)."""
+    _check_range("work mode", mode, 0, len(WORK_MODES) - 1)
+    return _reply(edition, county, station, AFN_QUERY_MODE, bytes((mode,)), time_tag)
+
+
+def parse_mode_reply(frame, edition):
+    """(Frame, mode) of the station's answer to 52."""
+    parsed = _parse_reply(frame, edition, AFN_QUERY_MODE, lambda size: size == 1)
+    if parsed.data[0] >= len(WORK_MODES):
+        raise FrameError("work mode %02X: expected 00-03" % parsed.data[0])
+    return parsed, parsed.data[0]
 
 
 def build_pump_reply(edition, county, station, afn, number, done, time_tag=None):

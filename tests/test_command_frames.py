@@ -33,7 +33,8 @@ def sl427_frames(draw):
     edition = draw(editions)
     county, station = draw(counties), draw(stations)
     which = draw(st.sampled_from(("query", "clock", "pump", "clock_reply", "pump_reply",
-                                  "status_reply", "realtime_reply")))
+                                  "status_reply", "realtime_reply", "address_reply",
+                                  "mode_reply")))
     if which == "query":
         afn = draw(st.sampled_from(commands.QUERY_AFNS))
         kind = "flow" if afn == sl427.AFN_QUERY_REALTIME else None
@@ -57,6 +58,14 @@ def sl427_frames(draw):
         frame = commands.build_clock_reply(edition, county, station, commands.AFN_QUERY_CLOCK,
                                            clock, tag)
         return frame, lambda f: commands.parse_clock_reply(f, edition)[1], clock
+    if which == "address_reply":
+        frame = commands.build_address_reply(edition, county, station, tag)
+        return (frame, lambda f: commands.parse_address_reply(f, edition)[1:],
+                (county, station))
+    if which == "mode_reply":
+        mode = draw(st.integers(0, 3))
+        frame = commands.build_mode_reply(edition, county, station, mode, tag)
+        return frame, lambda f: commands.parse_mode_reply(f, edition)[1], mode
     if which == "pump_reply":
         number, done = draw(st.integers(0, 15)), draw(st.booleans())
         frame = commands.build_pump_reply(edition, county, station, commands.AFN_PUMP_START,
@@ -85,12 +94,27 @@ def sl651_frames(draw):
     pumps = draw(st.lists(st.booleans(), min_size=8, max_size=16).map(
         lambda states: states[:8 * (len(states) // 8)]))
     data = queries.encode_pumps(pumps) if function == queries.PUMP_CONTROL else b""
+    parameters = []
+    if function in (queries.QUERY_BASIC, queries.QUERY_RUN):
+        wanted = queries.BASIC_PARAMETERS if function == queries.QUERY_BASIC \
+            else queries.RUN_PARAMETERS
+        identifiers = draw(st.lists(st.sampled_from(wanted), min_size=1, max_size=4))
+        data = queries.encode_parameter_request(function, identifiers)
+        values = {queries.CENTRES: [draw(st.integers(0, 255)) for _ in range(4)],
+                  queries.STATION_ADDRESS: station, queries.PASSWORD: password,
+                  queries.WORK_MODE: draw(st.integers(1, 4)),
+                  queries.REPORT_HOURS: draw(st.integers(0, 99)),
+                  queries.ADD_REPORT_MINUTES: draw(st.integers(0, 99))}
+        parameters = [(identifier, values[identifier]) for identifier in identifiers]
     if draw(st.booleans()):
         frame = queries.build_query(1, station, password, function, serial, send_time, data)
         return frame, lambda f: queries.parse_query(f)[1:], (serial, send_time, data)
     result = None
     if function == queries.PUMP_CONTROL:
         result = pumps
+    elif function in (queries.QUERY_BASIC, queries.QUERY_RUN):
+        result = parameters
+        data = queries.encode_parameters(parameters)
     elif function == queries.QUERY_STATUS:
         result = draw(st.integers(0, 0xFFFFFFFE))
         data = sl651.encode_element(0x45, result, 4, 0)

@@ -97,6 +97,10 @@ def run_command(well: SimulatedWell, command: dict[str, Any]) -> Any:
     if name == "set_pump":
         well.set_pump(args.get("on"))
         return well.snapshot()
+    if name == "wire_relay":
+        well.wire_relay(args["device"], int(args.get("coil", 0)),
+                        bool(args.get("stops_pump", True)))
+        return well.meter(args["device"]).coils
     if name == "time_scale":
         well.time_scale = float(args["value"])
         return well.time_scale
@@ -117,8 +121,8 @@ def run_command(well: SimulatedWell, command: dict[str, Any]) -> Any:
         well.replug(args["line"])
         return well.ports()
     known = (
-        "inject, clear, advance, set_params, set_pump, time_scale, served, values, stats, "
-        "snapshot, ports, unplug, replug, stop"
+        "inject, clear, advance, set_params, set_pump, wire_relay, time_scale, served, values, "
+        "stats, snapshot, ports, unplug, replug, stop"
     )
     raise ValueError(f"unknown command {name!r}; known: {known}")
 
@@ -138,7 +142,9 @@ CONTROL_HELP = (
     '{"cmd": "inject", "device": "flow-meter", "fault": "late", "delay": 0.8}, '
     '{"cmd": "clear", "device": "flow-meter"}, {"cmd": "advance", "seconds": 60}, '
     '{"cmd": "served", "device": "flow-meter"}, {"cmd": "stats", "line": "rs485-1"}, '
-    '{"cmd": "set_pump", "on": false}, {"cmd": "time_scale", "value": 60}, '
+    '{"cmd": "set_pump", "on": false}, '
+    '{"cmd": "wire_relay", "device": "relay", "coil": 0, "stops_pump": true}, '
+    '{"cmd": "time_scale", "value": 60}, '
     '{"cmd": "snapshot"}, {"cmd": "unplug", "line": "rs485-1"}, '
     '{"cmd": "replug", "line": "rs485-1"}, {"cmd": "stop"}.'
 )

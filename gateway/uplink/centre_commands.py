@@ -25,6 +25,7 @@ from gateway.uplink.centre_reports import ReportReader
 from gateway.uplink.centre_speech import (
     CLOCK_QUERY,
     CLOCK_SET,
+    PARAMETERS,
     PUMP_START,
     PUMP_STOP,
     CentreCommand,
@@ -97,6 +98,8 @@ class CommandDesk:
             return CommandAnswer(True, "clock offset recorded", clock=command.clock)
         if command.kind == CLOCK_QUERY:
             return CommandAnswer(True, clock=now)
+        if command.kind == PARAMETERS:  # answered from the config by the speaker
+            return CommandAnswer(True, "configuration answered", clock=now)
         values = self.reader.latest_values()
         power = values.get("pump_power")
         running = (power > self.reader.mapping.pump_running_kw

@@ -5,8 +5,9 @@ A report is one AFN C0 self-report per type of value mapped (flow: instantaneous
 cumulative volume; energy; water level), each acknowledged on its own, each ending in the alarm
 and status words; Tp is the report's observation time. A resend keeps the frame and lowers the
 FCB (3 first, then 2, 1, 0). Commands (downlink, drivers/sl427_commands.py): B0 real-time values,
-51 clock, 5E alarm and status words, 11 set clock, 92/93 start/stop the pump; the answer is an
-uplink frame of the same AFN (docs/centres.md).
+50 the station's address, 51 clock, 52 work mode (self-report with confirmation), 5E alarm and
+status words, 11 set clock, 92/93 start/stop the pump; the answer is an uplink frame of the
+same AFN (docs/centres.md).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from gateway.uplink.centre_speech import (
     CLOCK_SET,
     COMMAND,
     OTHER,
+    PARAMETERS,
     PUMP_START,
     PUMP_STOP,
     REALTIME,
@@ -44,7 +46,9 @@ log = logging.getLogger(__name__)
 
 COMMANDS = {sl427.AFN_QUERY_REALTIME: REALTIME, commands.AFN_QUERY_CLOCK: CLOCK_QUERY,
             commands.AFN_QUERY_STATUS: STATUS, commands.AFN_SET_CLOCK: CLOCK_SET,
-            commands.AFN_PUMP_START: PUMP_START, commands.AFN_PUMP_STOP: PUMP_STOP}
+            commands.AFN_PUMP_START: PUMP_START, commands.AFN_PUMP_STOP: PUMP_STOP,
+            commands.AFN_QUERY_ADDRESS: PARAMETERS, commands.AFN_QUERY_MODE: PARAMETERS}
+MODE_CONFIRMED = 1  # 52: self-report with confirmation (the centre acknowledges every report)
 KINDS = (("flow", ("flow", "volume")), ("energy", ("energy",)),
          ("water_level", ("water_level",)))
 
@@ -200,6 +204,10 @@ class Sl427Speaker:
                                                      alarm, status, self.s.word_order, tp)
         if command.kind == STATUS:
             return commands.build_status_reply(*where, alarm, status, self.s.word_order, tp)
+        if command.kind == PARAMETERS and parsed.afn == commands.AFN_QUERY_ADDRESS:
+            return commands.build_address_reply(*where, tp)
+        if command.kind == PARAMETERS:
+            return commands.build_mode_reply(*where, MODE_CONFIRMED, tp)
         if command.kind in (CLOCK_QUERY, CLOCK_SET):
             clock = answer.clock if answer.clock is not None else now
             weekday = datetime.fromtimestamp(clock, self.zone).isoweekday()

@@ -9,7 +9,8 @@ is derived from the report's last seq, so a resend (NAK, no answer, a new connec
 same serial and the same bytes. Commands (downlink, ending in ENQ): 37 real-time values, 51 the
 clock, 4A set the clock (to the send time it carries), 46 the status word, 4C start/stop the pump
 (N, then N bytes of pump bits: bit 0 of the first, pump 1, 1 start, 0 stop; answered with the
-bits after the command); each answered with an uplink frame of the same function.
+bits after the command), 41/43 the station's configuration (parameters(): never the
+password); each answered with an uplink frame of the same function.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from gateway.uplink.centre_speech import (
     COMMAND,
     NAK,
     OTHER,
+    PARAMETERS,
     PUMP_START,
     PUMP_STOP,
     REALTIME,
@@ -42,7 +44,9 @@ from gateway.uplink.centre_speech import (
 )
 
 COMMANDS = {queries.QUERY_REALTIME: REALTIME, queries.QUERY_CLOCK: CLOCK_QUERY,
-            queries.SET_CLOCK: CLOCK_SET, queries.QUERY_STATUS: STATUS}
+            queries.SET_CLOCK: CLOCK_SET, queries.QUERY_STATUS: STATUS,
+            queries.QUERY_BASIC: PARAMETERS, queries.QUERY_RUN: PARAMETERS}
+WORK_MODE_CONFIRMED = 2  # 0C: self-report with confirmation (the centre acknowledges reports)
 FLOW_ID, LEVEL_ID, STATUS_ID = 0x27, 0x39, 0x45
 STATUS_PUMP_STOPPED = 10  # D10 of the 45 status/alarm word: 1 = pump stopped
 
@@ -140,6 +144,21 @@ class Sl651Speaker:
         return Incoming(COMMAND, command=CentreCommand(
             kind, parsed.password == self.password, clock, (parsed, serial, data)))
 
+    def parameters(self, identifiers: list[int]) -> list[tuple[int, object]]:
+        """The parameters asked for that this station keeps, from its config, in the order
+        asked: 01 the centre address, 02 the station, 0C self-report with confirmation, 20 the
+        report period when it is whole hours. The password (03) is never sent back: a centre
+        that holds it has no need of it, and anyone else must not learn it; nor 21 (no
+        add-reports)."""
+        hours, part = divmod(self.s.report_period, 3600.0)
+        known: dict[int, object] = {queries.CENTRES: [self.s.centre_address, 0, 0, 0],
+                                    queries.STATION_ADDRESS: self.s.station,
+                                    queries.WORK_MODE: WORK_MODE_CONFIRMED}
+        if part == 0 and 1 <= hours <= 99:
+            known[queries.REPORT_HOURS] = int(hours)
+        return [(identifier, known[identifier]) for identifier in identifiers
+                if identifier in known]
+
     def reply(self, command: CentreCommand, answer: CommandAnswer, now: float) -> bytes:
         parsed, serial, data = command.context
         send_time = local_time(now, self.zone)
@@ -151,6 +170,9 @@ class Sl651Speaker:
                                           self.elements(answer.values, status))
         elif command.kind == STATUS:
             out = sl651.encode_element(STATUS_ID, status, 4, 0)
+        elif command.kind == PARAMETERS:
+            out = queries.encode_parameters(self.parameters(
+                queries.decode_parameter_request(parsed.function, data)))
         elif command.kind in (CLOCK_QUERY, CLOCK_SET):
             clock = answer.clock if answer.clock is not None else now
             send_time = local_time(clock, self.zone)

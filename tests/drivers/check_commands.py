@@ -54,6 +54,13 @@ def test_sl427_replies_build_and_parse_exactly():
                                               result[1], tag)
             parsed, number, done = commands.parse_pump_reply(h(frame), edition, afn)
             got = (number, done)
+        elif afn == commands.AFN_QUERY_ADDRESS:
+            built = commands.build_address_reply(edition, COUNTY, STATION, tag)
+            parsed, county, station = commands.parse_address_reply(h(frame), edition)
+            got = (county, station)
+        elif afn == commands.AFN_QUERY_MODE:
+            built = commands.build_mode_reply(edition, COUNTY, STATION, result, tag)
+            parsed, got = commands.parse_mode_reply(h(frame), edition)
         elif afn == commands.AFN_QUERY_STATUS:
             built = commands.build_status_reply(edition, COUNTY, STATION, result[0], result[1],
                                                 "little", tag)
@@ -79,7 +86,8 @@ def test_sl427_clock_fields():
 
 def test_sl427_bad_frames_are_refused():
     parsers = {"command": lambda frame, edition: commands.parse_command(frame, edition),
-               "clock": lambda frame, edition: commands.parse_clock_reply(frame, edition)}
+               "clock": lambda frame, edition: commands.parse_clock_reply(frame, edition),
+               "mode": commands.parse_mode_reply, "address": commands.parse_address_reply}
     for parser, edition, frame, what, source in SL427_BAD:
         error = raises(sl427.Sl427Error, parsers[parser], h(frame), edition)
         assert str(error), (what, source)
@@ -105,6 +113,8 @@ def test_sl651_replies_build_and_parse_exactly():
             data = sl651.encode_element(0x45, result, 4, 0)
         elif function == queries.PUMP_CONTROL:
             data = queries.encode_pumps(result)
+        elif function in (queries.QUERY_BASIC, queries.QUERY_RUN):
+            data = queries.encode_parameters(result)
         else:
             data = b""
         built = queries.build_reply(1, STATION_651, 0x1234, function, serial, send_time, data)
@@ -129,3 +139,14 @@ def test_sl651_pump_bits():
     assert queries.decode_pumps(h("01 81")) == [True] + [False] * 6 + [True]
     raises(ValueError, queries.encode_pumps, [])
     raises(sl651.BodyError, queries.decode_pumps, h("00"))
+
+
+def test_sl651_parameter_requests():
+    assert queries.encode_parameter_request(queries.QUERY_BASIC, [0x01, 0x02]) == h(
+        "01 20 02 28")
+    assert queries.decode_parameter_request(queries.QUERY_RUN, h("21 08 20 08")) == [0x21, 0x20]
+    raises(ValueError, queries.encode_parameter_request, queries.QUERY_BASIC, [0x20])
+    raises(ValueError, queries.encode_parameter_request, queries.QUERY_RUN, [])
+    raises(sl651.BodyError, queries.decode_parameter_request, queries.QUERY_BASIC, h("01 21"))
+    raises(sl651.BodyError, queries.decode_parameters, queries.QUERY_BASIC, h("02 28 00 12"))
+    raises(ValueError, queries.encode_parameters, [(0x20, 100)])

@@ -27,6 +27,10 @@ SL427_QUERIES = [
      RTU % "Read_B0 (kind in C's D3-D0, as hm1212 RealTimeDataFunction)"),
     (E16, "68 07 68 30 53 03 81 0D 00 5E 8E 16", 0x5E, None,
      RTU % "cd5E/Read_5E: a query without data"),
+    # 50 (address) and 52 (work mode): queries without data (RtuAssistant CommandCreator cd_50,
+    # cd_52 put no parameters); CS by polynomial division.
+    (E21, "68 07 68 30 53 03 81 0D 00 50 43 16", 0x50, None, RTU % "CommandCreator cd_50"),
+    (E16, "68 07 68 30 53 03 81 0D 00 52 6C 16", 0x52, None, RTU % "CommandCreator cd_52"),
 ]
 # Commands with PW and Tp: (edition, frame, afn, payload, password, Tp, source). Set clock: 00 30
 # 09 07 = second 0, minute 30, hour 9, day 7 (BCD) | 32 = weekday 1 (Monday) << 5 | month 12 |
@@ -70,6 +74,16 @@ SL427_REPLIES = [
     (E16, "68 1A 68 B3 53 03 81 0D 00 B0 00 59 00 00 00 82 61 10 00 00 01 10 60 00 00 45 08 09 0A "
      "CD 16", 0xB0, ("flow", [5.9, 106182], 0x1001, 0x0060), (None, None, 9, 8, 45, 0, 10),
      "the real SZY206 frame of hm1212 test01 with AFN B0 for C0"),
+    # 50: the address in the data, laid out as the header's (RtuAssistant Answer_10_50 reads
+    # Bits_RTU_ID = 5 bytes with the header's RtuIdProtocol); 52: one byte, 01 = self-report with
+    # confirmation (RtuAssistant Constant Model_0..3; a C++ centre, IEC_waterdata_US_52H, takes
+    # exactly 1 byte). CS by polynomial division.
+    (E21, "68 0C 68 B0 53 03 81 0D 00 50 53 03 81 0D 00 15 16", 0x50, ("530381", 13), None,
+     RTU % "cd10_50/Answer_10_50"),
+    (E21, "68 13 68 B0 53 03 81 0D 00 50 53 03 81 0D 00 01 30 09 07 12 26 00 C3 16", 0x50,
+     ("530381", 13), (2026, 12, 7, 9, 30, 1, 0), RTU % "Answer_10_50, with Tp"),
+    (E16, "68 08 68 B0 53 03 81 0D 00 52 01 C5 16", 0x52, 1, None,
+     RTU % "Constant Model_1 (self-report with confirmation)"),
 ]
 
 # --- SL/T 427 refusals: (parser, edition, frame, what, source) ---------------------------------
@@ -80,6 +94,10 @@ SL427_BAD = [
      "pump control byte 51: device 5", "by hand, CS by polynomial division"),
     ("command", E21, "68 16 68 30 53 03 81 0D 00 11 00 30 09 07 33 26 34 12 00 30 09 07 12 26 05 "
      "C9 16", "clock month 13", "by hand, CS by polynomial division"),
+    ("mode", E21, "68 08 68 B0 53 03 81 0D 00 52 04 7E 16", "work mode 04 (0-3 only)",
+     "by hand, CS by polynomial division"),
+    ("address", E21, "68 0C 68 B0 53 03 81 0D 00 50 53 03 81 00 00 81 16",
+     "address reply naming station 0", "by hand, CS by polynomial division"),
     ("clock", E21, "68 0C 68 B0 53 03 81 0D 00 51 58 29 09 07 32 B9 16",
      "clock reply of 5 bytes", "by hand, CS by polynomial division"),
 ]
@@ -100,6 +118,14 @@ SL651_QUERIES = [
     # SL 651-2014 4C; no public implementation here shows it.
     ("7E 7E 00 12 34 56 78 01 12 34 4C 80 0A 02 00 07 26 12 07 09 30 00 01 01 05 0D 1D", 0x4C, 7,
      (2026, 12, 7, 9, 30, 0), "01 01", "protocols.md function list; data AMBIGUOUS"),
+    # 41/43: the parameters wanted as identifier + length byte pairs, as fyyp_rtu sl651.c reads
+    # them (identifiers and length bytes from its sl651.h: 01 20, 02 28, 0C 08, 20 08, 21 08).
+    ("7E 7E 00 12 34 56 78 01 12 34 41 80 0E 02 00 08 26 12 07 09 30 00 01 20 02 28 0C 08 05 DD "
+     "49", 0x41, 8, (2026, 12, 7, 9, 30, 0), "01 20 02 28 0C 08",
+     FYYP % "41 read basic configuration; CRC by pymodbus"),
+    ("7E 7E 00 12 34 56 78 01 12 34 43 80 0C 02 00 09 26 12 07 09 30 00 20 08 21 08 05 E0 AA",
+     0x43, 9, (2026, 12, 7, 9, 30, 0), "20 08 21 08",
+     FYYP % "43 read run parameters; CRC by pymodbus"),
 ]
 
 # --- SL 651 station to centre (end ETX): (frame, function, serial, send time, result, source) ----
@@ -120,6 +146,17 @@ SL651_REPLIES = [
      "F0 F0 59 10 11 15 50 39 23 00 01 23 45 38 12 12 50 03 21 1D", 0x37, 3,
      (2059, 10, 11, 15, 51, 12), [(0x39, 12.345, 4, 3), (0x38, 12.5, 2, 2)],
      "37 answer laid out as a report body (protocols.md timed-report layout)"),
+    # 41/43 answers: F1 F1 + address, then identifier, length byte, data for each parameter
+    # (fyyp_rtu sl651.c: centre addresses one byte each, the station address as in the header,
+    # intervals one BCD byte). 01 20 01 00 00 00 = centre 1 only; 0C 08 02 = self-report with
+    # confirmation; 20 08 01 = timed report every hour; 21 08 05 = add-report every 5 min.
+    ("7E 7E 01 00 12 34 56 78 12 34 41 00 1F 02 00 08 26 12 07 09 30 01 F1 F1 00 12 34 56 78 01 "
+     "20 01 00 00 00 02 28 00 12 34 56 78 0C 08 02 03 66 F7", 0x41, 8, (2026, 12, 7, 9, 30, 1),
+     [(0x01, [1, 0, 0, 0]), (0x02, "0012345678"), (0x0C, 2)],
+     FYYP % "41 answer; CRC by pymodbus"),
+    ("7E 7E 01 00 12 34 56 78 12 34 43 00 15 02 00 09 26 12 07 09 30 01 F1 F1 00 12 34 56 78 20 "
+     "08 01 21 08 05 03 93 9A", 0x43, 9, (2026, 12, 7, 9, 30, 1), [(0x20, 1), (0x21, 5)],
+     FYYP % "43 answer; CRC by pymodbus"),
 ]
 
 # --- SL 651 refusals: (parser, frame, what, source) ----------------------------------------------
@@ -130,4 +167,9 @@ SL651_BAD = [
      "79 03 9C EE", "reply naming station 0012345679 in its body", "by hand, CRC by pymodbus"),
     ("query", "7E 7E 00 12 34 56 78 01 12 34 4C 80 0A 02 00 07 26 12 07 09 30 00 02 01 05 0D ED",
      "pump data N = 2 with one byte of bits", "by hand, CRC by pymodbus"),
+    ("query", "7E 7E 00 12 34 56 78 01 12 34 41 80 0E 02 00 08 26 12 07 09 30 00 01 20 20 08 0C 08 "
+     "05 1A BA", "41 asking for 20 (a run parameter)", "by hand, CRC by pymodbus"),
+    ("reply", "7E 7E 01 00 12 34 56 78 12 34 43 00 15 02 00 09 26 12 07 09 30 01 F1 F1 00 12 34 56 "
+     "78 20 08 1A 21 08 05 03 91 FE", "43 answer with 1A, not BCD, as hours",
+     "by hand, CRC by pymodbus"),
 ]

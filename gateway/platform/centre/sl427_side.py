@@ -3,8 +3,8 @@ commands out, every byte through drivers/sl427.py and drivers/sl427_commands.py.
 
 Acknowledged (type code 0, data 1 byte mode 0, then the centre's clock as Tp): link checks
 (AFN 02: login F0, logout F1, keep-alive F2) and self-reports (AFN C0). Replies to the centre's
-commands (11, 51, 5E, 92, 93, B0) are not acknowledged. A frame whose Tp allows a delay (last
-byte > 0) and is older than that is refused as stale, as the standard asks of a receiver.
+commands (11, 50, 51, 52, 5E, 92, 93, B0) are not acknowledged. A frame whose Tp allows a delay
+(last byte > 0) and is older than that is refused as stale, as the standard asks of a receiver.
 """
 
 from __future__ import annotations
@@ -19,8 +19,12 @@ from gateway.platform.centre.frames import Received, Refused, centre_now, split_
 LINK_KINDS = {sl427.LINK_LOGIN: "login", sl427.LINK_LOGOUT: "logout",
               sl427.LINK_KEEPALIVE: "keepalive"}
 VALUE_NAMES = {"flow": ("flow", "volume"), "water_level": ("level",), "energy": ("energy",)}
-COMMANDS = ("query_realtime", "query_clock", "query_status", "set_clock", "pump_start",
-            "pump_stop")
+COMMANDS = ("query_realtime", "query_clock", "query_status", "query_address", "query_mode",
+            "set_clock", "pump_start", "pump_stop")
+SIMPLE_QUERIES = {"query_clock": commands.AFN_QUERY_CLOCK,
+                  "query_status": commands.AFN_QUERY_STATUS,
+                  "query_address": commands.AFN_QUERY_ADDRESS,
+                  "query_mode": commands.AFN_QUERY_MODE}
 
 
 def station_key(county: str, station: int) -> str:
@@ -40,6 +44,13 @@ def _iso_time_tag(tag: tuple[Any, ...] | None) -> str | None:
 def _iso_clock(clock: tuple[int, ...]) -> str:
     year, month, day, hour, minute, second, _weekday = clock
     return f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}"
+
+
+def _keys(text: str) -> tuple[int, int]:
+    """A `send` password (4 digits: key 1, then the 3 of key 2) as the frame's (key1, key2)."""
+    if len(text) != 4 or not text.isdigit():
+        raise ValueError(f"password {text!r}: expected 4 digits, key 1 then the 3 of key 2")
+    return int(text[0]), int(text[1:])
 
 
 class Sl427Side:
@@ -116,6 +127,12 @@ class Sl427Side:
         if afn in (commands.AFN_PUMP_START, commands.AFN_PUMP_STOP):
             _, number, done = commands.parse_pump_reply(frame, self.edition, afn)
             return {"pump": number, "done": done}
+        if afn == commands.AFN_QUERY_ADDRESS:
+            _, county, number = commands.parse_address_reply(frame, self.edition)
+            return {"county": county, "station": number}
+        if afn == commands.AFN_QUERY_MODE:
+            _, mode = commands.parse_mode_reply(frame, self.edition)
+            return {"work_mode": mode, "mode": commands.WORK_MODES[mode]}
         if afn == commands.AFN_QUERY_STATUS:
             _, alarm, status = commands.parse_status_reply(frame, self.edition, self.order)
             return {"alarm_word": alarm, "status_word": status,
@@ -127,7 +144,7 @@ class Sl427Side:
             return {"kind": kind, "elements": self._elements(kind, values, alarm, status),
                     "time_tag": _iso_time_tag(parsed.time_tag)}
         raise Refused(f"AFN {afn:02X} is neither a link check, a self-report nor a reply to a "
-                      "command this simulator sends (11, 51, 5E, 92, 93, B0)")
+                      "command this simulator sends (11, 50, 51, 52, 5E, 92, 93, B0)")
 
     def command(self, station: str, name: str, args: dict[str, Any]) -> tuple[bytes, str]:
         """(frame, reply key) of a command to a station named county/number."""
@@ -137,23 +154,21 @@ class Sl427Side:
             kind = args.get("kind", "flow")
             return (commands.build_query(self.edition, county, number,
                                          sl427.AFN_QUERY_REALTIME, kind), "B0")
-        if name == "query_clock":
-            return commands.build_query(self.edition, county, number,
-                                        commands.AFN_QUERY_CLOCK), "51"
-        if name == "query_status":
-            return commands.build_query(self.edition, county, number,
-                                        commands.AFN_QUERY_STATUS), "5E"
+        if name in SIMPLE_QUERIES:
+            afn = SIMPLE_QUERIES[name]
+            return commands.build_query(self.edition, county, number, afn), f"{afn:02X}"
         delay = int(args.get("delay", 0))
+        password = _keys(str(args["password"])) if "password" in args else self.password
         if name == "set_clock":
             when = datetime.fromisoformat(args["clock"]) if "clock" in args else self.clock()
             clock = (when.year, when.month, when.day, when.hour, when.minute, when.second,
                      when.isoweekday())
-            return (commands.build_set_clock(self.edition, county, number, clock, self.password,
+            return (commands.build_set_clock(self.edition, county, number, clock, password,
                                              self.time_tag(delay)), "11")
         if name in ("pump_start", "pump_stop"):
             start = name == "pump_start"
             frame = commands.build_pump_control(
-                self.edition, county, number, start, int(args.get("pump", 1)), self.password,
+                self.edition, county, number, start, int(args.get("pump", 1)), password,
                 self.time_tag(delay), commands.GATE_DEVICE if args.get("gate") else
                 commands.PUMP_DEVICE)
             return frame, "92" if start else "93"

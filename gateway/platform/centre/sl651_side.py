@@ -6,8 +6,9 @@ ending EOT (done; ESC with --reply-end esc: stay online). M3 reports come in SYN
 centre stays silent until the last (ETX) one, then answers ACK when every packet arrived or NAK
 naming the first one missing (a damaged packet is refused, so it is missing); each packet
 resent after that is answered the same way, ACK once the message is whole. Keep-alives (2F)
-get no reply. Replies to the centre's queries (37, 46, 4A, 4C, 51) are not answered. Frames for
-another centre address, or with another password when --password is set, are refused.
+get no reply. Replies to the centre's queries (37, 41, 43, 46, 4A, 4C, 51) are not answered.
+Frames for another centre address, or with another password when --password is set, are
+refused.
 """
 
 from __future__ import annotations
@@ -21,7 +22,12 @@ from gateway.platform.centre.frames import Received, Refused, centre_now, split_
 
 QUERY_BY_NAME = {"query_realtime": queries.QUERY_REALTIME, "query_clock": queries.QUERY_CLOCK,
                  "query_status": queries.QUERY_STATUS, "set_clock": queries.SET_CLOCK,
-                 "pump_start": queries.PUMP_CONTROL, "pump_stop": queries.PUMP_CONTROL}
+                 "pump_start": queries.PUMP_CONTROL, "pump_stop": queries.PUMP_CONTROL,
+                 "query_basic": queries.QUERY_BASIC, "query_run": queries.QUERY_RUN}
+PARAMETER_NAMES = {queries.CENTRES: "centre_addresses", queries.STATION_ADDRESS: "station",
+                   queries.PASSWORD: "password", queries.WORK_MODE: "work_mode",
+                   queries.REPORT_HOURS: "report_hours",
+                   queries.ADD_REPORT_MINUTES: "add_report_minutes"}
 MAX_PENDING_MESSAGES = 16  # M3 messages being assembled at once
 
 
@@ -140,6 +146,10 @@ class Sl651Side:
             return {"status_word": result, "station_time": _iso(send_time)}
         if function == queries.PUMP_CONTROL:
             return {"pumps": result, "station_time": _iso(send_time)}
+        if function in (queries.QUERY_BASIC, queries.QUERY_RUN):
+            return {"parameters": {PARAMETER_NAMES[identifier]: value
+                                   for identifier, value in result},
+                    "station_time": _iso(send_time)}
         return {"clock": _iso(send_time)}
 
     def command(self, station: str, name: str, args: dict[str, Any]) -> tuple[bytes, str]:
@@ -159,6 +169,13 @@ class Sl651Side:
                 states = [index + 1 == pump and name == "pump_start"
                           for index in range(max(8, pump))]
             data = queries.encode_pumps([bool(state) for state in states])
+        elif function in (queries.QUERY_BASIC, queries.QUERY_RUN):  # all it reads by default
+            wanted = args.get("parameters") or [
+                f"{identifier:02X}" for identifier in (queries.BASIC_PARAMETERS if function ==
+                                                       queries.QUERY_BASIC else
+                                                       queries.RUN_PARAMETERS)]
+            data = queries.encode_parameter_request(function, [int(str(identifier), 16)
+                                                               for identifier in wanted])
         password = self._passwords.get(station, self.password or 0)
         frame = queries.build_query(self.centre, station, password, function, self._serial,
                                     send_time, data)
