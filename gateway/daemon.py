@@ -183,15 +183,27 @@ def watch_clock(watch: ClockWatch, sink: ReadingSink, accounting: AccountingRoom
 
 
 async def reload_safely(running: Running, path: Path | None, notifier: Notifier) -> None:
-    """A SIGHUP's reload; a bug in applying it is logged, never the end of the gateway."""
+    """A SIGHUP's reload; a bug in applying it is logged, never the end of the gateway. Under
+    systemd (once READY=1 was sent) RELOADING=1 when it starts and READY=1 when it is done,
+    refused or not, its STATUS saying how it went."""
     if path is None:
         return
+    told = notifier.was_ready  # before READY=1, the start's own READY=1 is still to come
+    if told:
+        notifier.reloading(f"reloading {path}")
+    outcome = ""
     try:
-        await reload_config(running, path)
+        if not await reload_config(running, path):
+            outcome = f"reload of {path} refused (see the log), the config stays; "
     except Exception:
         log.exception("reload of %s failed part way; the gateway goes on with what was applied",
                       path)
-    notifier.status(status_line(running.acquisition, running.sink))
+        outcome = f"reload of {path} failed part way (see the log); "
+    status = outcome + status_line(running.acquisition, running.sink)
+    if told:
+        notifier.ready(status)
+    else:
+        notifier.status(status)
 
 
 async def _first_commit(sink: StoreSink, limit: float) -> None:
