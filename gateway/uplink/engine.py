@@ -25,8 +25,8 @@ time whatever the network does.
 drain() is the last chance before a planned stop, once the store has committed everything: every
 batch is due at once (batch_max_age no longer waits), a send in flight goes on, and the loop
 ends by itself when a batch read after drain() finds nothing after the cursor (all delivered)
-or when an attempt fails (unreachable: the cursor stays, the rest goes next start). The caller
-bounds it with stop().
+or when an attempt fails (unreachable: the cursor stays, the rest goes next start); one still
+waiting for its first answer since the start ends at once. The caller bounds it with stop().
 """
 
 from __future__ import annotations
@@ -138,9 +138,13 @@ class UplinkEngine:
         self._wake.set()
 
     def drain(self) -> None:
-        """Send what the store holds after the cursor now, then end (see the module's doc)."""
+        """Send what the store holds after the cursor now, then end (see the module's doc). A
+        send in flight to a destination that has not answered once since the start (a black
+        hole, a link that never came up) is not waited for: the engine ends at once."""
         self._drain_asked = True
         self._wake.set()
+        if self.status.state == "sending" and self.status.batches == 0:
+            self.stop(grace=0.0)
 
     async def run(self) -> None:
         """Deliver until stop(); never raises for a delivery problem (it is logged and shown in
