@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 
 HEALTH_FILE = "health.json"
 STOP_FLUSH_TIMEOUT = 5.0  # s: on the way out, how long to try committing what waits
+# s after SIGTERM the uplinks may take delivering what the store committed (the rest of the 5 s
+# stop budget is for closing their transports, engine.CLOSE_TIMEOUT, and the exit itself)
+UPLINK_DRAIN_WITHIN = 3.0
 
 
 def runtime_dir(config: GatewayConfig) -> Path:
@@ -180,15 +183,27 @@ def watch_clock(watch: ClockWatch, sink: ReadingSink, accounting: AccountingRoom
 
 
 async def reload_safely(running: Running, path: Path | None, notifier: Notifier) -> None:
-    """A SIGHUP's reload; a bug in applying it is logged, never the end of the gateway."""
+    """A SIGHUP's reload; a bug in applying it is logged, never the end of the gateway. Under
+    systemd (once READY=1 was sent) RELOADING=1 when it starts and READY=1 when it is done,
+    refused or not, its STATUS saying how it went."""
     if path is None:
         return
+    told = notifier.was_ready  # before READY=1, the start's own READY=1 is still to come
+    if told:
+        notifier.reloading(f"reloading {path}")
+    outcome = ""
     try:
-        await reload_config(running, path)
+        if not await reload_config(running, path):
+            outcome = f"reload of {path} refused (see the log), the config stays; "
     except Exception:
         log.exception("reload of %s failed part way; the gateway goes on with what was applied",
                       path)
-    notifier.status(status_line(running.acquisition, running.sink))
+        outcome = f"reload of {path} failed part way (see the log); "
+    status = outcome + status_line(running.acquisition, running.sink)
+    if told:
+        notifier.ready(status)
+    else:
+        notifier.status(status)
 
 
 async def _first_commit(sink: StoreSink, limit: float) -> None:
@@ -227,9 +242,15 @@ async def run_gateway(
         notifier = Notifier.from_environment()
     acquisition = Acquisition(config, sink, ports)
     loop = asyncio.get_running_loop()
+    stop_asked: list[float] = []  # when SIGTERM/SIGINT came (monotonic): the stop budget's start
+
+    def stop() -> None:
+        stop_asked.append(time.monotonic())
+        acquisition.stop()
+
     for signum in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signum, acquisition.stop)
+            loop.add_signal_handler(signum, stop)
     polling = asyncio.create_task(acquisition.run())
     uplinks = None
     if config.uplinks and isinstance(sink, StoreSink):
@@ -283,15 +304,15 @@ async def run_gateway(
                 acquisition.stop()
         polling.result()
     finally:
-        # Stopping: the uplinks first (a send in flight is dropped within a second, whatever
-        # the network does: it goes again next start), while polling ends and the store
-        # commits what waits; then accounting; then the uplinks are waited for (bounded).
+        # Stopping: polling ends and the store commits what waits (the uplinks go on
+        # meanwhile), then accounting; then each uplink gets a last chance to deliver what the
+        # store committed, until UPLINK_DRAIN_WITHIN s after SIGTERM (one that fails, or is
+        # still waiting for an ack then, is dropped: it goes again next start from its cursor).
+        began = stop_asked[0] if stop_asked else time.monotonic()
         notifier.stopping("stopping: committing what waits")
         systemd.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await systemd
-        if uplinks is not None:
-            uplinks.stop()
         acquisition.stop()
         if status is not None:
             await status.close()
@@ -309,7 +330,8 @@ async def run_gateway(
             await asyncio.to_thread(accounting.close)
             await asyncio.to_thread(accounting.sink.flush, STOP_FLUSH_TIMEOUT)
         if uplinks is not None:
-            await uplinks.close()
+            await uplinks.drain(began + UPLINK_DRAIN_WITHIN)
+            await uplinks.close(grace=0.0)
         if write_health:  # the last one says the gateway stopped: `wellgate health` calls it stale
             with contextlib.suppress(OSError):
                 write_json_atomic(health_path, {**health_snapshot(acquisition, sink),

@@ -1,10 +1,13 @@
-"""sd_notify: telling systemd over $NOTIFY_SOCKET that the gateway is ready, alive, stopping.
+"""sd_notify: telling systemd over $NOTIFY_SOCKET that the gateway is ready, alive, reloading,
+stopping.
 
 The protocol is one datagram of newline-separated KEY=value lines to the Unix socket named in
 $NOTIFY_SOCKET (a name starting with "@" is in the abstract namespace); nothing is sent when the
 variable is unset. $WATCHDOG_USEC is the unit's WatchdogSec in microseconds; a $WATCHDOG_PID
 naming another process means the watchdog is not ours (sd_watchdog_enabled(3), sd_notify(3)).
-Sending never raises into the caller: a failure is logged once, then only at DEBUG.
+A reload is RELOADING=1 with MONOTONIC_USEC=<CLOCK_MONOTONIC in µs> when it starts and READY=1
+when it is done (systemd's reload protocol, sd_notify(3)). Sending never raises into the caller:
+a failure is logged once, then only at DEBUG.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 from collections.abc import Mapping
 
 log = logging.getLogger(__name__)
@@ -24,6 +28,7 @@ class Notifier:
         self.address = address or None
         self.watchdog = watchdog  # seconds systemd waits for WATCHDOG=1, or None
         self._failed = False
+        self.was_ready = False  # READY=1 has been sent: a reload may say RELOADING=1
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> Notifier:
@@ -53,7 +58,13 @@ class Notifier:
         return True
 
     def ready(self, status: str) -> bool:
+        self.was_ready = True
         return self.send("READY=1", f"STATUS={status}")
+
+    def reloading(self, status: str = "reloading") -> bool:
+        """A reload starts (READY=1 ends it); MONOTONIC_USEC is when, on CLOCK_MONOTONIC."""
+        usec = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+        return self.send("RELOADING=1", f"MONOTONIC_USEC={usec}", f"STATUS={status}")
 
     def alive(self) -> bool:
         return self.send("WATCHDOG=1")

@@ -69,6 +69,24 @@ def test_a_message_reaches_an_abstract_socket_and_a_path(tmp_path):
             systemd.close()
 
 
+def test_a_reload_says_reloading_with_the_monotonic_clock_in_microseconds(tmp_path):
+    """sd_notify(3): RELOADING=1 with MONOTONIC_USEC=<CLOCK_MONOTONIC in µs>, read here from
+    the clock itself on both sides of the call."""
+    systemd = FakeSystemd(tmp_path / "notify.sock")
+    try:
+        before = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+        assert Notifier(systemd.address).reloading("reloading gateway.toml")
+        after = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+        systemd.wait_for("RELOADING=1", 5)
+        lines = systemd.messages[0][1].split("\n")
+        assert lines[0] == "RELOADING=1" and lines[2] == "STATUS=reloading gateway.toml", lines
+        key, _, usec = lines[1].partition("=")
+        assert key == "MONOTONIC_USEC" and usec.isdigit(), lines
+        assert before <= int(usec) <= after
+    finally:
+        systemd.close()
+
+
 def test_without_notify_socket_nothing_is_sent():
     notifier = Notifier.from_environment({})
     assert not notifier.enabled and notifier.watchdog is None

@@ -129,3 +129,51 @@ def test_a_notify_socket_nobody_listens_on_is_logged_once_and_the_gateway_runs(t
         assert stderr.count("cannot notify systemd") == 1, stderr
     finally:
         _stop(gateway, simulator)
+
+
+def _fields(text: str) -> dict[str, str]:
+    return dict(line.partition("=")[::2] for line in text.split("\n"))
+
+
+def test_sighup_says_reloading_then_ready_and_a_refused_config_says_so(tmp_path):
+    """systemd's reload protocol: RELOADING=1 with MONOTONIC_USEC (CLOCK_MONOTONIC, µs) as the
+    reload starts, READY=1 when it is done; a config refused still ends with READY=1, its
+    STATUS saying it was refused."""
+    config, simulator = _start(tmp_path)
+    systemd = FakeSystemd(tmp_path / "notify.sock")
+    gateway = None
+    try:
+        env = {**os.environ, "NOTIFY_SOCKET": systemd.address}
+        env.pop("WATCHDOG_USEC", None)
+        gateway = subprocess.Popen([*WELLGATE, "run", "--config", str(config)], env=env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        systemd.wait_for("READY=1", 30)
+        text = config.read_text()
+        config.write_text(text.replace("poll_interval = 0.3", "poll_interval = 0.4"))
+        asked = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+        gateway.send_signal(signal.SIGHUP)
+        reloading = systemd.wait_for("RELOADING=1", 20)
+        ready = systemd.wait_for("READY=1", 20, after=reloading)
+        message = next(text for at, text in systemd.messages if at == reloading)
+        usec = int(_fields(message)["MONOTONIC_USEC"])
+        assert asked <= usec <= int(reloading * 1_000_000), (asked, usec, reloading)
+        done = _fields(next(text for at, text in systemd.messages if at == ready))
+        assert done["STATUS"].startswith("polling 1 bus(es), 1 device(s)"), done
+
+        config.write_text(text.replace("poll_interval = 0.3", "poll_interval = -1"))
+        gateway.send_signal(signal.SIGHUP)
+        again = systemd.wait_for("RELOADING=1", 20, after=ready + 1e-6)
+        refused_at = systemd.wait_for("READY=1", 20, after=again)
+        refused = _fields(next(text for at, text in systemd.messages if at == refused_at))
+        assert "refused" in refused["STATUS"] and "polling" in refused["STATUS"], refused
+        assert gateway.poll() is None
+
+        gateway.send_signal(signal.SIGTERM)
+        _, stderr = gateway.communicate(timeout=20)
+        assert gateway.returncode == 0, stderr
+        assert "reload of" in stderr and "refused" in stderr, stderr
+        print(f"RELOADING=1 {reloading - asked / 1e6:.3f} s after SIGHUP, READY=1 "
+              f"{ready - reloading:.3f} s later")
+    finally:
+        systemd.close()
+        _stop(gateway, simulator)

@@ -22,9 +22,12 @@ import time
 
 import pytest
 from site_config import flow_meter, rtu_bus, site_toml
-from uplink_support import HttpsReceiver, free_port, make_tls, require_mosquitto, wait_until
+from uplink_support import Broker, HttpsReceiver, free_port, make_tls, require_mosquitto, wait_until
 
+from gateway.platform.mqtt import MqttReceiver
+from gateway.platform.receiver import Receiver
 from gateway.store import load_public_key
+from gateway.store.cursors import acked_seq
 from gateway.store.schema import open_reader
 
 WELLGATE = [sys.executable, "-m", "gateway"]
@@ -45,9 +48,9 @@ def mqtt_uplink(port: int, **settings: object) -> dict:
             "insecure_unsigned_acks": True, "batch_max_age": 0.5, **settings}
 
 
-def https_uplink(port: int, folder) -> dict:
+def https_uplink(port: int, folder, **settings: object) -> dict:
     return {"name": "city", "type": "https", "url": f"https://127.0.0.1:{port}/v1/batches",
-            "ca_file": f"{folder}/tls/ca.pem", "batch_max_age": 0.5}
+            "ca_file": f"{folder}/tls/ca.pem", "batch_max_age": 0.5, **settings}
 
 
 class BlackHole:
@@ -217,8 +220,6 @@ def test_mqtt_broker_unreachable_and_https_receiver_slow_together(tmp_path, well
 
 def test_mqtt_broker_up_still_stops_at_once(tmp_path, well):
     """The ordinary case stays fast too (a broker that takes the batches; no receiver)."""
-    from uplink_support import Broker
-
     require_mosquitto()
     broker = Broker(tmp_path / "broker")
     broker.start()
@@ -227,4 +228,70 @@ def test_mqtt_broker_up_still_stops_at_once(tmp_path, well):
                                  mqtt_uplink(broker.port, tls=False))
     finally:
         broker.stop()
+    assert took < STOP_WITHIN, f"stopped in {took:.1f} s\n{log}"
+
+
+def store_ends(tmp_path, destination: str) -> tuple[int, int, int]:
+    """(records, last seq, the destination's acked seq) of the stopped gateway's store."""
+    conn = open_reader(tmp_path / "state" / "wellgate.db")
+    try:
+        count, high = conn.execute("SELECT count(*), max(seq) FROM records").fetchone()
+        return count, high, acked_seq(conn, destination)
+    finally:
+        conn.close()
+
+
+def received(receiver: Receiver) -> tuple[int, int, int]:
+    """(records, first seq, last seq) the receiver holds of the well."""
+    return receiver.conn.execute("SELECT count(*), min(seq), max(seq) FROM records WHERE "
+                                 "gateway = ?", (WELL,)).fetchone()
+
+
+def test_https_receiver_up_gets_everything_committed_before_exit(tmp_path, well):
+    """Issue 16: a planned stop leaves no backlog where the network allows. batch_max_age is
+    30 s, so nothing would go before the stop on its own: after SIGTERM the gateway still exits
+    0 within 5 s, and the real receiver holds every record the store committed, seq 1..last,
+    acknowledged (the store's cursor is its last seq)."""
+    tls = make_tls(tmp_path / "tls")
+    init = wellgate("init", "--state-dir", str(tmp_path / "state"))
+    assert init.returncode == 0, init.stderr
+    key = load_public_key(tmp_path / "state" / "gateway.pub")
+    receiver = HttpsReceiver(tmp_path / "platform.db", {WELL: key}, tls)
+    receiver.start()
+    try:
+        took, log = run_and_stop(tmp_path, well,
+                                 https_uplink(receiver.port, tmp_path, batch_max_age=30))
+        receiver.stop()
+        theirs = received(receiver.receiver)
+    finally:
+        receiver.close()
+    count, last, acked = store_ends(tmp_path, "city")
+    assert theirs == (count, 1, last), (theirs, last, log)
+    assert acked == last, (acked, last)
+    assert took < STOP_WITHIN, f"stopped in {took:.1f} s\n{log}"
+
+
+def test_mqtt_broker_up_gets_everything_committed_before_exit(tmp_path, well):
+    """The same over MQTT: a real mosquitto, the real receiver's MQTT intake behind it."""
+    require_mosquitto()
+    init = wellgate("init", "--state-dir", str(tmp_path / "state"))
+    assert init.returncode == 0, init.stderr
+    key = load_public_key(tmp_path / "state" / "gateway.pub")
+    broker = Broker(tmp_path / "broker")
+    broker.start()
+    receiver = Receiver(tmp_path / "platform.db", {WELL: key})
+    intake = MqttReceiver(receiver, "127.0.0.1", broker.port)
+    try:
+        intake.start()
+        wait_until(intake.connected.is_set, 10, "the receiver's subscription")
+        took, log = run_and_stop(tmp_path, well,
+                                 mqtt_uplink(broker.port, tls=False, batch_max_age=30))
+        intake.stop()
+        theirs = received(receiver)
+    finally:
+        broker.stop()
+        receiver.close()
+    count, last, acked = store_ends(tmp_path, "county")
+    assert theirs == (count, 1, last), (theirs, last, log)
+    assert acked == last, (acked, last)
     assert took < STOP_WITHIN, f"stopped in {took:.1f} s\n{log}"

@@ -18,10 +18,15 @@
                                    backoff_max, each wait drawn from [delay/2, delay]
 Store reads and encoding run in a worker thread (asyncio.to_thread), never on the event loop
 that polls the meters; the next batch is prepared while the current one is in flight.
-stop() ends the loop at once: a send in flight gets STOP_GRACE seconds for its ack, then it is
-cancelled (its records go again next time; the receiver de-duplicates by seq), and closing the
-transport may take CLOSE_TIMEOUT seconds, so `wellgate run` stops in time whatever the network
-does.
+stop() ends the loop at once: a send in flight gets STOP_GRACE seconds for its ack (or the
+grace given), then it is cancelled (its records go again next time; the receiver de-duplicates
+by seq), and closing the transport may take CLOSE_TIMEOUT seconds, so `wellgate run` stops in
+time whatever the network does.
+drain() is the last chance before a planned stop, once the store has committed everything: every
+batch is due at once (batch_max_age no longer waits), a send in flight goes on, and the loop
+ends by itself when a batch read after drain() finds nothing after the cursor (all delivered)
+or when an attempt fails (unreachable: the cursor stays, the rest goes next start); one still
+waiting for its first answer since the start ends at once. The caller bounds it with stop().
 """
 
 from __future__ import annotations
@@ -116,6 +121,9 @@ class UplinkEngine:
         self.rng = rng or random.Random()
         self.status = UplinkStatus(name)
         self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()  # cuts a wait short: stop() or drain()
+        self._drain_asked = False
+        self._grace = STOP_GRACE
         self._bytes_per_record = float(FIRST_ESTIMATE)
         self._backoff = Backoff(self.limits.backoff_initial, self.limits.backoff_max,
                                 jitter=0.5, rng=self.rng)
@@ -123,8 +131,20 @@ class UplinkEngine:
         self.flaps = FlapLog(log)  # failing and delivering again: logged, or summarised
         self._delivering = True  # as far as the log has said
 
-    def stop(self) -> None:
+    def stop(self, grace: float = STOP_GRACE) -> None:
+        """End the loop; a send in flight gets `grace` seconds for its ack."""
+        self._grace = min(self._grace, grace) if self._stopping.is_set() else grace
         self._stopping.set()
+        self._wake.set()
+
+    def drain(self) -> None:
+        """Send what the store holds after the cursor now, then end (see the module's doc). A
+        send in flight to a destination that has not answered once since the start (a black
+        hole, a link that never came up) is not waited for: the engine ends at once."""
+        self._drain_asked = True
+        self._wake.set()
+        if self.status.state == "sending" and self.status.batches == 0:
+            self.stop(grace=0.0)
 
     async def run(self) -> None:
         """Deliver until stop(); never raises for a delivery problem (it is logged and shown in
@@ -134,7 +154,15 @@ class UplinkEngine:
             self.status.acked_seq = cursor
             next_batch: asyncio.Task[_Sealed | None] | None = None
             waiting_since: float | None = None
+            draining = False
             while not self._stopping.is_set():
+                if self._drain_asked and not draining:
+                    draining = True  # a batch prepared before drain() may miss the last commits
+                    next_batch = await _cancelled(next_batch)
+                if draining and not self._delivering:
+                    log.info("uplink %s: not reachable at stop; acked seq %d stays, the rest "
+                             "goes next start", self.name, cursor, extra={"uplink": self.name})
+                    break
                 try:
                     if next_batch is None:
                         next_batch = asyncio.create_task(
@@ -146,7 +174,9 @@ class UplinkEngine:
                     self._failed(f"store: {exc}")
                     await self._back_off()
                     continue
-                if sealed is None or not self._due(sealed, waiting_since):
+                if draining and sealed is None:
+                    break  # everything the store committed is acknowledged
+                if sealed is None or not (draining or self._due(sealed, waiting_since)):
                     if sealed is not None and waiting_since is None:
                         waiting_since = time.monotonic()
                     self._show("idle" if sealed is None else "waiting")
@@ -232,8 +262,8 @@ class UplinkEngine:
         stopping = asyncio.ensure_future(self._stopping.wait())
         try:
             await asyncio.wait({sending, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            if not sending.done():  # stop(): a moment for the ack, then the batch is dropped
-                await asyncio.wait({sending}, timeout=STOP_GRACE)
+            if not sending.done() and self._grace > 0:  # stop(): a moment for the ack
+                await asyncio.wait({sending}, timeout=self._grace)
             if not sending.done():
                 return None
             ack = sending.result()
@@ -330,7 +360,7 @@ class UplinkEngine:
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), seconds)
+            await asyncio.wait_for(self._wake.wait(), seconds)
 
 
 async def _cancelled(task: asyncio.Task | None) -> None:

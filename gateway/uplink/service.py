@@ -220,10 +220,30 @@ class Uplinks:
                     engine.outbox.close()
                 self.write_status()
 
-    def stop(self) -> None:
+    def stop(self, grace: float | None = None) -> None:
+        """Stop every engine; a send in flight gets `grace` s (default: engine.STOP_GRACE)."""
         self._stopped.set()
         for engine in self.engines:
-            engine.stop()
+            if grace is None or not isinstance(engine, UplinkEngine):
+                engine.stop()
+            else:
+                engine.stop(grace)
+
+    async def drain(self, until: float) -> None:
+        """A planned stop's last chance, once the store has committed everything: each engine
+        sends what the store holds after its cursor and ends (UplinkEngine.drain; one that
+        fails ends at once, keeping its cursor); returns when all have ended or at `until`
+        (monotonic). Centre links are not drained: they stop as before (their reports go on
+        their own schedule; the rest goes next start)."""
+        tasks = []
+        for engine in self.engines:
+            task = self._tasks.get(engine.name)
+            if isinstance(engine, UplinkEngine) and task is not None:
+                engine.drain()
+                tasks.append(task)
+        left = until - time.monotonic()
+        if tasks and left > 0:
+            await asyncio.wait(tasks, timeout=left)
 
     def snapshot(self) -> dict[str, Any]:
         return {"written": time.time(),
@@ -249,10 +269,14 @@ class RunningUplinks:
         """Tell every engine to stop (a send in flight ends within engine.STOP_GRACE)."""
         self.uplinks.stop()
 
-    async def close(self, timeout: float = CLOSE_WITHIN) -> None:
+    async def drain(self, until: float) -> None:
+        """Let every engine deliver what the store committed, until `until` (Uplinks.drain)."""
+        await self.uplinks.drain(until)
+
+    async def close(self, timeout: float = CLOSE_WITHIN, grace: float | None = None) -> None:
         """Stop and wait for the engines, cancelling them after `timeout` seconds (the status
-        file is written either way)."""
-        self.uplinks.stop()
+        file is written either way); a send in flight gets `grace` s for its ack."""
+        self.uplinks.stop(grace)
         done, _ = await asyncio.wait({self.task}, timeout=timeout)
         if not done:
             log.warning("uplinks still busy %g s after stop: cancelled", timeout)
