@@ -195,12 +195,19 @@ def test_every_shipped_profile_gets_the_least_bus_time_at_9600_and_2400_baud(nam
         assert cost.plan(blocks) == pytest.approx(best, rel=1e-12)
 
 
-def test_check_config_shows_requests_bus_time_and_share_per_device():
+def test_check_config_shows_requests_bus_time_and_share_per_device(tmp_path):
     from click.testing import CliRunner
 
     from gateway.cli import cli
 
-    result = CliRunner().invoke(cli, ["check-config", str(EXAMPLES / "single-well-sdm120.toml")])
+    # The example as a site would install it: its status token file made first.
+    token = tmp_path / "status.token"
+    token.write_text("0123456789abcdef0123456789abcdef\n", encoding="utf-8")
+    token.chmod(0o600)
+    example = (EXAMPLES / "single-well-sdm120.toml").read_text(encoding="utf-8")
+    site = tmp_path / "site.toml"
+    site.write_text(example.replace("/etc/wellgate/status.token", str(token)), encoding="utf-8")
+    result = CliRunner().invoke(cli, ["check-config", str(site)])
     assert result.exit_code == 0, result.output
     # The SDM120 plan worked by hand above: 128 characters at 2400 baud = 586.7 ms, every 10 s.
     assert "pump-energy 4 requests 24 registers 586.7 ms bus time, 5.9% of 10 s" in result.output
