@@ -216,9 +216,9 @@ def host_port(address: str) -> tuple[str, int]:
 # --- wellgate ----------------------------------------------------------------------------------
 
 def wellgate_config(folder: Path, workload: str, lines: dict[str, str], broker: int,
-                    gateway_id: str, batch_age: float) -> Path:
+                    gateway_id: str, latency: float) -> Path:
     text = WELL + (f'\n[gateway]\nruntime_dir = "{folder / "run"}"\n'
-                   f'state_dir = "{folder / "state"}"\n')
+                   f'state_dir = "{folder / "state"}"\n\n[store]\ncommit_interval = {latency}\n')
     if workload == "tcp":
         for n in range(1, TCP_METERS + 1):
             host, port = host_port(lines[f"tcp-{n}"])
@@ -229,21 +229,21 @@ def wellgate_config(folder: Path, workload: str, lines: dict[str, str], broker: 
         text += meter_devices("rtu-meter-", lambda n: "rs485", SERIAL_METERS)
     text += (f'\n[[uplinks]]\nname = "bench"\ntype = "mqtt"\nhost = "127.0.0.1"\nport = {broker}\n'
              f'tls = false\ngateway_id = "{gateway_id}"\ninsecure_unsigned_acks = true\n'
-             f"batch_max_age = {batch_age}\n")
+             f"batch_max_age = {latency}\n")
     path = folder / "site.toml"
     path.write_text(text)
     return path
 
 
 def prepare_wellgate(folder: Path, workload: str, lines: dict[str, str], broker: int,
-                     gateway_id: str, batch_age: float) -> tuple[Path, Path]:
+                     gateway_id: str, latency: float) -> tuple[Path, Path]:
     """Config and key (`wellgate init`, not measured) of one wellgate run; (config, gateway.pub)."""
     sys.path.insert(0, str(REPO))
     from gateway.store import load_private_key
     from gateway.store.keys import public_pem
 
     folder.mkdir(parents=True)
-    config = wellgate_config(folder, workload, lines, broker, gateway_id, batch_age)
+    config = wellgate_config(folder, workload, lines, broker, gateway_id, latency)
     subprocess.run([sys.executable, "-m", "gateway", "init", "--config", str(config)], cwd=REPO,
                    check=True, capture_output=True)
     pub = folder / "gateway.pub"
@@ -433,8 +433,9 @@ def main() -> None:
     parser.add_argument("--grace", type=float, default=5.0,
                         help="seconds after a stop in which values still count")
     parser.add_argument("--workloads", default="tcp,serial")
-    parser.add_argument("--batch-age", type=float, default=1.0,
-                        help="wellgate's uplink batch_max_age (ThingsBoard sends each poll)")
+    parser.add_argument("--latency", type=float, default=1.0,
+                        help="wellgate's [store] commit_interval and uplink batch_max_age "
+                        "(default 1 s: ThingsBoard publishes each poll at once)")
     parser.add_argument("--cache", type=Path, default=Path("/var/tmp/wellgate-peer"))
     parser.add_argument("--peer-version", default="3.8.5")
     parser.add_argument("--no-peer", action="store_true", help="measure wellgate alone")
@@ -463,7 +464,7 @@ def main() -> None:
             if gw == "wellgate":
                 gid = f"bench-r{rnd}-{workload}"
                 prepared[rnd, workload] = prepare_wellgate(
-                    folder / gid, workload, lines, port, gid, args.batch_age)
+                    folder / gid, workload, lines, port, gid, args.latency)
         receiver, db = start_receiver(folder / "receiver", port,
                                       {f"bench-r{r}-{w}": pub for (r, w), (_, pub)
                                        in prepared.items()})
