@@ -72,13 +72,20 @@ def peer_python(cache: Path, version: str) -> Path:
 
 # --- measuring a process tree -----------------------------------------------------------------
 
-def _stat(pid: int) -> tuple[int, float] | None:
-    """(parent pid, utime + stime seconds) of a live process, None if it is gone."""
+def _stat(pid: int) -> tuple[int, float, int] | None:
+    """(parent pid, utime + stime seconds, address-space bytes) of a process, None if gone."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return None
-    return int(fields[1]), (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / CLK_TCK, int(fields[20])
+
+
+def _exe(pid: int) -> str:
+    try:
+        return os.readlink(f"/proc/{pid}/exe")
+    except OSError:
+        return ""
 
 
 def _hwm_kb(pid: int) -> int:
@@ -93,20 +100,25 @@ def _hwm_kb(pid: int) -> int:
 
 @dataclass
 class TreeMeter:
-    """Samples a process and its descendants: CPU seconds per pid ever seen, peak summed VmHWM."""
+    """Samples a process and its descendants: CPU seconds per pid ever seen, and the peak of
+    VmHWM summed over the tree's live processes. A child that is still a copy of its parent
+    (same executable, same address-space size: the moment between fork and exec, e.g. a
+    ctypes library lookup running ldconfig) is not counted: its pages are its parent's."""
 
     root: int
     cpu: dict[int, float] = field(default_factory=dict)
     peak_kb: int = 0
+    children: set[str] = field(default_factory=set)
 
     def sample(self) -> None:
         parents: dict[int, int] = {}
         cpu: dict[int, float] = {}
+        vsize: dict[int, int] = {}
         for entry in os.listdir("/proc"):
             if entry.isdigit():
                 stat = _stat(int(entry))
                 if stat is not None:
-                    parents[int(entry)], cpu[int(entry)] = stat
+                    parents[int(entry)], cpu[int(entry)], vsize[int(entry)] = stat
         tree, grew = {self.root}, True
         while grew:
             more = {pid for pid, parent in parents.items() if parent in tree} - tree
@@ -115,7 +127,13 @@ class TreeMeter:
         live = tree & cpu.keys()
         for pid in live:
             self.cpu[pid] = max(self.cpu.get(pid, 0.0), cpu[pid])
-        self.peak_kb = max(self.peak_kb, sum(_hwm_kb(pid) for pid in live))
+        own = {self.root} & live
+        for pid in live - {self.root}:
+            exe = _exe(pid)
+            self.children.add(os.path.basename(exe) or str(pid))
+            if exe != _exe(parents[pid]) or vsize[pid] != vsize.get(parents[pid]):
+                own.add(pid)
+        self.peak_kb = max(self.peak_kb, sum(_hwm_kb(pid) for pid in own))
 
     @property
     def cpu_seconds(self) -> float:
@@ -123,8 +141,9 @@ class TreeMeter:
 
 
 def run_measured(argv: list, *, cwd: Path, env: dict, seconds: float,
-                 log: Path) -> tuple[float, int, int]:
-    """Run argv for `seconds`, sampling its tree; SIGTERM (SIGKILL after 15 s). (cpu, kB, rc)."""
+                 log: Path) -> tuple[float, int, int, list[str]]:
+    """Run argv for `seconds`, sampling its tree; SIGTERM (SIGKILL after 15 s).
+    (CPU seconds, peak kB, exit code, the children's executables seen)."""
     with open(log, "wb") as out:
         process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
                                    start_new_session=True)
@@ -140,7 +159,7 @@ def run_measured(argv: list, *, cwd: Path, env: dict, seconds: float,
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-    return meter.cpu_seconds, meter.peak_kb, process.returncode
+    return meter.cpu_seconds, meter.peak_kb, process.returncode, sorted(meter.children)
 
 
 # --- the broker, the simulator and the receiver ------------------------------------------------
@@ -393,6 +412,7 @@ class Result:
     delivered: int
     expected: int
     rc: int
+    children: list[str] = field(default_factory=list)
 
     @property
     def cpu_us_per_value(self) -> float:
@@ -475,7 +495,7 @@ def main() -> None:
                 if gw == "wellgate":
                     config, _ = prepared[rnd, workload]
                     gid = f"bench-r{rnd}-{workload}"
-                    cpu, kb, rc = run_measured(
+                    cpu, kb, rc, children = run_measured(
                         [sys.executable, "-m", "gateway", "run", "--config", str(config)],
                         cwd=REPO, env=dict(os.environ), seconds=args.seconds,
                         log=folder / gid / "log")
@@ -487,7 +507,7 @@ def main() -> None:
                     run = folder / prefix.rstrip("-")
                     run.mkdir()
                     config = peer_config(run, python, workload, lines, port, prefix)
-                    cpu, kb, rc = run_measured(
+                    cpu, kb, rc, children = run_measured(
                         [python, "-m", "thingsboard_gateway.tb_gateway"], cwd=run,
                         env={**os.environ, "TB_GW_CONFIG_DIR": str(config)},
                         seconds=args.seconds, log=run / "log")
@@ -495,10 +515,11 @@ def main() -> None:
                     delivered = counter.values(prefix)
                     name = f"ThingsBoard {args.peer_version}"
                 result = Result(rnd, workload, name, args.seconds, cpu, kb / 1024, delivered,
-                                expected, rc)
+                                expected, rc, children)
                 results.append(result)
                 print(f"round {rnd} {workload:6} {name:18} CPU {cpu:6.2f} s  peak RSS "
-                      f"{kb / 1024:6.1f} MB  delivered {delivered}/{expected}", flush=True)
+                      f"{kb / 1024:6.1f} MB  delivered {delivered}/{expected}  children "
+                      f"{','.join(children) or '-'}", flush=True)
         finally:
             counter.stop()
             for process in (receiver, sim, broker):
