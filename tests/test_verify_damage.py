@@ -129,3 +129,26 @@ def test_verify_reports_flipped_bytes_anywhere_in_the_file_and_exits_1(store, tm
     # both kinds of report occur: where the chain shows it, and where SQLite cannot read
     assert any(last.startswith("FAILED at seq") for _, _, last, _ in outcomes)
     assert any("damaged" in last for _, _, last, _ in outcomes)
+
+
+@pytest.mark.parametrize("column", ["last_seq", "first_seq"])
+def test_a_flipped_byte_that_makes_a_blocks_seq_a_blob_is_reported_not_a_traceback(
+        store, tmp_path, column):
+    """Found by the test above in a CI run: the flipped byte at offset 188427 turned a block's
+    seq into a blob, and verify died in seq_span with `ValueError: invalid literal for int()`.
+    The same damage made deterministically: the newest block's seq stored as 8 raw bytes."""
+    folder = tmp_path / "damaged"
+    folder.mkdir()
+    shutil.copy(store / "gateway.pub", folder / "gateway.pub")
+    path = folder / DB_FILE
+    shutil.copy(store / DB_FILE, path)
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute(f"UPDATE blocks SET {column} = X'0000000febe99b39' "
+                     "WHERE block_no = (SELECT max(block_no) FROM blocks)")
+    conn.close()
+    done = subprocess.run([*WELLGATE, "verify", "--db", str(path)], capture_output=True,
+                          text=True, timeout=60)
+    last = (done.stdout.strip().splitlines() or [""])[-1]
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-600:]
+    assert last.startswith(("FAILED at seq ", "FAILED: the database file is damaged: ")), last

@@ -38,6 +38,10 @@ def seq_span(conn: sqlite3.Connection) -> tuple[int, int]:
     """(the newest seq, 0 when empty; the oldest seq still held, 1 when empty): pruning removes
     the oldest blocks."""
     last, first = conn.execute("SELECT max(last_seq), min(first_seq) FROM blocks").fetchone()
+    for name, value in (("last_seq", last), ("first_seq", first)):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise sqlite3.DatabaseError(f"the blocks table's {name} holds {value!r:.60}, "
+                                        "expected a whole number")
     return int(last or 0), int(first or 1)
 
 
