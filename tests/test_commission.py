@@ -23,11 +23,11 @@ from pathlib import Path
 import pexpect
 import pytest
 from centre_support import CentreProcess
+from simulate_support import DEMO, simulated_lines
 from store_support import stored
 from uplink_support import wait_until
 
 WELLGATE = [sys.executable, "-m", "gateway"]
-DEMO = Path(__file__).resolve().parent.parent / "config" / "examples" / "demo.toml"
 INSTALLER_LIMIT_S = 600.0  # issue 14: commissioning within 10 minutes of wall time
 MAX_PROMPTS = 80
 PASSWORD = "8642"  # typed at a prompt that must not echo it
@@ -40,20 +40,8 @@ K_BY_HAND = 62.40 / 19.90  # 3.135678 m³/kWh
 @pytest.fixture
 def simulated_well():
     """`wellgate simulate` on the demo config, time-scaled; its ports by bus."""
-    process = subprocess.Popen([*WELLGATE, "simulate", "--config", str(DEMO), "--time-scale",
-                                "60"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL, text=True)
-    try:
-        ready = json.loads(process.stdout.readline())
-        assert ready["event"] == "ready", ready
-        yield ready["lines"]
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+    with simulated_lines(DEMO, "--time-scale", "60") as lines:
+        yield lines
 
 
 @pytest.fixture

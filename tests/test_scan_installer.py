@@ -8,22 +8,20 @@ Each test drives the real processes: `wellgate simulate` on pty lines, `wellgate
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import subprocess
 import sys
 import time
 import tomllib
-from pathlib import Path
 
 import pexpect
 import pytest
+from simulate_support import DEMO, simulated_lines
 
 from gateway.scan import run_scan
 from gateway.simulator import SimDevice, SimulatedWell, ThreadRunner
 
 WELLGATE = [sys.executable, "-m", "gateway"]
-DEMO = Path(__file__).resolve().parent.parent / "config" / "examples" / "demo.toml"
 INSTALLER_LIMIT_S = 60.0  # issue 14: the default scan of a typical bus within a minute
 
 pytestmark = pytest.mark.xdist_group("scan-installer")
@@ -32,20 +30,8 @@ pytestmark = pytest.mark.xdist_group("scan-installer")
 @pytest.fixture(scope="module")
 def simulated_well():
     """`wellgate simulate` on the demo config: its ready line's ports, then stopped."""
-    process = subprocess.Popen([*WELLGATE, "simulate", "--config", str(DEMO)],
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-    try:
-        ready = json.loads(process.stdout.readline())
-        assert ready["event"] == "ready", ready
-        yield ready["lines"]
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+    with simulated_lines(DEMO) as lines:
+        yield lines
 
 
 def _demo_devices() -> set[tuple[str, str, object]]:
