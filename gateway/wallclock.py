@@ -58,6 +58,18 @@ class _Seam:
 
 
 _seam = _Seam()
+_libc: Any = None  # the C library, loaded once (finding it by name runs `ldconfig -p`)
+
+
+def _load_libc() -> Any:
+    """The C library for adjtimex(2): "libc.so.6" (glibc), else found by name, once."""
+    global _libc
+    if _libc is None:
+        try:
+            _libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        except OSError:  # not glibc: ask the loader's cache (a subprocess, so only once)
+            _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    return _libc
 
 
 def now() -> float:
@@ -74,7 +86,7 @@ def kernel_synchronised() -> tuple[int | None, str]:
         _seam.read()
         return _seam.synchronised, f"test clock {_seam.path}"
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc = _load_libc()
         timex = ctypes.create_string_buffer(512)  # struct timex, modes = 0: read only
         state = libc.adjtimex(timex)
     except (OSError, AttributeError) as error:
