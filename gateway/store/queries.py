@@ -45,6 +45,11 @@ def seq_span(conn: sqlite3.Connection) -> tuple[int, int]:
     return int(last or 0), int(first or 1)
 
 
+def newest_seq(conn: sqlite3.Connection) -> int:
+    """The newest committed seq (0: none), from the records' key: no scan, however big the store."""
+    return int(conn.execute("SELECT max(seq) FROM records").fetchone()[0] or 0)
+
+
 def table_names(conn: sqlite3.Connection) -> set[str]:
     """The tables the file holds (to tell a wellgate store from another SQLite file)."""
     return {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}

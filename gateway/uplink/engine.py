@@ -17,7 +17,10 @@
           on TransportError       -> back off: delay doubles from backoff_initial to
                                    backoff_max, each wait drawn from [delay/2, delay]
 Store reads and encoding run in a worker thread (asyncio.to_thread), never on the event loop
-that polls the meters; the next batch is prepared while the current one is in flight.
+that polls the meters; the next batch is prepared while the current one is in flight. A batch is
+encoded only once it is due: while it waits for its age, the engine looks only at the store's
+newest seq (a full batch goes at once), wakes when the oldest record comes of age, and reads and
+encodes it then, once (before, the growing batch was read and encoded again every second).
 stop() ends the loop at once: a send in flight gets STOP_GRACE seconds for its ack (or the
 grace given), then it is cancelled (its records go again next time; the receiver de-duplicates
 by seq), and closing the transport may take CLOSE_TIMEOUT seconds, so `wellgate run` stops in
@@ -94,6 +97,15 @@ class UplinkStatus:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class _NotDue:
+    """A batch that waits for its age: what decides when it is due, nothing encoded."""
+
+    after: int  # the cursor it was read after
+    records: int
+    oldest_wall: float | None
+
+
 @dataclass
 class _Sealed:
     chunk: Chunk
@@ -152,8 +164,9 @@ class UplinkEngine:
         try:
             cursor = await asyncio.to_thread(self.outbox.acked_seq, self.name)
             self.status.acked_seq = cursor
-            next_batch: asyncio.Task[_Sealed | None] | None = None
+            next_batch: asyncio.Task[_Sealed | _NotDue | None] | None = None
             waiting_since: float | None = None
+            waiting: _NotDue | None = None  # the batch found not due at the last look
             draining = False
             while not self._stopping.is_set():
                 if self._drain_asked and not draining:
@@ -165,8 +178,9 @@ class UplinkEngine:
                     break
                 try:
                     if next_batch is None:
-                        next_batch = asyncio.create_task(
-                            asyncio.to_thread(self._prepare, cursor, self._resume))
+                        next_batch = asyncio.create_task(asyncio.to_thread(
+                            self._prepare, cursor, self._resume, draining, waiting,
+                            waiting_since))
                     sealed = await next_batch
                     next_batch = None
                 except OutboxError as exc:
@@ -176,17 +190,18 @@ class UplinkEngine:
                     continue
                 if draining and sealed is None:
                     break  # everything the store committed is acknowledged
-                if sealed is None or not (draining or self._due(sealed, waiting_since)):
+                if not isinstance(sealed, _Sealed):
+                    waiting = sealed
                     if sealed is not None and waiting_since is None:
                         waiting_since = time.monotonic()
                     self._show("idle" if sealed is None else "waiting")
-                    await self._sleep(IDLE_POLL)
+                    await self._sleep(self._until_due(sealed, waiting_since))
                     continue
-                waiting_since = None
+                waiting_since = waiting = None
                 chunk = sealed.chunk
                 # Prepare the batch after this one while this one travels (assuming its ack).
                 next_batch = asyncio.create_task(asyncio.to_thread(
-                    self._prepare, chunk.last_seq, False))
+                    self._prepare, chunk.last_seq, False, draining))
                 ack = await self._send(sealed)
                 if ack is None:
                     next_batch = await _cancelled(next_batch)
@@ -211,25 +226,42 @@ class UplinkEngine:
 
     # --- steps -----------------------------------------------------------------------------------
 
-    def _prepare(self, cursor: int, resume: bool) -> _Sealed | None:
-        """(worker thread) The next batch after `cursor`: read, then encode and compress."""
+    def _prepare(self, cursor: int, resume: bool, force: bool = False,
+                 waiting: _NotDue | None = None,
+                 waiting_since: float | None = None) -> _Sealed | _NotDue | None:
+        """(worker thread) The next batch after `cursor`: read, then encode and compress when
+        it is due (or `force`d: drain); else a _NotDue. With `waiting`, the batch found not due
+        after this cursor before, only the store's newest seq is looked at while it stays so."""
+        backlog = 0  # records after the cursor, as a look at the newest seq found
+        if waiting is not None and waiting.after == cursor and not (force or resume):
+            backlog = self.outbox.newest_seq() - cursor
+            if 0 < backlog < self.limits.max_records and not self._due(
+                    backlog, waiting.oldest_wall, False, waiting_since):
+                return _NotDue(cursor, backlog, waiting.oldest_wall)
         limit = max(1, min(self.limits.max_records,
                            int(self.limits.max_bytes / self._bytes_per_record)))
         while True:
             with batch_gc():  # tens of thousands of records, no cycles
-                sealed = self._read_and_encode(cursor, limit, resume)
-            if sealed is None or isinstance(sealed, _Sealed):
+                sealed = self._read_and_encode(cursor, limit, resume,
+                                               force or backlog >= self.limits.max_records,
+                                               waiting_since)
+            if not isinstance(sealed, int):
                 return sealed
             limit = sealed
 
-    def _read_and_encode(self, cursor: int, limit: int, resume: bool) -> _Sealed | int | None:
+    def _read_and_encode(self, cursor: int, limit: int, resume: bool, force: bool,
+                         waiting_since: float | None) -> _Sealed | _NotDue | int | None:
         """The batch after `cursor` of up to `limit` records, or a smaller limit to try when the
-        compressed batch is over max_bytes, or None when there is nothing after `cursor`."""
+        compressed batch is over max_bytes, or None when there is nothing after `cursor`, or a
+        _NotDue (not encoded) when it is not due and not forced."""
         chunk = self.outbox.read(cursor, limit)
         if chunk is None:
             return None
         if chunk.first_seq > cursor + 1:
             resume = True  # the store no longer holds what comes after the cursor
+        if not force and not self._due(len(chunk.records), chunk.oldest_wall, resume,
+                                       waiting_since):
+            return _NotDue(cursor, len(chunk.records), chunk.oldest_wall)
         raw = encode_payload(chunk.blocks, chunk.records, self.recipes)
         payload = wire.compress(raw)
         self._bytes_per_record = max(1.0, len(payload) / len(chunk.records))
@@ -237,17 +269,23 @@ class UplinkEngine:
             return _Sealed(chunk, payload, len(raw), resume)
         return max(1, len(chunk.records) // 2)
 
-    def _due(self, sealed: _Sealed, waiting_since: float | None) -> bool:
+    def _due(self, records: int, oldest_wall: float | None, resume: bool,
+             waiting_since: float | None) -> bool:
         """A full batch goes at once; a small one once its oldest record is max_age old (by
         the age the records had when first seen, then the monotonic clock)."""
-        if len(sealed.chunk.records) >= self.limits.max_records:
+        if records >= self.limits.max_records or resume or self.limits.max_age == 0:
             return True
-        if sealed.resume or self.limits.max_age == 0:
-            return True
-        oldest = sealed.chunk.oldest_wall
+        return self._until_due(_NotDue(0, records, oldest_wall), waiting_since) <= 0
+
+    def _until_due(self, waiting: _NotDue | None, waiting_since: float | None) -> float:
+        """Seconds until a waiting batch is due by its age (IDLE_POLL at most: a look at the
+        store's newest seq then, as the batch may have filled up; IDLE_POLL with nothing)."""
+        if waiting is None:
+            return IDLE_POLL
+        oldest = waiting.oldest_wall
         age = self.clock() - oldest if oldest is not None else self.limits.max_age
         waited = time.monotonic() - waiting_since if waiting_since is not None else 0.0
-        return max(age, waited) >= self.limits.max_age
+        return min(IDLE_POLL, self.limits.max_age - max(age, waited))
 
     async def _send(self, sealed: _Sealed) -> AckMessage | None:
         chunk = sealed.chunk

@@ -140,6 +140,11 @@ class Outbox:
         return (seq, kind, device, point, value, unit, quality, unpack_raw(raw), wall, mono,
                 boot, data)
 
+    def newest_seq(self) -> int:
+        """The newest seq the store has committed (0: none): a look that reads no records."""
+        with self._snapshot() as conn:
+            return queries.newest_seq(conn)
+
     def acked_seq(self, destination: str) -> int:
         """The seq `destination` last acknowledged, as the store's deliveries table keeps it."""
         with self._snapshot() as conn:
