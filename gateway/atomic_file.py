@@ -19,7 +19,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle)
+            handle.write(json.dumps(data))  # dumps: the C encoder (dump() is pure Python)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

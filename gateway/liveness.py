@@ -22,10 +22,16 @@ def _start_ticks(pid: int) -> int | None:
     return int(fields[19]) if len(fields) > 19 else None
 
 
+_own_start: tuple[int, int | None] | None = None  # (pid, its start): read once per process
+
+
 def writer_fields(rewritten_every: float) -> dict[str, Any]:
     """What the snapshot says of its writer: this process, and how often it rewrites it."""
+    global _own_start
     pid = os.getpid()
-    return {"pid": pid, "pid_start": _start_ticks(pid), "rewritten_every": rewritten_every}
+    if _own_start is None or _own_start[0] != pid:  # a forked child is another process
+        _own_start = (pid, _start_ticks(pid))
+    return {"pid": pid, "pid_start": _own_start[1], "rewritten_every": rewritten_every}
 
 
 def stale_after(snapshot: dict[str, Any]) -> float:

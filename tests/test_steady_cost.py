@@ -141,3 +141,27 @@ async def test_a_waiting_batch_goes_at_once_when_the_store_fills_it(uplink_setup
     finally:
         engine.stop()
         await task
+
+
+def test_the_health_snapshot_holds_what_dataclasses_asdict_gave(tmp_path) -> None:
+    # The snapshot (every 5 s) is now built field by field and written with the C JSON
+    # encoder; `wellgate health` must read the same document as before.
+    import dataclasses
+    import json
+
+    from gateway.acquisition import diagnostics as dx
+    from gateway.atomic_file import write_json_atomic
+
+    board = dx.HealthBoard()
+    health = board.add(dx.DeviceHealth(device="flow-meter", bus="rs485-1", model="xintai-emf"))
+    for outcome, rtt in ((dx.OK, 0.02), (dx.TIMEOUT, None), (dx.OK, 0.3), (dx.CRC_ERROR, 0.1)):
+        health.count(outcome, rtt, "detail")
+    board.record_change(health, dx.STATE_ONLINE, "answered")
+    snapshot = board.snapshot()
+    assert snapshot["devices"] == [dataclasses.asdict(health)]
+    assert snapshot["changes"] == [dataclasses.asdict(change) for change in board.changes]
+    snapshot["devices"][0]["rtt_counts"][0] += 1  # a copy: the live counters stay
+    assert health.rtt_counts[1] == 1 and health.rtt_counts[0] == 0
+    path = tmp_path / "health.json"
+    write_json_atomic(path, board.snapshot())
+    assert json.loads(path.read_text())["devices"] == [dataclasses.asdict(health)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from bisect import bisect_left
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 
 STATE_UNKNOWN = "unknown"  # not polled yet
 STATE_ONLINE = "online"
@@ -80,8 +80,13 @@ class DeviceHealth:
         self.last_error = f"{outcome}: {detail}" if detail else outcome
 
     def as_dict(self) -> dict:
-        """A JSON-ready copy."""
-        return asdict(self)
+        """A JSON-ready copy (field by field: dataclasses.asdict deep-copies every value)."""
+        out = {name: getattr(self, name) for name in _HEALTH_FIELDS}
+        out["rtt_counts"] = list(self.rtt_counts)
+        return out
+
+
+_HEALTH_FIELDS = tuple(f.name for f in fields(DeviceHealth))
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,5 +125,6 @@ class HealthBoard:
             "written_at": time.time(),
             "started_at": self.started_wall,
             "devices": [h.as_dict() for h in self.devices.values()],
-            "changes": [asdict(c) for c in self.changes],
+            "changes": [{"wall_time": c.wall_time, "device": c.device, "state": c.state,
+                         "reason": c.reason} for c in self.changes],
         }

@@ -59,6 +59,15 @@ class PolledDevice:
         return self.transaction_count(), sum(block.count for block in self.blocks)
 
 
+def _due_at(device: PolledDevice) -> float:
+    return device.next_due
+
+
+def _time_up(waiter: asyncio.Future[bool]) -> None:
+    if not waiter.done():
+        waiter.set_result(False)
+
+
 class BusPoller:
     """Polls the devices of one bus in due order; a device's faults cost only its own timeouts."""
 
@@ -75,7 +84,10 @@ class BusPoller:
         self.board = board
         self.policy = policy
         self._stop = asyncio.Event()
-        self._wake = asyncio.Event()  # stop() or replace_devices(): choose the next poll again
+        # stop() or replace_devices(): choose the next poll again (a future and one timer per
+        # wait: asyncio.wait_for on an Event made a task and cancelled it at every poll)
+        self._woken = False
+        self._waiter: asyncio.Future[bool] | None = None
         self.transactions = 0
         self.skip_log_interval = SKIP_LOG_INTERVAL
         self._skipped_unlogged: dict[str, int] = {}
@@ -83,7 +95,26 @@ class BusPoller:
 
     def stop(self) -> None:
         self._stop.set()
-        self._wake.set()
+        self._wake()
+
+    def _wake(self) -> None:
+        self._woken = True
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(True)
+
+    async def _pause(self, delay: float | None) -> bool:
+        """Wait `delay` s (None: until woken); True when stop() or replace_devices() woke it."""
+        if self._woken:
+            return True
+        loop = asyncio.get_running_loop()
+        self._waiter = waiter = loop.create_future()
+        timer = None if delay is None else loop.call_later(delay, _time_up, waiter)
+        try:
+            return await waiter
+        finally:
+            if timer is not None:
+                timer.cancel()
+            self._waiter = None
 
     def replace_devices(self, devices: list[PolledDevice]) -> None:
         """Poll these devices from now on (a config reload; call from the poller's own loop).
@@ -93,7 +124,7 @@ class BusPoller:
         for index, device in enumerate(d for d in devices if not d.next_due):
             device.next_due = now + index * 0.001
         self.devices = devices
-        self._wake.set()
+        self._wake()
 
     async def run(self) -> None:
         """Poll until stopped."""
@@ -106,18 +137,14 @@ class BusPoller:
                 device.next_due = now + index * 0.001
         try:
             while not self._stop.is_set():
-                self._wake.clear()
+                self._woken = False
                 if not self.devices:
-                    await self._wake.wait()
+                    await self._pause(None)
                     continue
-                device = min(self.devices, key=lambda d: d.next_due)
+                device = min(self.devices, key=_due_at)
                 delay = device.next_due - time.monotonic()
-                if delay > 0:
-                    try:
-                        await asyncio.wait_for(self._wake.wait(), delay)
-                        continue  # stopped, or the devices changed
-                    except TimeoutError:
-                        pass
+                if delay > 0 and await self._pause(delay):
+                    continue  # stopped, or the devices changed
                 await self.poll(device)
                 self.flaps.flush()
         finally:
