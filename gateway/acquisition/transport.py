@@ -82,6 +82,7 @@ class ModbusTransport:
         # The reply heads a waiting read accepts: (slave, function) and (slave, function | 0x80).
         self._pending: tuple[bytes, bytes] | None = None
         self._quiet_timer: asyncio.TimerHandle | None = None
+        self._last_rx = 0.0  # monotonic time of the last bytes received
         self._lock = asyncio.Lock()  # one transaction at a time: polls and relay writes
         self._open_log = _OpenLog()
         self._reads = {
@@ -114,16 +115,17 @@ class ModbusTransport:
 
     def _trace(self, sending: bool, data: bytes) -> bytes:
         # Keep the receive buffer of the current attempt, to classify a reply pymodbus dropped,
-        # and restart the end-of-frame silence timer on every byte that arrives.
+        # and time the end-of-frame silence from the last bytes that arrived (one timer per
+        # reply, moved on when it fires early: not a new timer for every chunk of bytes).
         if sending:
             self._rx = b""
         else:
             self._rx = data
             if self.baud is not None and self._pending is not None:
-                if self._quiet_timer is not None:
-                    self._quiet_timer.cancel()
-                self._quiet_timer = asyncio.get_running_loop().call_later(
-                    self.quiet, self._line_quiet)
+                self._last_rx = time.monotonic()
+                if self._quiet_timer is None:
+                    self._quiet_timer = asyncio.get_running_loop().call_later(
+                        self.quiet, self._line_quiet)
         return data
 
     def _line_quiet(self) -> None:
@@ -131,6 +133,13 @@ class ModbusTransport:
         # slave's reply (its id and our function), it was garbled: end this attempt now, as
         # pymodbus's own timeout would. Anything else (another slave's late reply, noise) may
         # still be followed by ours, so the attempt waits on.
+        self._quiet_timer = None
+        if self._pending is None:
+            return
+        left = self._last_rx + self.quiet - time.monotonic()
+        if left > 0:  # bytes came since the timer was set: quiet only `quiet` after them
+            self._quiet_timer = asyncio.get_running_loop().call_later(left, self._line_quiet)
+            return
         pending = self.client.ctx.response_future
         if self._pending is None or pending.done():
             return
