@@ -10,7 +10,7 @@ verified and stored whose reading's wall time falls between the two looks. Each 
 baseline (by default `git archive main`, same interpreter and packages) and this tree on each
 workload, alternating which goes first; the ratio this / baseline is printed per workload.
 
-    .venv/bin/python bench/steady_cpu.py                       # 2 rounds of 40 s runs, ~6 min
+    .venv/bin/python bench/steady_cpu.py                       # 2 rounds of 30-s runs, ~5 min
     .venv/bin/python bench/steady_cpu.py --rounds 1 --seconds 30 --workloads tcp
 """
 
@@ -80,9 +80,9 @@ def run_steady(code: Path, config: Path, seconds: float, skip: float,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=40.0, help="per run (default 40)")
-    parser.add_argument("--skip", type=float, default=10.0,
-                        help="seconds after the exec before the window starts (default 10)")
+    parser.add_argument("--seconds", type=float, default=30.0, help="per run (default 30)")
+    parser.add_argument("--skip", type=float, default=8.0,
+                        help="seconds after the exec before the window starts (default 8)")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--workloads", default="tcp,serial")
     parser.add_argument("--base", default="main", help="git revision of the baseline (main)")
