@@ -12,6 +12,7 @@ workload, alternating which goes first; the ratio this / baseline is printed per
 
     .venv/bin/python bench/steady_cpu.py                       # 2 rounds of 30-s runs, ~5 min
     .venv/bin/python bench/steady_cpu.py --rounds 1 --seconds 30 --workloads tcp
+    .venv/bin/python bench/steady_cpu.py --commit-interval 5 --batch-max-age 60   # shipped
 """
 
 from __future__ import annotations
@@ -88,6 +89,11 @@ def main() -> None:
     parser.add_argument("--base", default="main", help="git revision of the baseline (main)")
     parser.add_argument("--base-dir", type=Path, help="use this unpacked tree as the baseline")
     parser.add_argument("--grace", type=float, default=5.0)
+    parser.add_argument("--commit-interval", type=float, default=1.0,
+                        help="[store] commit_interval (default 1 s, as peer_compare; shipped 5)")
+    parser.add_argument("--batch-max-age", type=float, default=1.0,
+                        help="the uplink's batch_max_age (default 1 s, as peer_compare; "
+                        "shipped 60)")
     args = parser.parse_args()
     workloads = [w for w in args.workloads.split(",") if w]
     if set(workloads) - pc.METERS.keys():
@@ -104,6 +110,10 @@ def main() -> None:
         for rnd, workload, name in plan:
             gid = f"steady-r{rnd}-{workload}-{name}"
             prepared[gid] = pc.prepare_wellgate(folder / gid, workload, lines, port, gid, 1.0)
+            config = prepared[gid][0]
+            config.write_text(config.read_text().replace(
+                "commit_interval = 1.0", f"commit_interval = {args.commit_interval}").replace(
+                "batch_max_age = 1.0", f"batch_max_age = {args.batch_max_age}"))
         receiver, db = pc.start_receiver(folder / "receiver", port,
                                          {gid: pub for gid, (_, pub) in prepared.items()})
         time.sleep(3.0)  # the receiver subscribes before any batch is sent
