@@ -30,7 +30,7 @@ Bounds = Annotated[list[Annotated[float, Field(ge=0)]], Field(min_length=2, max_
 class TableEntry(BaseModel):
     """k for one area, power class (above the first kW, up to the second) and depth band."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)
 
     area: str = Field(min_length=1)
     power_kw: Bounds = Field(description="[above, up to] the pump's rated power, kW")
@@ -45,7 +45,7 @@ class TableEntry(BaseModel):
 class CoefficientTable(BaseModel):
     """One published table, with where it comes from."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)
 
     name: str = Field(min_length=1)
     title: str = Field(min_length=1)

@@ -90,7 +90,7 @@ PointName = Annotated[
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)
 
 
 class ModelInfo(_Strict):
@@ -219,7 +219,7 @@ class Profile(_Strict):
     """A meter model: line defaults and the points to read (all Modbus or all DL/T 645)."""
 
     model: ModelInfo
-    defaults: LineDefaults = LineDefaults()
+    defaults: LineDefaults = Field(default={}, validate_default=True)
     points: list[PointEntry] = Field(min_length=1, description="a list of at least one point")
 
     @model_validator(mode="after")

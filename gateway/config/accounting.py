@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, PlainValidator
 
 from gateway.config.alarms import AlarmsSection
-from gateway.config.fields import SECONDS_PER_DAY, Section, bounded, seconds
+from gateway.config.fields import SECONDS_PER_DAY, Section, bounded, seconds, table
 from gateway.config.plan_level import GroundwaterEntry, PlanSection
 from gateway.errors import bounds_text, one_of
 
@@ -199,10 +199,8 @@ class AccountingSection(Section):
     allocation: AllocationSection | None = Field(
         default=None, description="a [well.accounting.allocation] table (none: no allocation)"
     )
-    alarms: AlarmsSection = Field(default=AlarmsSection(),
-                                  description="a [well.accounting.alarms] table")
-    calibration: CalibrationSection = Field(default=CalibrationSection(),
-                                            description="a [well.accounting.calibration] table")
+    alarms: AlarmsSection = table("a [well.accounting.alarms] table")
+    calibration: CalibrationSection = table("a [well.accounting.calibration] table")
     standard: StandardSection | None = Field(
         default=None, description="a [well.accounting.standard] table (none: no 以电折水 "
         "before the first calibration or coefficient)")

@@ -9,7 +9,7 @@ from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_
 
 from gateway.config.buses import Bus, Device
 from gateway.config.centres import centre_points_exist, centres_at_most
-from gateway.config.fields import Section
+from gateway.config.fields import Section, table
 from gateway.config.sections import AcquisitionSection, GatewaySection, WellSection
 from gateway.config.status import StatusPageSection
 from gateway.config.store import StoreSection
@@ -33,20 +33,13 @@ class GatewayConfig(Section):
         description="a list of folder paths (relative to the config file), searched before "
         "$WELLGATE_PROFILE_PATH and the built-in profiles",
     )
-    gateway: GatewaySection = Field(
-        default=GatewaySection(),
-        description="a [gateway] table (runtime_dir, state_dir, log_summary_s)"
-    )
+    gateway: GatewaySection = table("a [gateway] table (runtime_dir, state_dir, log_summary_s)")
     well: WellSection = Field(description='a [well] table with at least id = "..."')
-    acquisition: AcquisitionSection = Field(
-        default=AcquisitionSection(),
-        description="an [acquisition] table (offline_after, backoff_initial, backoff_max)",
-    )
-    store: StoreSection = Field(
-        default=StoreSection(),
-        description="a [store] table (commit_interval, commit_max, buffer_max, retention_days, "
-        "free_space_floor_mb, thin_keep_interval)",
-    )
+    acquisition: AcquisitionSection = table(
+        "an [acquisition] table (offline_after, backoff_initial, backoff_max)")
+    store: StoreSection = table(
+        "a [store] table (commit_interval, commit_max, buffer_max, retention_days, "
+        "free_space_floor_mb, thin_keep_interval)")
     buses: list[Bus] = Field(min_length=1, description="a list of at least one [[buses]] table")
     devices: list[Device] = Field(
         min_length=1, description="a list of at least one [[devices]] table"

@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import AfterValidator, Field
 
 from gateway.config.accounting import AccountingSection, PumpControlSection
-from gateway.config.fields import Section, bounded
+from gateway.config.fields import Section, bounded, table
 
 
 def _time_zone(value: str) -> str:
@@ -48,9 +48,7 @@ class WellSection(Section):
         default=None, description="a [well.accounting] table (none: readings are stored, "
         "no volumes are worked out)",
     )
-    pump_control: PumpControlSection = Field(
-        default=PumpControlSection(), description="a [well.pump_control] table (default: off)"
-    )
+    pump_control: PumpControlSection = table("a [well.pump_control] table (default: off)")
 
 
 class AcquisitionSection(Section):
