@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 _MODULE_OF = {
     "gateway.config.accounting": ("AccountingSection", "AllocationSection", "CalibrationSection",
-                                  "CoefficientEntry", "HeadSection", "PumpControlSection"),
+                                  "CoefficientEntry", "HeadSection"),
     "gateway.config.alarms": ("AlarmsSection", "BackwardsSection", "ClockSection", "DriftSection",
                               "LevelSection", "OfflineSection", "PowerFlowSection",
                               "StatusSection", "StuckSection"),
@@ -18,6 +18,7 @@ _MODULE_OF = {
                              "resolve_inter_frame_gap"),
     "gateway.config.centres": ("Sl427Uplink", "Sl651Uplink"),
     "gateway.config.loading": ("load_config",),
+    "gateway.config.pump_control": ("PumpControlSection",),
     "gateway.config.rules": ("CONFIG_RULES",),
     "gateway.config.schema": ("GatewayConfig",),
     "gateway.config.sections": ("AcquisitionSection", "GatewaySection", "WellSection"),
@@ -85,7 +86,6 @@ if TYPE_CHECKING:
         CalibrationSection,
         CoefficientEntry,
         HeadSection,
-        PumpControlSection,
     )
     from gateway.config.alarms import (
         AlarmsSection,
@@ -108,6 +108,7 @@ if TYPE_CHECKING:
     )
     from gateway.config.centres import Sl427Uplink, Sl651Uplink
     from gateway.config.loading import load_config
+    from gateway.config.pump_control import PumpControlSection
     from gateway.config.rules import CONFIG_RULES
     from gateway.config.schema import GatewayConfig
     from gateway.config.sections import AcquisitionSection, GatewaySection, WellSection

@@ -6,7 +6,6 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from gateway.config.accounting_rules import accounting_problems
 from gateway.config.buses import Device
 from gateway.config.rules import CONFIG_RULES, ConfigView
 from gateway.config.salvage import partial_view, whole_well_and_devices
@@ -25,7 +24,12 @@ from gateway.profiles import Profile
 
 def _accounting_problems(well: WellSection, devices: list[Device],
                          view: ConfigView) -> list[Problem]:
-    """The rules across [well.accounting], [well.pump_control] and the devices."""
+    """The rules across [well.accounting], [well.pump_control] and the devices (none to check,
+    and their module not imported, without accounting and with pump control off)."""
+    if well.accounting is None and not well.pump_control.enabled:
+        return []
+    from gateway.config.accounting_rules import accounting_problems
+
     by_name = {device.name: device for device in devices}
 
     def profile(name: str) -> Profile | None:

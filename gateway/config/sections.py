@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import zoneinfo
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import AfterValidator, Field
 
-from gateway.config.accounting import AccountingSection, PumpControlSection
 from gateway.config.fields import Section, bounded, table
+from gateway.config.lazy import lazy
+from gateway.config.pump_control import PumpControlSection
+
+if TYPE_CHECKING:
+    from gateway.config.accounting import AccountingSection
+
+    AccountingTable = AccountingSection | None
+else:  # imported and built only for a config that has the table
+    AccountingTable = lazy("gateway.config.accounting:AccountingSection", nullable=True)
 
 
 def _time_zone(value: str) -> str:
@@ -44,7 +52,7 @@ class WellSection(Section):
     timezone: Annotated[str, AfterValidator(_time_zone)] = Field(
         default="Asia/Shanghai", description='an IANA time zone name, e.g. "Asia/Shanghai"'
     )
-    accounting: AccountingSection | None = Field(
+    accounting: AccountingTable = Field(
         default=None, description="a [well.accounting] table (none: readings are stored, "
         "no volumes are worked out)",
     )

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from gateway.config.centres import Sl427Uplink, Sl651Uplink
 from gateway.config.fields import Name, Section, backoff_grows, bounded
+from gateway.config.lazy import lazy_union
 from gateway.errors import Problem, WhenMissing, rules_error
 
 BATCH_URL_EXAMPLE = '"https://platform.example/v1/batches"'
@@ -130,5 +130,14 @@ def signed_acks(uplink: MqttUplink) -> Iterator[Problem]:
                       "move the cursor; insecure_unsigned_acks = true is for a test broker only")
 
 
-Uplink = Annotated[HttpsUplink | MqttUplink | Sl427Uplink | Sl651Uplink,
-                   Field(discriminator="type")]
+# Each type's model is imported and built when a config first has an uplink of that type.
+UPLINK_MODELS = {"https": "gateway.config.uplinks:HttpsUplink",
+                 "mqtt": "gateway.config.uplinks:MqttUplink",
+                 "sl427": "gateway.config.centres:Sl427Uplink",
+                 "sl651": "gateway.config.centres:Sl651Uplink"}
+if TYPE_CHECKING:
+    from gateway.config.centres import Sl427Uplink, Sl651Uplink
+
+    Uplink = HttpsUplink | MqttUplink | Sl427Uplink | Sl651Uplink
+else:
+    Uplink = lazy_union(UPLINK_MODELS)
