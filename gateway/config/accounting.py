@@ -192,7 +192,7 @@ class AccountingSection(Section):
         default=None, description="a [well.accounting.head] table (none: k is not corrected)"
     )
     coefficients: list[CoefficientEntry] = Field(
-        default_factory=list,
+        default=[],
         description="a list of [[well.accounting.coefficients]] tables (none: no 以电折水 "
         "until `wellgate calibrate` stores one)",
     )
@@ -208,5 +208,5 @@ class AccountingSection(Section):
         default=None, description="a [well.accounting.plan] table (none: plans only from "
         "`wellgate plan set`, with the default warnings)")
     groundwater: list[GroundwaterEntry] = Field(
-        default_factory=list, description="a list of [[well.accounting.groundwater]] tables "
+        default=[], description="a list of [[well.accounting.groundwater]] tables "
         "(none: the level sensor's static level only if alarms.level.control_depth_m is set)")

@@ -136,7 +136,7 @@ class Device(Section):
     poll_interval: float = bounded("seconds", 5.0, ge=0.1, le=86400)
     role: Role | None = Field(default=None, description=one_of(Role.__args__))
     points: list[PointName] = Field(
-        default_factory=list, description="a list of point names of the device's profile"
+        default=[], description="a list of point names of the device's profile"
     )
 
 

@@ -44,7 +44,7 @@ class PlanSection(Section):
         description="percentages of the month's or quarter's share that warn, each "
         f"{bounds_text(**PERCENT)} ([] : none)")
     years: list[PlanYearEntry] = Field(
-        default_factory=list, description="a list of [[well.accounting.plan.years]] tables "
+        default=[], description="a list of [[well.accounting.plan.years]] tables "
         "(more years come by `wellgate plan set`)")
 
 

@@ -37,7 +37,7 @@ class GatewayConfig(Section):
     """The whole gateway config; load_config() also checks the cross-field rules (CONFIG_RULES)."""
 
     profile_dirs: list[Path] = Field(
-        default_factory=list,
+        default=[],
         description="a list of folder paths (relative to the config file), searched before "
         "$WELLGATE_PROFILE_PATH and the built-in profiles",
     )
@@ -53,7 +53,7 @@ class GatewayConfig(Section):
         min_length=1, description="a list of at least one [[devices]] table"
     )
     uplinks: list[Uplink] = Field(
-        default_factory=list,
+        default=[],
         description="a list of [[uplinks]] tables (none: the store keeps everything locally)",
     )
     status: StatusTable = Field(
