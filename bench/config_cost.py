@@ -17,6 +17,7 @@ Both trees are byte-compiled first (`compileall`, as an installed package is); -
 from source instead (what a checkout gives when PYTHONDONTWRITEBYTECODE is set).
 
     .venv/bin/python bench/config_cost.py --rounds 9
+    .venv/bin/python bench/config_cost.py --breakdown --rounds 5   # pydantic's share in `run`
 """
 
 from __future__ import annotations
@@ -65,6 +66,51 @@ print(json.dumps(usage()))
 """
 
 
+# --breakdown: inside the run's imports, what pydantic itself adds (this tree only). The modules
+# `wellgate run` imports apart from gateway, drivers and pydantic's own are imported first, then
+# pydantic and one model, then gateway's modules and the load.
+BREAKDOWN_LIST = USAGE + """
+import gateway.cli.site, gateway.daemon
+from gateway.config import load_config
+load_config(sys.argv[1])
+own = ("gateway", "drivers", "pydantic", "annotated_types", "typing_inspection", "__main__")
+print(json.dumps([name for name in sys.modules if not name.startswith(own)]))
+"""
+BREAKDOWN = USAGE + """
+import importlib
+for name in json.loads(sys.argv[2]):
+    try:
+        importlib.import_module(name)
+    except Exception:
+        pass
+deps = usage()
+from pydantic import BaseModel
+class A(BaseModel):
+    x: int
+with_pydantic = usage()
+import gateway.cli.site, gateway.daemon
+from gateway.config import load_config
+load_config(sys.argv[1])
+print(json.dumps([deps, with_pydantic, usage()]))
+"""
+
+
+def breakdown(config: Path, env: dict[str, str], rounds: int) -> None:
+    """What pydantic adds to a process that already has the rest of what `wellgate run` imports."""
+    names = subprocess.run([sys.executable, "-c", BREAKDOWN_LIST, str(config)], cwd=REPO,
+                           env=env, capture_output=True, text=True, timeout=120, check=True)
+    rows = [json.loads(subprocess.run(
+        [sys.executable, "-c", BREAKDOWN, str(config), names.stdout.strip()], cwd=REPO, env=env,
+        capture_output=True, text=True, timeout=120, check=True).stdout) for _ in range(rounds)]
+    deps, pyd, end = ([median([row[stage][i] for row in rows]) for i in (0, 1)]
+                      for stage in (0, 1, 2))
+    print(f"inside the imports of `wellgate run` (this tree, {config.name}, {rounds} rounds): "
+          f"the other modules it imports {deps[0]:.3f} s {deps[1]:.1f} MB; pydantic and one "
+          f"model +{pyd[0] - deps[0]:.3f} s +{pyd[1] - deps[1]:.1f} MB; gateway's code and the "
+          f"load +{end[0] - pyd[0]:.3f} s +{end[1] - pyd[1]:.1f} MB; in all {end[0]:.3f} s "
+          f"{end[1]:.1f} MB")
+
+
 def export(ref: str, into: Path) -> Path:
     """The tree of git revision `ref`, written into `into`."""
     archive = subprocess.run(["git", "-C", str(REPO), "archive", ref], check=True,
@@ -110,7 +156,14 @@ def main() -> None:
     parser.add_argument("--baseline", type=Path, help="a baseline tree already exported")
     parser.add_argument("--source", action="store_true",
                         help="run both trees from source (no byte-compiled files)")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="only: what pydantic adds inside the imports of `wellgate run`")
     args = parser.parse_args()
+    if args.breakdown:
+        with tempfile.TemporaryDirectory(prefix="wellgate-config-cost-") as tmp:
+            (Path(tmp) / "peer").mkdir()
+            breakdown(peer_tcp_config(Path(tmp) / "peer"), dict(os.environ), args.rounds)
+        return
     with tempfile.TemporaryDirectory(prefix="wellgate-config-cost-") as tmp:
         work = Path(tmp)
         baseline = args.baseline or export(args.ref, Path(tempfile.mkdtemp(dir=work)))
