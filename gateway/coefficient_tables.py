@@ -5,10 +5,8 @@ band. A table is a data file like a device profile: its source and what is uncon
 it, and an installer adds a bureau's table by dropping a file beside the others, no code.
 """
 
-from __future__ import annotations
-
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -56,7 +54,7 @@ class CoefficientTable(BaseModel):
     entries: list[TableEntry] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _bands_are_ordered(self) -> CoefficientTable:
+    def _bands_are_ordered(self) -> Self:
         problems = [Problem(("entries", index, key), "[above, up to] with above < up to",
                             list(getattr(entry, key)))
                     for index, entry in enumerate(self.entries)

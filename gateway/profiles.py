@@ -1,12 +1,10 @@
 """Device profiles: one TOML data file per meter model, naming its registers and their sources."""
 
-from __future__ import annotations
-
 import os
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     AfterValidator,
@@ -223,7 +221,7 @@ class Profile(_Strict):
     points: list[PointEntry] = Field(min_length=1, description="a list of at least one point")
 
     @model_validator(mode="after")
-    def _check_rules(self) -> Profile:
+    def _check_rules(self) -> Self:
         problems = [problem for rule in PROFILE_RULES for problem in rule(self)]
         if problems:
             raise rules_error(problems)

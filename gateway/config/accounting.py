@@ -4,8 +4,6 @@
 # coefficient), so the two never disagree; the rules across these tables and the devices are in
 # accounting_rules.
 
-from __future__ import annotations
-
 import typing
 from datetime import datetime
 from typing import Annotated, Any, Literal

@@ -1,7 +1,5 @@
 """The [well.accounting.alarms] tables: meter-health thresholds (the accounting core's defaults)."""
 
-from __future__ import annotations
-
 from typing import Any
 
 from pydantic import Field

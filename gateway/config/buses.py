@@ -1,7 +1,5 @@
 """The [[buses]] tables (one model per bus type) and the [[devices]] on them."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, PlainValidator

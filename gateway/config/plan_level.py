@@ -1,8 +1,6 @@
 """The [well.accounting.plan] table (计划用水 per year) and [[well.accounting.groundwater]] (the
 level sensor's depths, the control level, the static level's settling time), with their rules."""
 
-from __future__ import annotations
-
 import typing
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any, Literal

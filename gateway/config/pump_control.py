@@ -1,7 +1,5 @@
 """The [well.pump_control] table: 以电控水, off unless enabled (its rules: accounting_rules)."""
 
-from __future__ import annotations
-
 from pydantic import Field
 
 from gateway.config.fields import Section, bounded, seconds

@@ -1,9 +1,7 @@
 """The whole config file, GatewayConfig: its tables, and the lookups the rooms use on it."""
 
-from __future__ import annotations
-
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
@@ -94,7 +92,7 @@ class GatewayConfig(Section):
         return value
 
     @model_validator(mode="after")
-    def _centre_points_exist(self) -> GatewayConfig:
+    def _centre_points_exist(self) -> Self:
         if not any(uplink.type in CENTRE_TYPES for uplink in self.uplinks):
             return self
         from gateway.config.centres import centre_points_exist
@@ -154,7 +152,7 @@ class GatewayConfig(Section):
         wanted |= {getattr(profile.point(name), "decimals_from", None) for name in wanted} - {None}
         return [point for point in profile.points if point.name in wanted]
 
-    def with_ports(self, ports: dict[str, str]) -> GatewayConfig:
+    def with_ports(self, ports: dict[str, str]) -> Self:
         """A copy with the named buses' serial ports replaced (the demo, tests, `probe --port`)."""
         for name in ports:
             self.bus(name)

@@ -1,7 +1,5 @@
 """The small top-level tables: [gateway] (where files go), [well] and [acquisition]."""
 
-from __future__ import annotations
-
 import zoneinfo
 from typing import TYPE_CHECKING, Annotated
 

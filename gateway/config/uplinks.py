@@ -1,9 +1,7 @@
 """The [[uplinks]] tables: where the signed store is delivered, one model per uplink type."""
 
-from __future__ import annotations
-
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal, Self
 
 from pydantic import Field, model_validator
 
@@ -54,7 +52,7 @@ class _UplinkBase(Section):
     backoff_max: float = bounded("seconds", 300.0, gt=0, le=86_400)
 
     @model_validator(mode="after")
-    def _keys_agree(self) -> _UplinkBase:
+    def _keys_agree(self) -> Self:
         problems = [*client_cert_with_key(self),
                     *backoff_grows(self.backoff_initial, self.backoff_max)]
         if problems:
@@ -115,7 +113,7 @@ class MqttUplink(_UplinkBase):
         return None
 
     @model_validator(mode="after")
-    def _acks_are_signed(self) -> MqttUplink:
+    def _acks_are_signed(self) -> Self:
         problems = list(signed_acks(self))
         if problems:
             raise rules_error(problems)
