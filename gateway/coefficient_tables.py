@@ -5,10 +5,8 @@ band. A table is a data file like a device profile: its source and what is uncon
 it, and an installer adds a bureau's table by dropping a file beside the others, no code.
 """
 
-from __future__ import annotations
-
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -30,7 +28,7 @@ Bounds = Annotated[list[Annotated[float, Field(ge=0)]], Field(min_length=2, max_
 class TableEntry(BaseModel):
     """k for one area, power class (above the first kW, up to the second) and depth band."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)
 
     area: str = Field(min_length=1)
     power_kw: Bounds = Field(description="[above, up to] the pump's rated power, kW")
@@ -45,7 +43,7 @@ class TableEntry(BaseModel):
 class CoefficientTable(BaseModel):
     """One published table, with where it comes from."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)
 
     name: str = Field(min_length=1)
     title: str = Field(min_length=1)
@@ -56,7 +54,7 @@ class CoefficientTable(BaseModel):
     entries: list[TableEntry] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _bands_are_ordered(self) -> CoefficientTable:
+    def _bands_are_ordered(self) -> Self:
         problems = [Problem(("entries", index, key), "[above, up to] with above < up to",
                             list(getattr(entry, key)))
                     for index, entry in enumerate(self.entries)

@@ -243,9 +243,12 @@ def format_problem(problem: Problem, file: Path | str, text: str | None) -> str:
 
 
 def _models_in(annotation: Any) -> list[type[BaseModel]]:
-    """The pydantic models an annotation holds (through list[...], unions, Annotated)."""
+    """The pydantic models an annotation holds (through list[...], unions, Annotated, and the
+    metadata of a table whose model is imported when first needed: gateway/config/lazy.py)."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return [annotation]
+    if hasattr(annotation, "lazy_models"):
+        return annotation.lazy_models()
     found: list[type[BaseModel]] = []
     if typing.get_origin(annotation) is not None or isinstance(annotation, types.UnionType):
         for arg in typing.get_args(annotation):
@@ -257,7 +260,8 @@ def _discriminator_key(metadata: Iterable[Any]) -> str | None:
     """The key a union is discriminated by (Discriminator("type") or Field(discriminator=...))."""
     for item in metadata:
         key = getattr(item, "discriminator", None)
-        if isinstance(item, Discriminator | FieldInfo) and isinstance(key, str):
+        known = isinstance(item, Discriminator | FieldInfo) or hasattr(item, "lazy_models")
+        if known and isinstance(key, str):
             return key
     return None
 
@@ -279,7 +283,7 @@ def _tags_in(annotation: Any) -> dict[str, type[BaseModel]]:
             found.update((tag.tag, model) for model in _models_in(inner))
         key = _discriminator_key(metadata)
         if key is not None:
-            found.update((tag, model) for model in _models_in(inner)
+            found.update((tag, model) for model in _models_in(annotation)
                          for tag in _literal_tags(model, key))
     return found
 
@@ -292,6 +296,12 @@ def _union_key(annotation: Any) -> str | None:
             return key
     return next((key for arg in typing.get_args(annotation)
                  if (key := _union_key(arg)) is not None), None)
+
+
+def _field_type(field: FieldInfo) -> Any:
+    """A field's annotation with the metadata pydantic took out of its Annotated[...]."""
+    return typing.Annotated[(field.annotation, *field.metadata)] if field.metadata else (
+        field.annotation)
 
 
 def _walk(model: type[BaseModel], loc: Loc) -> tuple[Loc, FieldInfo | None, list[type[BaseModel]]]:
@@ -309,8 +319,8 @@ def _walk(model: type[BaseModel], loc: Loc) -> tuple[Loc, FieldInfo | None, list
         if holder is not None:
             parents, field = candidates, holder.model_fields[part]
             clean.append(part)
-            candidates = _models_in(field.annotation)
-            tags = _tags_in(field.annotation)
+            candidates = _models_in(_field_type(field))
+            tags = _tags_in(_field_type(field))
         elif part in tags:
             candidates = [tags[part]]  # the member of a tagged union pydantic names in the path
         elif candidates and position < len(loc) - 1:
@@ -354,8 +364,8 @@ def _unknown_key(loc: Loc, parents: list[type[BaseModel]], value: Any) -> Proble
 
 def _bad_union_tag(loc: Loc, field: FieldInfo, table: dict[str, Any]) -> Problem:
     """A table of a tagged union whose discriminator key (`type`) is missing or not a known one."""
-    key = _union_key(field.annotation) or "type"
-    return Problem((*loc, key), one_of(_tags_in(field.annotation)), table.get(key, MISSING))
+    key = _union_key(_field_type(field)) or "type"
+    return Problem((*loc, key), one_of(_tags_in(_field_type(field))), table.get(key, MISSING))
 
 
 def problems_from_validation_error(exc: ValidationError, model: type[BaseModel]) -> list[Problem]:

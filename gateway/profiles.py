@@ -1,12 +1,10 @@
 """Device profiles: one TOML data file per meter model, naming its registers and their sources."""
 
-from __future__ import annotations
-
 import os
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     AfterValidator,
@@ -90,7 +88,7 @@ PointName = Annotated[
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)
 
 
 class ModelInfo(_Strict):
@@ -108,7 +106,7 @@ class ModelInfo(_Strict):
         min_length=1, description="where the map comes from (manual, open driver, meters.md)"
     )
     unconfirmed: list[str] = Field(
-        default_factory=list, description="a list of what is still unverified, as strings"
+        default=[], description="a list of what is still unverified, as strings"
     )
 
 
@@ -127,7 +125,7 @@ class LineDefaults(_Strict):
     # The largest run of registers no point names that one merged request may read across
     # (0 = merge only adjacent points); meters that reject reads of unmapped registers need 0.
     max_gap: int = Field(default=0, ge=0, le=MAX_READ_REGISTERS, description="an integer 0..125")
-    readable_gaps: list[ReadableRange] = Field(default_factory=list, description=READABLE_GAPS)
+    readable_gaps: list[ReadableRange] = Field(default=[], description=READABLE_GAPS)
 
 
 class ModbusPoint(_Strict):
@@ -151,10 +149,10 @@ class ModbusPoint(_Strict):
     )
     kind: PointKind = Field(default="instant", description=one_of(PointKind.__args__))
     flags: dict[str, str] = Field(
-        default_factory=dict, description="a table of bit number -> name, for bits16/bits32"
+        default={}, description="a table of bit number -> name, for bits16/bits32"
     )
     enum: dict[str, str] = Field(
-        default_factory=dict, description="a table of raw value -> name, for integer types"
+        default={}, description="a table of raw value -> name, for integer types"
     )
     rollover: float | None = Field(
         default=None, gt=0, description="a totaliser's stated maximum before it wraps (> 0)"
@@ -219,11 +217,11 @@ class Profile(_Strict):
     """A meter model: line defaults and the points to read (all Modbus or all DL/T 645)."""
 
     model: ModelInfo
-    defaults: LineDefaults = LineDefaults()
+    defaults: LineDefaults = Field(default={}, validate_default=True)
     points: list[PointEntry] = Field(min_length=1, description="a list of at least one point")
 
     @model_validator(mode="after")
-    def _check_rules(self) -> Profile:
+    def _check_rules(self) -> Self:
         problems = [problem for rule in PROFILE_RULES for problem in rule(self)]
         if problems:
             raise rules_error(problems)

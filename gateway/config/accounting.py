@@ -1,10 +1,8 @@
-"""The [well.accounting] and [well.pump_control] tables, with every default and choice they have."""
+"""The [well.accounting] table and its sub-tables, with every default and choice they have."""
 
 # The accounting core takes its defaults and choices from here (health_rules, calibration,
 # coefficient), so the two never disagree; the rules across these tables and the devices are in
 # accounting_rules.
-
-from __future__ import annotations
 
 import typing
 from datetime import datetime
@@ -13,7 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, PlainValidator
 
 from gateway.config.alarms import AlarmsSection
-from gateway.config.fields import SECONDS_PER_DAY, Section, bounded, seconds
+from gateway.config.fields import SECONDS_PER_DAY, Section, bounded, seconds, table
 from gateway.config.plan_level import GroundwaterEntry, PlanSection
 from gateway.errors import bounds_text, one_of
 
@@ -192,17 +190,15 @@ class AccountingSection(Section):
         default=None, description="a [well.accounting.head] table (none: k is not corrected)"
     )
     coefficients: list[CoefficientEntry] = Field(
-        default_factory=list,
+        default=[],
         description="a list of [[well.accounting.coefficients]] tables (none: no 以电折水 "
         "until `wellgate calibrate` stores one)",
     )
     allocation: AllocationSection | None = Field(
         default=None, description="a [well.accounting.allocation] table (none: no allocation)"
     )
-    alarms: AlarmsSection = Field(default=AlarmsSection(),
-                                  description="a [well.accounting.alarms] table")
-    calibration: CalibrationSection = Field(default=CalibrationSection(),
-                                            description="a [well.accounting.calibration] table")
+    alarms: AlarmsSection = table("a [well.accounting.alarms] table")
+    calibration: CalibrationSection = table("a [well.accounting.calibration] table")
     standard: StandardSection | None = Field(
         default=None, description="a [well.accounting.standard] table (none: no 以电折水 "
         "before the first calibration or coefficient)")
@@ -210,29 +206,5 @@ class AccountingSection(Section):
         default=None, description="a [well.accounting.plan] table (none: plans only from "
         "`wellgate plan set`, with the default warnings)")
     groundwater: list[GroundwaterEntry] = Field(
-        default_factory=list, description="a list of [[well.accounting.groundwater]] tables "
+        default=[], description="a list of [[well.accounting.groundwater]] tables "
         "(none: the level sensor's static level only if alarms.level.control_depth_m is set)")
-
-
-class PumpControlSection(Section):
-    """以电控水: stop the pump through a relay (a Modbus coil) when the allocation is used up.
-
-    Off unless enabled = true; with dry_run = true (the default) the gateway only records what
-    it would do. It never acts on a meter fault alone, and a site override suspends it."""
-
-    enabled: bool = Field(default=False, description="true or false (default false: never acts)")
-    dry_run: bool = Field(
-        default=True, description="true (only record what would be done) or false (switch the "
-        "relay)",
-    )
-    relay_device: str | None = Field(
-        default=None, min_length=1, description="the device (role relay) whose coil stops the pump"
-    )
-    coil: int = bounded("the coil's wire address", 0, ge=0, le=0xFFFF, sep=" ")
-    coil_stops_pump: bool = Field(
-        default=True, description="true: coil ON stops the pump; false: coil OFF stops it"
-    )
-    confirm_within_s: float = seconds(60.0, 1, 3600, "how long the pump's power may take to fall")
-    stopped_power_kw: float = Field(
-        default=0.5, ge=0, le=100_000, description="kW at or below which the pump has stopped"
-    )

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from gateway.coefficient_tables import load_table, table_path
-from gateway.config.accounting import AccountingSection, PumpControlSection
+from gateway.config.accounting import AccountingSection
 from gateway.config.fields import SECONDS_PER_DAY
 from gateway.config.plan_level import groundwater_agrees, plan_years_agree
+from gateway.config.pump_control import PumpControlSection
 from gateway.errors import ConfigError, Loc, Problem
 
 PointsOf = Callable[[str], list[str] | None]
@@ -86,6 +86,8 @@ def standard_table_has_the_well(accounting: AccountingSection) -> Iterator[Probl
     standard = accounting.standard
     if standard is None:
         return
+    from gateway.coefficient_tables import load_table, table_path  # only a config naming a table
+
     loc: Loc = ("well", "accounting", "standard")
     try:
         table = load_table(table_path(standard.table))

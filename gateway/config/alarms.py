@@ -1,12 +1,10 @@
 """The [well.accounting.alarms] tables: meter-health thresholds (the accounting core's defaults)."""
 
-from __future__ import annotations
-
 from typing import Any
 
 from pydantic import Field
 
-from gateway.config.fields import Section, bounded, seconds
+from gateway.config.fields import Section, bounded, seconds, table
 
 WEEK_S = 7 * 86_400
 MONTH_S = 31 * 86_400
@@ -141,18 +139,12 @@ class CalibrationDueSection(Section):
 class AlarmsSection(Section):
     """Meter-health alarm thresholds; the accounting core takes its defaults from these."""
 
-    power_flow: PowerFlowSection = Field(default=PowerFlowSection(),
-                                         description="a [well.accounting.alarms.power_flow] table")
-    totaliser_backwards: BackwardsSection = Field(default=BackwardsSection(),
-                                                  description="a table of backwards thresholds")
-    totaliser_stuck: StuckSection = Field(default=StuckSection(),
-                                          description="a table of stuck-totaliser thresholds")
-    meter_status: StatusSection = Field(default=StatusSection(),
-                                        description="a table of meter-status thresholds")
-    drift: DriftSection = Field(default=DriftSection(), description="a table of drift thresholds")
-    level: LevelSection = Field(default=LevelSection(), description="a table of level thresholds")
-    offline: OfflineSection = Field(default=OfflineSection(),
-                                    description="a table of offline-alarm delays")
-    clock: ClockSection = Field(default=ClockSection(), description="a table of clock checks")
-    calibration_due: CalibrationDueSection = Field(
-        default=CalibrationDueSection(), description="a table of calibration-due delays")
+    power_flow: PowerFlowSection = table("a [well.accounting.alarms.power_flow] table")
+    totaliser_backwards: BackwardsSection = table("a table of backwards thresholds")
+    totaliser_stuck: StuckSection = table("a table of stuck-totaliser thresholds")
+    meter_status: StatusSection = table("a table of meter-status thresholds")
+    drift: DriftSection = table("a table of drift thresholds")
+    level: LevelSection = table("a table of level thresholds")
+    offline: OfflineSection = table("a table of offline-alarm delays")
+    clock: ClockSection = table("a table of clock checks")
+    calibration_due: CalibrationDueSection = table("a table of calibration-due delays")

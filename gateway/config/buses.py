@@ -1,7 +1,5 @@
 """The [[buses]] tables (one model per bus type) and the [[devices]] on them."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, PlainValidator
@@ -136,7 +134,7 @@ class Device(Section):
     poll_interval: float = bounded("seconds", 5.0, ge=0.1, le=86400)
     role: Role | None = Field(default=None, description=one_of(Role.__args__))
     points: list[PointName] = Field(
-        default_factory=list, description="a list of point names of the device's profile"
+        default=[], description="a list of point names of the device's profile"
     )
 
 

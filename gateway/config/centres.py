@@ -5,10 +5,8 @@ tables, the station's address and password, the report and keep-alive periods, h
 report is sent again, and which store points the report's elements come from.
 """
 
-from __future__ import annotations
-
 from collections.abc import Iterator
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import Field, model_validator
 
@@ -82,7 +80,7 @@ class _CentreBase(Section):
         return None
 
     @model_validator(mode="after")
-    def _rules(self) -> _CentreBase:
+    def _rules(self) -> Self:
         problems = [*backoff_grows(self.backoff_initial, self.backoff_max),
                     *something_mapped(self)]
         if problems:
@@ -158,7 +156,7 @@ class Sl651Uplink(_CentreBase):
                     "time_tag_delay")}
 
     @model_validator(mode="after")
-    def _identifiers_differ(self) -> Sl651Uplink:
+    def _identifiers_differ(self) -> Self:
         if self.volume_identifier == self.energy_identifier:
             raise rules_error([Problem(("energy_identifier",), "an identifier other than "
                                        f"volume_identifier ({self.volume_identifier})",

@@ -25,7 +25,7 @@ Name = Annotated[
 class Section(BaseModel):
     """A config table: unknown keys are errors, values are not coerced, the result is frozen."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)
 
 
 def bounded(what: str, default: Any = PydanticUndefined, *, ge: float | None = None,
@@ -38,6 +38,12 @@ def bounded(what: str, default: Any = PydanticUndefined, *, ge: float | None = N
     allowed = bounds_text(ge=ge, gt=gt, le=le, lt=lt, **shown)
     return Field(default, ge=ge, gt=gt, le=le, lt=lt, description=f"{what}{sep}{allowed}{then}",
                  **field)
+
+
+def table(description: str) -> Any:
+    """A field holding a table that may be left out: absent, it is an empty table validated like
+    one written (so the table's model is built with its parent's, never on its own)."""
+    return Field(default={}, validate_default=True, description=description)
 
 
 def seconds(default: float, low: float, high: float, what: str) -> Any:

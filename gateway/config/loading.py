@@ -6,10 +6,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from gateway.config.accounting_rules import accounting_problems
 from gateway.config.buses import Device
 from gateway.config.rules import CONFIG_RULES, ConfigView
-from gateway.config.salvage import partial_view, whole_well_and_devices
 from gateway.config.schema import GatewayConfig
 from gateway.config.sections import WellSection
 from gateway.errors import (
@@ -25,7 +23,12 @@ from gateway.profiles import Profile
 
 def _accounting_problems(well: WellSection, devices: list[Device],
                          view: ConfigView) -> list[Problem]:
-    """The rules across [well.accounting], [well.pump_control] and the devices."""
+    """The rules across [well.accounting], [well.pump_control] and the devices (none to check,
+    and their module not imported, without accounting and with pump control off)."""
+    if well.accounting is None and not well.pump_control.enabled:
+        return []
+    from gateway.config.accounting_rules import accounting_problems
+
     by_name = {device.name: device for device in devices}
 
     def profile(name: str) -> Profile | None:
@@ -60,11 +63,13 @@ def load_config(path: Path | str) -> GatewayConfig:
             written_dirs=data.get("profile_dirs", []),
             bus_names={bus.name for bus in config.buses},
         )
-    else:
+        whole: tuple[WellSection, list[Device]] | None = (config.well, config.devices)
+    else:  # an invalid file: what validates of it still goes through the rules
+        from gateway.config.salvage import partial_view, whole_well_and_devices
+
         view = partial_view(data, context)
+        whole = whole_well_and_devices(data, context)
     problems += [problem for rule in CONFIG_RULES for problem in rule(view)]
-    whole = (config.well, config.devices) if config is not None else (
-        whole_well_and_devices(data, context))
     if whole is not None:
         problems += _accounting_problems(*whole, view)
     first_per_key = {problem.loc: problem for problem in reversed(problems)}

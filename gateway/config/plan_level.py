@@ -1,8 +1,6 @@
 """The [well.accounting.plan] table (计划用水 per year) and [[well.accounting.groundwater]] (the
 level sensor's depths, the control level, the static level's settling time), with their rules."""
 
-from __future__ import annotations
-
 import typing
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any, Literal
@@ -44,7 +42,7 @@ class PlanSection(Section):
         description="percentages of the month's or quarter's share that warn, each "
         f"{bounds_text(**PERCENT)} ([] : none)")
     years: list[PlanYearEntry] = Field(
-        default_factory=list, description="a list of [[well.accounting.plan.years]] tables "
+        default=[], description="a list of [[well.accounting.plan.years]] tables "
         "(more years come by `wellgate plan set`)")
 
 

@@ -1,21 +1,27 @@
 """The whole config file, GatewayConfig: its tables, and the lookups the rooms use on it."""
 
-from __future__ import annotations
-
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
 
 from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from gateway.config.buses import Bus, Device
-from gateway.config.centres import centre_points_exist, centres_at_most
-from gateway.config.fields import Section
+from gateway.config.fields import Section, table
+from gateway.config.lazy import lazy
 from gateway.config.sections import AcquisitionSection, GatewaySection, WellSection
-from gateway.config.status import StatusPageSection
 from gateway.config.store import StoreSection
 from gateway.config.uplinks import Uplink
 from gateway.errors import Problem, rules_error
 from gateway.profiles import Point, Profile, load_profile
+
+CENTRE_TYPES = ("sl427", "sl651")  # their rules (gateway.config.centres) run only when present
+
+if TYPE_CHECKING:
+    from gateway.config.status import StatusPageSection
+
+    StatusTable = StatusPageSection | None
+else:  # imported and built only for a config that has the table
+    StatusTable = lazy("gateway.config.status:StatusPageSection", nullable=True)
 
 
 def resolve_dirs(value: list[Path], base_dir: Path | None) -> list[Path]:
@@ -29,33 +35,26 @@ class GatewayConfig(Section):
     """The whole gateway config; load_config() also checks the cross-field rules (CONFIG_RULES)."""
 
     profile_dirs: list[Path] = Field(
-        default_factory=list,
+        default=[],
         description="a list of folder paths (relative to the config file), searched before "
         "$WELLGATE_PROFILE_PATH and the built-in profiles",
     )
-    gateway: GatewaySection = Field(
-        default=GatewaySection(),
-        description="a [gateway] table (runtime_dir, state_dir, log_summary_s)"
-    )
+    gateway: GatewaySection = table("a [gateway] table (runtime_dir, state_dir, log_summary_s)")
     well: WellSection = Field(description='a [well] table with at least id = "..."')
-    acquisition: AcquisitionSection = Field(
-        default=AcquisitionSection(),
-        description="an [acquisition] table (offline_after, backoff_initial, backoff_max)",
-    )
-    store: StoreSection = Field(
-        default=StoreSection(),
-        description="a [store] table (commit_interval, commit_max, buffer_max, retention_days, "
-        "free_space_floor_mb, thin_keep_interval)",
-    )
+    acquisition: AcquisitionSection = table(
+        "an [acquisition] table (offline_after, backoff_initial, backoff_max)")
+    store: StoreSection = table(
+        "a [store] table (commit_interval, commit_max, buffer_max, retention_days, "
+        "free_space_floor_mb, thin_keep_interval)")
     buses: list[Bus] = Field(min_length=1, description="a list of at least one [[buses]] table")
     devices: list[Device] = Field(
         min_length=1, description="a list of at least one [[devices]] table"
     )
     uplinks: list[Uplink] = Field(
-        default_factory=list,
+        default=[],
         description="a list of [[uplinks]] tables (none: the store keeps everything locally)",
     )
-    status: StatusPageSection | None = Field(
+    status: StatusTable = Field(
         default=None, description="a [status] table (listen, token_file; none: no status page)"
     )
 
@@ -84,13 +83,20 @@ class GatewayConfig(Section):
                 problems.append(Problem((index, "name"), f"a name not already used by "
                                         f"uplinks[{first[uplink.name]}]", uplink.name))
             first.setdefault(uplink.name, index)
-        problems += centres_at_most(value)
+        if any(uplink.type in CENTRE_TYPES for uplink in value):
+            from gateway.config.centres import centres_at_most
+
+            problems += centres_at_most(value)
         if problems:
             raise rules_error(problems)
         return value
 
     @model_validator(mode="after")
-    def _centre_points_exist(self) -> GatewayConfig:
+    def _centre_points_exist(self) -> Self:
+        if not any(uplink.type in CENTRE_TYPES for uplink in self.uplinks):
+            return self
+        from gateway.config.centres import centre_points_exist
+
         problems = list(centre_points_exist(self))
         if problems:
             raise rules_error(problems)
@@ -146,7 +152,7 @@ class GatewayConfig(Section):
         wanted |= {getattr(profile.point(name), "decimals_from", None) for name in wanted} - {None}
         return [point for point in profile.points if point.name in wanted]
 
-    def with_ports(self, ports: dict[str, str]) -> GatewayConfig:
+    def with_ports(self, ports: dict[str, str]) -> Self:
         """A copy with the named buses' serial ports replaced (the demo, tests, `probe --port`)."""
         for name in ports:
             self.bus(name)

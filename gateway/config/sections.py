@@ -1,14 +1,20 @@
 """The small top-level tables: [gateway] (where files go), [well] and [acquisition]."""
 
-from __future__ import annotations
-
 import zoneinfo
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import AfterValidator, Field
 
-from gateway.config.accounting import AccountingSection, PumpControlSection
-from gateway.config.fields import Section, bounded
+from gateway.config.fields import Section, bounded, table
+from gateway.config.lazy import lazy
+from gateway.config.pump_control import PumpControlSection
+
+if TYPE_CHECKING:
+    from gateway.config.accounting import AccountingSection
+
+    AccountingTable = AccountingSection | None
+else:  # imported and built only for a config that has the table
+    AccountingTable = lazy("gateway.config.accounting:AccountingSection", nullable=True)
 
 
 def _time_zone(value: str) -> str:
@@ -44,13 +50,11 @@ class WellSection(Section):
     timezone: Annotated[str, AfterValidator(_time_zone)] = Field(
         default="Asia/Shanghai", description='an IANA time zone name, e.g. "Asia/Shanghai"'
     )
-    accounting: AccountingSection | None = Field(
+    accounting: AccountingTable = Field(
         default=None, description="a [well.accounting] table (none: readings are stored, "
         "no volumes are worked out)",
     )
-    pump_control: PumpControlSection = Field(
-        default=PumpControlSection(), description="a [well.pump_control] table (default: off)"
-    )
+    pump_control: PumpControlSection = table("a [well.pump_control] table (default: off)")
 
 
 class AcquisitionSection(Section):

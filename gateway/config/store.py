@@ -1,7 +1,5 @@
 """The [store] table: how readings are committed to the signed store, kept, and thinned."""
 
-from __future__ import annotations
-
 from gateway.config.fields import Section, bounded
 
 

@@ -1,14 +1,12 @@
 """The [[uplinks]] tables: where the signed store is delivered, one model per uplink type."""
 
-from __future__ import annotations
-
 from collections.abc import Iterator
-from typing import Annotated, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal, Self
 
 from pydantic import Field, model_validator
 
-from gateway.config.centres import Sl427Uplink, Sl651Uplink
 from gateway.config.fields import Name, Section, backoff_grows, bounded
+from gateway.config.lazy import lazy_union
 from gateway.errors import Problem, WhenMissing, rules_error
 
 BATCH_URL_EXAMPLE = '"https://platform.example/v1/batches"'
@@ -54,7 +52,7 @@ class _UplinkBase(Section):
     backoff_max: float = bounded("seconds", 300.0, gt=0, le=86_400)
 
     @model_validator(mode="after")
-    def _keys_agree(self) -> _UplinkBase:
+    def _keys_agree(self) -> Self:
         problems = [*client_cert_with_key(self),
                     *backoff_grows(self.backoff_initial, self.backoff_max)]
         if problems:
@@ -115,7 +113,7 @@ class MqttUplink(_UplinkBase):
         return None
 
     @model_validator(mode="after")
-    def _acks_are_signed(self) -> MqttUplink:
+    def _acks_are_signed(self) -> Self:
         problems = list(signed_acks(self))
         if problems:
             raise rules_error(problems)
@@ -130,5 +128,14 @@ def signed_acks(uplink: MqttUplink) -> Iterator[Problem]:
                       "move the cursor; insecure_unsigned_acks = true is for a test broker only")
 
 
-Uplink = Annotated[HttpsUplink | MqttUplink | Sl427Uplink | Sl651Uplink,
-                   Field(discriminator="type")]
+# Each type's model is imported and built when a config first has an uplink of that type.
+UPLINK_MODELS = {"https": "gateway.config.uplinks:HttpsUplink",
+                 "mqtt": "gateway.config.uplinks:MqttUplink",
+                 "sl427": "gateway.config.centres:Sl427Uplink",
+                 "sl651": "gateway.config.centres:Sl651Uplink"}
+if TYPE_CHECKING:
+    from gateway.config.centres import Sl427Uplink, Sl651Uplink
+
+    Uplink = HttpsUplink | MqttUplink | Sl427Uplink | Sl651Uplink
+else:
+    Uplink = lazy_union(UPLINK_MODELS)
