@@ -374,8 +374,9 @@ def run(base: Path, args: argparse.Namespace) -> None:
     for *_, proc in runs:
         proc.stdin.write("go\n")
     print(f"{'rate':14} {'design':18} {'readings':>8} {'commits':>7} {'folds':>5} "
-          f"{'B/reading polling':>17} {'B/reading incl. close':>21} {'MB/day':>7}  "
-          "a power cut loses")
+          f"{'B/reading polling':>17} {'B/reading incl. close':>21} {'÷ store':>7} "
+          f"{'MB/day':>7}  a power cut loses")
+    store_bytes: dict[str, float] = {}
     for rate, _, design, proc in runs:
         _, stored, commits, folds = step(proc, "flushed")
         polled = write_bytes(proc.pid) - opened[proc.pid]
@@ -390,8 +391,12 @@ def run(base: Path, args: argparse.Namespace) -> None:
         if checked != readings:
             raise RuntimeError(f"{design}: {checked} records read back of {readings}")
         per_day = total / readings * CHANNELS / rate.poll_interval * SECONDS_PER_DAY / 1e6
+        if design == "store":
+            store_bytes[rate.name] = total / readings
+        ratio = (f"{total / readings / store_bytes[rate.name]:7.3f}"
+                 if rate.name in store_bytes else f"{'-':>7}")
         print(f"{rate.name:14} {design:18} {readings:8d} {int(commits):7d} {int(folds):5d} "
-              f"{polled / readings:17.1f} {total / readings:21.1f} {per_day:7.2f}  "
+              f"{polled / readings:17.1f} {total / readings:21.1f} {ratio} {per_day:7.2f}  "
               f"{POWER_CUT[design.split('-')[0]]}", flush=True)
 
 
