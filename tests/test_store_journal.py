@@ -23,6 +23,8 @@ from gateway.store.journal import (
     JournalDamaged,
     JournalError,
     JournalFull,
+    create,
+    device_sector,
     sectors_for,
 )
 
@@ -219,3 +221,19 @@ def test_every_acknowledged_entry_survives_sigkill_and_nothing_is_invented(
     journal.close()
     assert max(after, journal.next_seq - 1) >= acked
     assert all(e.payload == payload(e.seq) for e in journal.entries)
+
+
+def test_a_journal_of_4096_byte_sectors_works_as_one_of_512(tmp_path: Path) -> None:
+    """The sector size is the file's own (its header), as made for its disk: a 4096-byte one
+    (a 4Kn disk) takes entries, recovers them and tears alike."""
+    path = tmp_path / "j"
+    create(path, 64 * 1024, sector=4096)
+    journal = Journal(path)
+    assert journal.sector == 4096 and journal.sectors == 16
+    for seq in range(1, 6):
+        journal.append(payload(seq))
+    journal.close()
+    again = reopen(path)
+    assert [(e.seq, e.payload) for e in again.entries] == [(s, payload(s)) for s in range(1, 6)]
+    assert [e.sector for e in again.entries] == [1, 2, 3, 4, 5]  # 1 sector each (< 4076 bytes)
+    assert device_sector(tmp_path) in (512, 1024, 2048, 4096)

@@ -94,6 +94,21 @@ def entry_bytes(seq: int, payload: bytes) -> bytes:
     return body + _CRC.pack(zlib.crc32(body))
 
 
+def device_sector(folder: Path) -> int:
+    """The logical block size of the disk holding `folder` (O_DIRECT's unit): from
+    /sys/dev/block/<major>:<minor>/queue (a partition's is its disk's); SECTOR when unknown."""
+    device = os.stat(folder).st_dev
+    base = Path(f"/sys/dev/block/{os.major(device)}:{os.minor(device)}")
+    for queue in (base / "queue", base / ".." / "queue"):
+        try:
+            size = int((queue / "logical_block_size").read_text())
+        except (OSError, ValueError):
+            continue
+        if size in (512, 1024, 2048, 4096):
+            return size
+    return SECTOR
+
+
 def create(path: Path, capacity_bytes: int, sector: int = SECTOR) -> None:
     """Make a zero-filled journal of `capacity_bytes` (rounded up to sectors) at `path`, synced;
     written to a temporary name and renamed, so a crash leaves either no journal or a whole one."""
@@ -171,7 +186,7 @@ class Journal:
         without O_DIRECT, e.g. tmpfs), or try O_DIRECT and fall back (None)."""
         self.path = Path(path)
         if not self.path.exists():
-            create(self.path, capacity_bytes)
+            create(self.path, capacity_bytes, device_sector(self.path.parent))
         with open(self.path, "rb") as file:
             data = file.read()
         self.sector, self.sectors = _read_header(self.path, data)
@@ -234,7 +249,16 @@ class Journal:
             self._buffer = mmap.mmap(-1, -(-size // mmap.PAGESIZE) * mmap.PAGESIZE)
         self._buffer[:len(body)] = body
         self._buffer[len(body):size] = bytes(size - len(body))
-        written = os.pwritev(self._fd, [memoryview(self._buffer)[:size]], start * self.sector)
+        try:
+            written = os.pwritev(self._fd, [memoryview(self._buffer)[:size]],
+                                 start * self.sector)
+        except OSError as exc:
+            if exc.errno != errno.EINVAL or not self.direct:
+                raise
+            raise JournalError(f"{self.path}: the disk refuses O_DIRECT writes of "
+                               f"{self.sector}-byte sectors ({exc.strerror}); the journal was "
+                               "made on another disk, or the disk's sector size is not known "
+                               "here") from None
         if written != size:
             raise JournalError(f"{self.path}: wrote {written} of {size} bytes at sector {start}")
         os.fdatasync(self._fd)
