@@ -4,15 +4,16 @@
         [--dir /var/tmp] [--only store,journal-dict-60]
 
 Two rates, both the simulated well's 16 channels (gateway/simulator/backlog.py: readings as
-acquisition decodes them, raw registers included): one poll a minute and one every 5 s. Each
-design runs in its own child process, all at once, polling for --seconds of real time on a
-schedule --scale times faster than real time (so a run covers hours; intervals that are part of a
-design, commit_interval and the fold interval, are scaled alike, so every commit and every fold
-holds what it would in real time). write_bytes of /proc/<pid>/io (bytes the process caused to
-be written to the storage layer: page-cache pages dirtied, or O_DIRECT bytes) is read when the
-child has opened its files, after its last poll ("polling"), and after it closed ("incl. close":
-the final checkpoint or fold). Afterwards every child reads back what it stored and checks it:
-the store with `wellgate verify`'s verify_store; the compact designs by decoding every block
+acquisition decodes them, raw registers included): one poll a minute and one every 5 s. Each design
+runs in its own child process, all at once, polling --seconds x --scale simulated seconds on a
+schedule --scale times faster than real time (so a run covers hours); the store's commit_interval
+is scaled alike and a fold comes every so many polls, so every commit and every fold holds what it
+would in real time (a store that falls behind its schedule on a loaded machine commits more polls
+at once, which only flatters it). write_bytes of /proc/<pid>/io (bytes the process caused to be
+written to the storage layer: page-cache pages dirtied, or O_DIRECT bytes) is read when the child
+has opened its files, after its last poll ("polling"), and after it closed ("incl. close": the
+final checkpoint or fold). Afterwards every child reads back what it stored and checks it: the
+store with `wellgate verify`'s verify_store; the compact designs by decoding every block
 (gateway/uplink/payload.py), recomputing every leaf and head (gateway/store/chain.py), checking
 every block's Ed25519 signature, and comparing each record with the one it was given.
 
@@ -30,6 +31,9 @@ Designs:
                          uncompressed payload of the first entry after the last fold (which is
                          compressed alone), so an entry need not repeat the channel names; fold
                          every 60 or 360 simulated minutes.
+  journal-dict-360-rollback  the same, the fold's SQLite file in rollback-journal mode (DELETE)
+                         instead of WAL: new pages are written once, not again by a checkpoint
+                         (but a reader and the fold then lock each other out for its moment).
 """
 
 from __future__ import annotations
@@ -94,10 +98,11 @@ POWER_CUT = {
 }
 
 
-def open_sqlite(path: Path, schema: str) -> sqlite3.Connection:
-    """As the store opens its file: WAL, synchronous=FULL (a commit fsyncs the WAL)."""
+def open_sqlite(path: Path, schema: str, mode: str = "WAL") -> sqlite3.Connection:
+    """As the store opens its file: WAL, synchronous=FULL (a commit fsyncs the WAL); or with
+    another journal mode (DELETE: a rollback journal)."""
     conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"PRAGMA journal_mode={mode}")
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute(schema)
     return conn
@@ -213,18 +218,18 @@ class SqliteBlocks:
 class JournalFold:
     """Each poll's signed block as one journal entry; a compact SQLite fold every N minutes."""
 
-    def __init__(self, folder: Path, scale: float, fold_minutes: float,
-                 dictionary: bool) -> None:
+    def __init__(self, folder: Path, poll_interval: float, fold_minutes: float,
+                 dictionary: bool, mode: str = "WAL") -> None:
         self.folder = folder
         self.blocks = Blocks(folder)
         self.use_dictionary = dictionary
-        self.fold_every = fold_minutes * 60.0 / scale  # real seconds
+        self.fold_every = round(fold_minutes * 60.0 / poll_interval)  # polls (simulated time)
         self.journal = Journal(folder / "wellgate.journal", capacity_bytes=8 << 20, direct=True)
-        self.conn = open_sqlite(folder / "folds.db", FOLD_SCHEMA)
+        self.conn = open_sqlite(folder / "folds.db", FOLD_SCHEMA, mode)
         self.pending: list[tuple[BlockSignature, list[tuple[Any, ...]], bytes, bytes, float]] = []
         self.dictionary: tuple[int, bytes] | None = None
         self.folds = 0
-        self.folded_at = time.monotonic()
+        self.polls = 0
 
     def commit(self, readings: list[Reading]) -> None:
         block, fields, prev_head, head = self.blocks.make(readings)
@@ -241,12 +246,12 @@ class JournalFold:
         if self.use_dictionary and self.dictionary is None:
             self.dictionary = (seq, raw)
         self.pending.append((block, fields, prev_head, head, wall))
-        if time.monotonic() - self.folded_at >= self.fold_every:
+        self.polls += 1
+        if self.polls % self.fold_every == 0:
             self.fold()
 
     def fold(self) -> None:
         """The blocks since the last fold as one SQLite row; then their journal space is free."""
-        self.folded_at = time.monotonic()
         if not self.pending:
             return
         blocks = [p[0] for p in self.pending]
@@ -309,11 +314,13 @@ class JournalFold:
 
 
 DESIGNS = {
-    "store": lambda folder, scale: StoreDesign(folder, scale, 0),
-    "sqlite-blocks": lambda folder, scale: SqliteBlocks(folder, scale, 0),
-    "journal-alone-60": lambda folder, scale: JournalFold(folder, scale, 60, False),
-    "journal-dict-60": lambda folder, scale: JournalFold(folder, scale, 60, True),
-    "journal-dict-360": lambda folder, scale: JournalFold(folder, scale, 360, True),
+    "store": lambda folder, scale, poll: StoreDesign(folder, scale, 0),
+    "sqlite-blocks": lambda folder, scale, poll: SqliteBlocks(folder, scale, 0),
+    "journal-alone-60": lambda folder, scale, poll: JournalFold(folder, poll, 60, False),
+    "journal-dict-60": lambda folder, scale, poll: JournalFold(folder, poll, 60, True),
+    "journal-dict-360": lambda folder, scale, poll: JournalFold(folder, poll, 360, True),
+    "journal-dict-360-rollback": lambda folder, scale, poll: JournalFold(folder, poll, 360, True,
+                                                                         "DELETE"),
 }
 
 
@@ -327,9 +334,9 @@ def write_bytes(pid: int) -> int:
 def child(args: argparse.Namespace) -> None:
     """Poll into one design; wait at each stage until the parent has read /proc/PID/io."""
     rate = RATES[args.rate]
-    polls = int(args.seconds * args.scale / rate.poll_interval) + 1
+    polls = int(args.seconds * args.scale / rate.poll_interval)
     readings = list(itertools.islice(minute_polls(polls), polls))
-    design = DESIGNS[args.design](args.state_dir, args.scale)
+    design = DESIGNS[args.design](args.state_dir, args.scale, rate.poll_interval)
     print("ready", flush=True)
     sys.stdin.readline()
     started = time.monotonic()
@@ -373,7 +380,7 @@ def run(base: Path, args: argparse.Namespace) -> None:
     opened = {proc.pid: write_bytes(proc.pid) for *_, proc in runs}
     for *_, proc in runs:
         proc.stdin.write("go\n")
-    print(f"{'rate':14} {'design':18} {'readings':>8} {'commits':>7} {'folds':>5} "
+    print(f"{'rate':14} {'design':25} {'readings':>8} {'commits':>7} {'folds':>5} "
           f"{'B/reading polling':>17} {'B/reading incl. close':>21} {'÷ store':>7} "
           f"{'MB/day':>7}  a power cut loses")
     store_bytes: dict[str, float] = {}
@@ -395,7 +402,7 @@ def run(base: Path, args: argparse.Namespace) -> None:
             store_bytes[rate.name] = total / readings
         ratio = (f"{total / readings / store_bytes[rate.name]:7.3f}"
                  if rate.name in store_bytes else f"{'-':>7}")
-        print(f"{rate.name:14} {design:18} {readings:8d} {int(commits):7d} {int(folds):5d} "
+        print(f"{rate.name:14} {design:25} {readings:8d} {int(commits):7d} {int(folds):5d} "
               f"{polled / readings:17.1f} {total / readings:21.1f} {ratio} {per_day:7.2f}  "
               f"{POWER_CUT[design.split('-')[0]]}", flush=True)
 
