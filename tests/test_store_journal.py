@@ -25,6 +25,7 @@ from gateway.store.journal import (
     JournalFull,
     create,
     device_sector,
+    entry_bytes,
     sectors_for,
 )
 
@@ -237,3 +238,17 @@ def test_a_journal_of_4096_byte_sectors_works_as_one_of_512(tmp_path: Path) -> N
     assert [(e.seq, e.payload) for e in again.entries] == [(s, payload(s)) for s in range(1, 6)]
     assert [e.sector for e in again.entries] == [1, 2, 3, 4, 5]  # 1 sector each (< 4076 bytes)
     assert device_sector(tmp_path) in (512, 1024, 2048, 4096)
+
+
+def test_an_entry_inside_a_payload_is_not_taken_for_one(tmp_path: Path) -> None:
+    """A payload that holds a whole, valid entry at a sector boundary (a journal file stored in
+    the journal, say) is one entry: recovery skips the sectors of an intact entry."""
+    path = tmp_path / "j"
+    journal = Journal(path, capacity_bytes=16 * 1024)
+    inner = entry_bytes(999, b"phantom")
+    outer = bytes(SECTOR - 16) + inner  # the inner entry starts exactly on the next sector
+    journal.append(outer)
+    journal.close()
+    again = reopen(path)
+    assert [(e.seq, e.payload) for e in again.entries] == [(1, outer)]
+    assert again.next_seq == 2

@@ -159,16 +159,20 @@ def scan(data: bytes, sector: int, sectors: int) -> tuple[list[Entry], Torn | No
             start = position // sector
             _, seq, size = _ENTRY_HEAD.unpack_from(data, position)
             end = position + _ENTRY_HEAD.size + size
+            following = start + 1
             if size <= (sectors - 1) * sector - ENTRY_OVERHEAD and end + _CRC.size <= len(data):
                 (crc,) = _CRC.unpack_from(data, end)
                 if zlib.crc32(data[position:end]) == crc:
                     found.append(Entry(seq, data[position + _ENTRY_HEAD.size:end], start,
                                        sectors_for(size, sector)))
+                    # an intact entry's sectors are its own (a later write over any of them
+                    # would have broken its CRC): whatever its payload holds is not an entry
+                    following = start + found[-1].sectors
                 else:
                     broken.append(Torn(seq, start))
             else:
                 broken.append(Torn(seq, start))
-            position = data.find(ENTRY_MAGIC, (start + 1) * sector)
+            position = data.find(ENTRY_MAGIC, following * sector)
         else:
             position = data.find(ENTRY_MAGIC, (position // sector + 1) * sector)
     newest = max((entry.seq for entry in found), default=-1)
