@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -183,16 +184,17 @@ def test_each_commit_writes_only_its_sectors() -> None:
     assert result.stdout.split() == [str(100 * 512), str(100 * 1536)]
 
 
+@pytest.mark.timeout(3600)
 def test_every_acknowledged_entry_survives_sigkill_and_nothing_is_invented(
-        tmp_path: Path) -> None:
-    """A real writer process (tests/journal_proc.py) is SIGKILLed at random moments, 6 times,
-    while it appends, folds and wraps around a 24 KiB ring; after each kill a new process
-    recovers: every entry it had acknowledged is there with its own bytes, nothing after the
-    last one written, and the seqs continue."""
+        tmp_path: Path, torture: bool) -> None:
+    """A real writer process (tests/journal_proc.py) is SIGKILLed at random moments, 6 times
+    (200 with --torture), while it appends, folds and wraps around a 24 KiB ring; after each
+    kill a new process recovers: every entry it had acknowledged is there with its own bytes,
+    nothing after the last one written, and the seqs continue."""
     path = tmp_path / "j"
     rng = random.Random(16)
     acked = 0  # the newest acknowledgement read from any writer so far
-    for _ in range(6):
+    for _ in range(200 if torture else 6):
         proc = subprocess.Popen([sys.executable, str(PROC), "--path", str(path),
                                  "--capacity", str(48 * SECTOR), "--fold-every", "7"],
                                 stdout=subprocess.PIPE, text=True)
@@ -252,3 +254,37 @@ def test_an_entry_inside_a_payload_is_not_taken_for_one(tmp_path: Path) -> None:
     again = reopen(path)
     assert [(e.seq, e.payload) for e in again.entries] == [(1, outer)]
     assert again.next_seq == 2
+
+
+def strace_kill(call: str, when: int, path: Path) -> list[str]:
+    """strace arguments: SIGKILL the process on entering its when-th `call` on `path`."""
+    strace = shutil.which("strace")
+    if strace is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("strace is missing: .ci/run must install it (apt-get install strace)")
+        pytest.skip("no strace here (Debian: apt-get install strace)")
+    return [strace, "-f", "-qq", "-o", os.devnull, "-P", str(path), "-e", f"trace={call}",
+            "-e", f"inject={call}:signal=KILL:when={when}"]
+
+
+@pytest.mark.parametrize("call", ["pwritev,pwritev2", "fdatasync"])
+def test_a_kill_exactly_at_the_write_or_the_sync_of_an_entry(tmp_path: Path, call: str) -> None:
+    """SIGKILL on entering the n-th entry's pwritev (nothing of it written) or its fdatasync
+    (written, not yet synced, never acknowledged), with strace's fault injection: recovery
+    returns the n-1 acknowledged entries, plus the n-th only if it was written whole."""
+    for when in (1, 2, 9, 30):
+        path = tmp_path / f"{call.split(',')[0]}-{when}"
+        Journal(path, capacity_bytes=48 * SECTOR).close()  # made first: only entries counted
+        result = subprocess.run(
+            [*strace_kill(call, when, path), sys.executable, str(PROC), "--path", str(path),
+             "--capacity", str(48 * SECTOR), "--fold-every", "7", "--count", "40"],
+            capture_output=True, text=True, timeout=120)
+        assert result.returncode in (128 + signal.SIGKILL, -signal.SIGKILL), result.stderr
+        acked = [int(line.split()[1]) for line in result.stdout.splitlines()
+                 if line.startswith("acked")]
+        assert acked == list(range(1, when)), (call, when, acked)
+        after = folded_mark(path)
+        journal = reopen(path, after=after)
+        last = max(after, journal.next_seq - 1)
+        assert last == (when - 1 if call.startswith("pwritev") else when), (call, when, last)
+        assert all(e.payload == payload(e.seq) for e in journal.entries)
