@@ -39,6 +39,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from gateway.batchwork import batch_gc
+from gateway.platform.columnar import LazyRecords, Verified, verified_columns
 from gateway.platform.db import open_database
 from gateway.platform.events import EventLog, clip
 from gateway.platform.forks import differing_block, first_differing_seq
@@ -53,13 +54,15 @@ from gateway.store import chain
 from gateway.store.records import seq_ranges
 from gateway.uplink.acksign import sign_ack
 from gateway.uplink.columns import WireError
+from gateway.uplink.payload import payload_records
 from gateway.uplink.wire import (
     MAGIC,
     MAX_HEADER,
     Batch,
     Envelope,
-    decode_envelope,
+    envelope_batch,
     open_envelope,
+    read_envelope,
 )
 
 log = logging.getLogger(__name__)
@@ -176,13 +179,13 @@ class Receiver:
                     raise self._too_large(len(data))
                 envelope, key, state = self._open(data, seen)
                 try:
-                    batch = decode_envelope(envelope)
+                    batch, verified = _decode(envelope)
                 except WireError as exc:
                     raise Rejected(400, "rejected", f"malformed batch: {exc}") from None
                 except Exception as exc:  # the decoder met what it did not foresee
                     raise Rejected(400, "rejected", "malformed batch: the payload cannot be "
                                    f"decoded ({_named(exc)})") from None
-                return self._accept(batch, state, key)
+                return self._accept(batch, state, key, verified)
             except Rejected as rejected:
                 return self._reject(seen, rejected, source)
             except Exception as exc:
@@ -269,7 +272,8 @@ class Receiver:
                                 "gateways WHERE gateway = ?", (gateway,)).fetchone()
         return _State(*row) if row else None
 
-    def _accept(self, batch: Batch, state: _State | None, key: Ed25519PublicKey) -> Ack:
+    def _accept(self, batch: Batch, state: _State | None, key: Ed25519PublicKey,
+                verified: Verified | None = None) -> Ack:
         gateway = batch.gateway
         acked = state.acked_seq if state else 0
         if state is not None and batch.first_seq <= acked:
@@ -281,7 +285,7 @@ class Receiver:
                            "already stored")
         gap = self._check_continuity(batch, state, key)
         first_new = max(batch.first_seq, acked + 1)
-        rows = Rows(batch, first_new)
+        rows = Rows(batch, first_new, verified)
         conn = self.conn
         inserts: list[Future] = []
 
@@ -295,7 +299,7 @@ class Receiver:
 
         conn.execute("BEGIN IMMEDIATE")
         try:
-            heads = self._verify(batch, key, insert_verified)
+            heads = self._verify(batch, key, insert_verified, verified)
             for insert in inserts:
                 insert.result()
             if state is not None and batch.first_seq <= acked:
@@ -382,13 +386,15 @@ class Receiver:
         return None  # over stored seqs, the same blocks (_check_stored_seqs)
 
     def _verify(self, batch: Batch, key: Ed25519PublicKey,
-                verified: Callable[[int, int], None] | None = None) -> list[bytes]:
+                verified: Callable[[int, int], None] | None = None,
+                columns: Verified | None = None) -> list[bytes]:
         """Every record's leaf chained from prev_head, and the last block's signature checked
         over the head reached: through the chain it proves every record and every earlier head
         of the batch (docs/platform.md, "One signature per batch"). Returns each block's head.
         Records of hashed blocks go to `verified` in chunks, to be inserted meanwhile."""
         try:
-            heads, signed = chain_blocks(batch, verified, INSERT_CHUNK)
+            heads, signed = chain_blocks(batch, verified, INSERT_CHUNK,
+                                         columns.leaves if columns else None)
         except NotCanonical as exc:
             raise Rejected(422, "verification_failed", str(exc), exc.block.first_seq,
                            exc.block.last_seq) from None
@@ -485,6 +491,16 @@ class Receiver:
         return {"gateway": gateway, "acked_seq": state.acked_seq if state else 0,
                 "first_seq": state.first_seq if state else None,
                 "next_block": state.next_block if state else 0}
+
+
+def _decode(envelope: Envelope) -> tuple[Batch, Verified | None]:
+    """The batch, with every leaf and row computed column by column where the columns allow
+    (gateway/platform/columnar.py: the records are then made only if asked for); WireError if
+    it is malformed."""
+    columns = read_envelope(envelope)
+    verified = verified_columns(columns, envelope.gateway)
+    records = LazyRecords(columns) if verified else payload_records(columns)
+    return envelope_batch(envelope, columns, records), verified
 
 
 def _named(exc: BaseException) -> str:

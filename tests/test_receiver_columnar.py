@@ -1,0 +1,140 @@
+"""The receiver's column-by-column path (gateway/platform/columnar.py) gives, for every batch it
+takes, the leaves of the chain spec (chain.canonical_bytes of each record, not the code under
+test) and the very rows the record-by-record path stores; and it takes the batches gateways send."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gateway.platform.columnar import verified_columns
+from gateway.platform.rows import Rows
+from gateway.store import chain
+from gateway.uplink.payload import (
+    BlockSignature,
+    Tombstone,
+    encode_payload,
+    payload_records,
+    read_payload,
+)
+from gateway.uplink.recipes import Recipe
+from gateway.uplink.wire import Batch
+
+GATEWAY = "150602-0017"
+COUNTER = Recipe("modbus", "u32", "ABCD", 0.01, 0.0, 2)
+LEVEL = Recipe("modbus", "float32", "ABCD")
+RECIPES = {("m1", "forward_total"): COUNTER, ("m2", "level"): LEVEL}
+SHARED_DATA = [None, {"kind": "total"}, {"源": "水位", "n": 2}]
+
+
+def _spec_leaf(record) -> bytes:
+    if isinstance(record, Tombstone):
+        return record.leaf
+    return chain.leaf_hash(chain.canonical_bytes(record))
+
+
+def _blocks(first_seq: int, count: int, size: int) -> list[BlockSignature]:
+    blocks, seq = [], first_seq
+    while seq < first_seq + count:
+        last = min(seq + size, first_seq + count) - 1
+        blocks.append(BlockSignature(len(blocks) + 7, seq, last, bytes(64)))
+        seq = last + 1
+    return blocks
+
+
+def _slow_rows(records, first_seq: int) -> list[tuple]:
+    batch = Batch(GATEWAY, 1, 0.0, bytes(32), bytes(32), _blocks(first_seq, len(records), 16),
+                  list(records))
+    return Rows(batch, first_seq).build(0, len(records))
+
+
+def _check(records, first_seq: int, must_be_fast: bool) -> None:
+    payload = encode_payload(_blocks(first_seq, len(records), 16), records, RECIPES)
+    columns = read_payload(payload, first_seq, 7)
+    verified = verified_columns(columns, GATEWAY)
+    decoded = payload_records(columns)
+    if must_be_fast:
+        assert verified is not None
+    if verified is not None:
+        assert verified.leaves == [_spec_leaf(record) for record in decoded]
+        assert verified.leaves == [_spec_leaf(record) for record in records]
+        assert verified.rows == _slow_rows(decoded, first_seq)
+
+
+def _reading(seq: int, minute: int, channel: int, quality: str = "good", data=None) -> tuple:
+    """A minute's reading of one of three channels, as a gateway stores it."""
+    wall, mono = 1.7e9 + minute * 60.000125, 5000.0 + minute * 60.0
+    if channel == 0:
+        raw = [(minute * 37) >> 16, (minute * 37) & 0xFFFF]
+        return (seq, "reading", "m1", "forward_total", COUNTER.value(raw), "m3", quality, raw,
+                wall, mono, 3, data)
+    if channel == 1:
+        raw = [0x4120, (minute % 4) * 0x100]
+        return (seq, "reading", "m2", "level", LEVEL.value(raw), "m", quality, raw, wall,
+                mono + 0.001, 3, data)
+    return (seq, "accounting", "well", "volume_today", minute * 1.25 if minute % 5 else None,
+            "m3", quality, [], wall, mono, 3, data)
+
+
+def test_a_gateways_batch_takes_the_column_path():
+    records, seq = [], 1001
+    for minute in range(200):
+        for channel in range(3):
+            records.append(_reading(seq, minute, channel, data=SHARED_DATA[channel]))
+            seq += 1
+    _check(records, 1001, must_be_fast=True)
+
+
+def test_channels_at_irregular_seqs_and_mixed_qualities():
+    records, seq = [], 1
+    for minute in range(60):
+        for channel in ((0, 1) if minute % 3 else (0, 2, 1)):
+            records.append(_reading(seq, minute, channel, "good" if minute % 7 else "stale"))
+            seq += 1
+    _check(records, 1, must_be_fast=True)
+
+
+def test_a_tombstone_or_a_changing_raw_length_takes_the_record_path():
+    records = [_reading(seq, seq, 0) for seq in range(1, 40)]
+    thinned = [*records[:5], Tombstone(6, bytes(range(32))), *records[6:]]
+    _check(thinned, 1, must_be_fast=False)
+    assert verified_columns(read_payload(encode_payload(_blocks(1, 39, 16), thinned, RECIPES),
+                                         1, 7), GATEWAY) is None
+    longer = [*records[:10], (*records[10][:7], [1, 2, 3], *records[10][8:]), *records[11:]]
+    _check(longer, 1, must_be_fast=False)
+
+
+_names = st.sampled_from(["reading", "m1", "m2", "水位", "a\"b", "%s", ""])
+_values = st.one_of(st.none(), st.integers(-(2**63), 2**63 - 1),
+                    st.floats(allow_nan=False, allow_infinity=False), st.just(-0.0),
+                    st.text(max_size=5), st.just("%d"))
+_raws = st.one_of(st.lists(st.integers(0, 0xFF), max_size=3),
+                  st.lists(st.integers(0, 0xFFFF), min_size=2, max_size=2),
+                  st.lists(st.integers(0, 2**64 - 1), max_size=2))
+_clocks = st.one_of(st.floats(0, 1e10), st.floats(-1e3, 1e3))
+
+
+@st.composite
+def _batches(draw):
+    count = draw(st.integers(1, 24))
+    first_seq = draw(st.integers(1, 2**40))
+    channel_raws = {}
+    records = []
+    for offset in range(count):
+        kind, device, point = draw(_names), draw(_names), draw(_names)
+        unit = draw(st.sampled_from(["m3", "m"]))
+        raw = draw(_raws)
+        key = (kind, device, point, unit)
+        raw = channel_raws.setdefault(key, raw) if draw(st.booleans()) else raw
+        records.append((first_seq + offset, kind, device, point, draw(_values), unit,
+                        draw(st.sampled_from(["good", "bad", "%s"])), list(raw),
+                        draw(_clocks), draw(_clocks), draw(st.integers(0, 2**40)),
+                        draw(st.sampled_from(SHARED_DATA))))
+    return records, first_seq
+
+
+@settings(max_examples=80, deadline=None)
+@given(batch=_batches())
+def test_any_batch_gives_the_specs_leaves_and_the_record_paths_rows(batch):
+    records, first_seq = batch
+    _check(records, first_seq, must_be_fast=False)
