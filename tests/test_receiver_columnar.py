@@ -138,3 +138,37 @@ def _batches(draw):
 def test_any_batch_gives_the_specs_leaves_and_the_record_paths_rows(batch):
     records, first_seq = batch
     _check(records, first_seq, must_be_fast=False)
+
+
+_recipes = st.builds(
+    Recipe, st.just("modbus"),
+    st.sampled_from(["u16", "i16", "u32", "i32", "u64", "i64", "float32", "float64", "bits16"]),
+    st.sampled_from(["ABCD", "CDAB", "BADC"]),
+    st.sampled_from([1.0, 0.01, 0.1, -2.5, 1e-300, 3.0]), st.sampled_from([0.0, -40.0, 0.1]),
+    st.sampled_from([None, 0, 1, 3, -2, 12]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(recipe=_recipes, raws=st.lists(st.lists(st.integers(0, 0xFFFF), min_size=1, max_size=4),
+                                      min_size=1, max_size=6))
+def test_recipe_values_at_once_are_value_raw_by_raw(recipe, raws):
+    """Recipe.values() (the receiver's) against Recipe.value() (the sender's), bit for bit,
+    and the same refusal."""
+    try:
+        expected = [recipe.value(list(raw)) for raw in raws]
+    except Exception as exc:  # noqa: BLE001 - whatever value() raises, values() raises too
+        try:
+            recipe.values([tuple(raw) for raw in raws])
+        except Exception as again:  # noqa: BLE001
+            assert type(again) is type(exc)
+            return
+        raise AssertionError(f"values() gave a value where value() raised {exc!r}") from None
+    got = recipe.values([tuple(raw) for raw in raws])
+    assert [(type(v), repr(v)) for v in got] == [(type(v), repr(v)) for v in expected]
+
+
+def test_a_counters_values_are_computed_at_once():
+    raws = [(0, 1234), (1, 65535), (0, 0)]
+    # scale 0.01, then 2 decimals: 1234 × 0.01 / 100; (65536 + 65535) × 0.01 / 100
+    assert COUNTER._values_at_once(raws) == [0.1234, 13.1071, 0.0]
+    assert LEVEL._values_at_once([(0x4120, 0)]) == [10.0]  # float32 0x41200000

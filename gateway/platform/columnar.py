@@ -22,11 +22,17 @@ import hashlib
 import math
 import struct
 from collections.abc import Iterator, Sequence
-from itertools import accumulate, repeat
-from operator import and_, methodcaller
+from itertools import accumulate, compress, repeat, starmap
+from operator import add, and_, getitem, lt, methodcaller, not_
 from typing import Any
 
-from gateway.store.leaves import RAW_LAYOUTS, _scalar_text, clock_texts, names_text
+from gateway.store.leaves import (
+    RAW_LAYOUTS,
+    _scalar_text,
+    clock_texts,
+    names_text,
+    value_texts,
+)
 from gateway.store.records import pack_raw
 from gateway.uplink.columns import (
     Reader,
@@ -46,6 +52,7 @@ from gateway.uplink.payload_read import PayloadColumns
 
 BY_RECIPE, NONE, INT, FLOAT, STR = range(5)  # value modes (payload.py)
 TEXT = "[%d,%s,%s,%d,%s]"  # seq, middle, "wall,mono", boot, data
+MIDDLE = "%s%s%s%s"  # names (each with its comma), value, "," unit and quality, raw
 _digest = methodcaller("digest")
 _DOUBLE = struct.Struct("<d")
 _INT64 = struct.Struct("<q")
@@ -217,27 +224,51 @@ def _raws(columns: PayloadColumns, width: int, row: int, end: int,
 def _by_recipe(names: tuple[str, str, str, str], recipe: Any, raws: list[tuple[int, ...]],
                qualities: list[int], quality_table: list[str]
                ) -> tuple[list[str], list[Any], list[Any]] | None:
-    """Middles, values and packed raws of a channel whose every value is by its recipe."""
+    """Middles, values and packed raws of a channel whose every value is by its recipe: each
+    computed once per distinct raw, and column-wise over those."""
     kind, device, point, unit = names
+    distinct = list(dict.fromkeys(raws))
+    values = recipe.values(distinct)
+    value_json = value_texts(values)
+    if value_json is None:
+        return None
+    raw_json = list(map(RAW_LAYOUTS[len(distinct[0])].__mod__, distinct))
     head = names_text((kind, device, point))
-    layout = RAW_LAYOUTS[len(raws[0])]
-    by_raw: dict[tuple[int, ...], Any] = {}
-    texts: dict[tuple[int, ...], tuple[str, str]] = {}
-    packs: dict[tuple[int, ...], Any] = {}
-    for raw in dict.fromkeys(raws):
-        value = by_raw[raw] = recipe.value(list(raw))
-        value_text = _scalar_text(value)
-        if value_text is None:
-            return None
-        texts[raw] = (head + value_text + ",", layout % raw)
-        packs[raw] = pack_raw(raw)
-    keys = list(zip(raws, qualities, strict=True))
-    middles = {}
-    for key in dict.fromkeys(keys):
-        front, raw_text = texts[key[0]]
-        middles[key] = front + names_text((unit, quality_table[key[1]])) + raw_text
-    return (list(map(middles.__getitem__, keys)), list(map(by_raw.__getitem__, raws)),
-            list(map(packs.__getitem__, raws)))
+    packs = dict(zip(distinct, _packed(distinct), strict=True))
+    by_raw = dict(zip(distinct, values, strict=True))
+    if qualities.count(qualities[0]) == len(qualities):  # one quality (the usual)
+        tail = "," + names_text((unit, quality_table[qualities[0]]))
+        middles = dict(zip(distinct, map(MIDDLE.__mod__, zip(
+            repeat(head), value_json, repeat(tail), raw_json)), strict=True))
+        by_record = list(map(middles.__getitem__, raws))
+    else:
+        fronts = dict(zip(distinct, zip(value_json, raw_json, strict=True), strict=True))
+        keys = list(zip(raws, qualities, strict=True))
+        middles = {}
+        for key in dict.fromkeys(keys):
+            value_text, raw_text = fronts[key[0]]
+            middles[key] = (head + value_text + "," + names_text((unit, quality_table[key[1]]))
+                            + raw_text)
+        by_record = list(map(middles.__getitem__, keys))
+    return (by_record, list(map(by_raw.__getitem__, raws)), list(map(packs.__getitem__, raws)))
+
+
+def _packed(raws: list[tuple[int, ...]]) -> list[bytes | None]:
+    """pack_raw() of each raw (all of one length), column-wise for bytes and registers."""
+    size = len(raws[0])
+    if not size:
+        return [None] * len(raws)
+    tops = list(map(max, raws))
+    if max(tops) >= 0x10000:
+        return list(map(pack_raw, raws))
+    if max(tops) < 0x100:
+        return list(map(bytes, map(add, repeat((1,)), raws)))  # width tag 1, then the bytes
+    small = list(map(lt, tops, repeat(0x100)))
+    as_bytes = map(bytes, map(add, repeat((1,)), compress(raws, small)))
+    as_registers = starmap(struct.Struct(f">B{size}H").pack,
+                           map(add, repeat((2,)), compress(raws, map(not_, small))))
+    # each in turn from the one its raw's width says (False 0: registers, True 1: bytes)
+    return list(map(next, map(getitem, repeat((as_registers, as_bytes)), small)))
 
 
 def _one_by_one(names: tuple[str, str, str, str], recipe: Any, raws: list[tuple[int, ...]],
