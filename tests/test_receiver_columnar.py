@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from gateway.platform.columnar import verified_columns
 from gateway.platform.rows import Rows
 from gateway.store import chain
+from gateway.uplink.columns import Reader, WireError, uvarints
 from gateway.uplink.payload import (
     BlockSignature,
     Tombstone,
@@ -156,10 +157,10 @@ def test_recipe_values_at_once_are_value_raw_by_raw(recipe, raws):
     and the same refusal."""
     try:
         expected = [recipe.value(list(raw)) for raw in raws]
-    except Exception as exc:  # noqa: BLE001 - whatever value() raises, values() raises too
+    except Exception as exc:
         try:
             recipe.values([tuple(raw) for raw in raws])
-        except Exception as again:  # noqa: BLE001
+        except Exception as again:
             assert type(again) is type(exc)
             return
         raise AssertionError(f"values() gave a value where value() raised {exc!r}") from None
@@ -172,3 +173,42 @@ def test_a_counters_values_are_computed_at_once():
     # scale 0.01, then 2 decimals: 1234 × 0.01 / 100; (65536 + 65535) × 0.01 / 100
     assert COUNTER._values_at_once(raws) == [0.1234, 13.1071, 0.0]
     assert LEVEL._values_at_once([(0x4120, 0)]) == [10.0]  # float32 0x41200000
+
+
+def _leb128(data: bytes) -> list[int] | None:
+    """Every varint of `data` by the definition (7 bits a byte, low group first); None if the
+    last one is cut or one runs past 10 bytes (the reader's limit: no continuation past bit
+    63)."""
+    values, value, shift, size = [], 0, 0, 0
+    for byte in data:
+        value |= (byte & 0x7F) << shift
+        shift, size = shift + 7, size + 1
+        if size > 10:
+            return None
+        if byte < 0x80:
+            values.append(value)
+            value, shift, size = 0, 0, 0
+    return None if size else values
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=st.lists(st.one_of(st.integers(0, 127), st.integers(0, 2**64 - 1)), max_size=40),
+       junk=st.binary(max_size=12), count=st.integers(0, 45))
+def test_varints_read_at_once_are_the_definitions(values, junk, count):
+    data = uvarints(values)
+    assert Reader(data).uvarints() == values
+    for buffer in (data + junk, junk):
+        expected = _leb128(buffer)
+        try:
+            got = Reader(buffer).uvarints()
+        except WireError:
+            assert expected is None
+        else:
+            assert got == expected
+        reader = Reader(buffer)
+        try:
+            got = reader.uvarints(count)
+        except WireError:
+            assert expected is None or len(expected) < count
+        else:
+            assert _leb128(buffer[:reader.pos]) == got and len(got) == count
