@@ -51,6 +51,10 @@ from gateway.uplink.payload import (
 from gateway.uplink.payload_read import PayloadColumns
 
 BY_RECIPE, NONE, INT, FLOAT, STR = range(5)  # value modes (payload.py)
+# A records row without its leaf (NULL: only a thinned record has one): one value less to bind.
+INSERT_PLAIN = ("INSERT INTO records (gateway, seq, kind, device, point, value, unit, quality, "
+                "raw, wall_time, mono_time, boot, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                "?, ?)")
 TEXT = "[%d,%s,%s,%d,%s]"  # seq, middle, "wall,mono", boot, data
 MIDDLE = "%s%s%s%s"  # names (each with its comma), value, "," unit and quality, raw
 _digest = methodcaller("digest")
@@ -61,7 +65,7 @@ _ANY_FAULT = (WireError, OverflowError, struct.error, ValueError, TypeError, Ind
 
 
 class Verified:
-    """Leaves and rows of every record of a batch, in seq order."""
+    """Leaves and rows (INSERT_PLAIN's columns) of every record of a batch, in seq order."""
 
     def __init__(self, leaves: list[bytes], rows: list[tuple[Any, ...]]) -> None:
         self.leaves, self.rows = leaves, rows
@@ -150,7 +154,7 @@ def _verified(columns: PayloadColumns, gateway: str) -> Verified | None:
     order = seq_order
     rows = list(zip(repeat(gateway), seqs, order.kinds, order.devices, order.points,
                     order.values, order.units, order.qualities, order.packs, walls, monos, boots,
-                    order.data_rows, repeat(None)))
+                    order.data_rows))
     return Verified(leaves, rows)
 
 

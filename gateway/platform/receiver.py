@@ -44,7 +44,6 @@ from gateway.platform.db import open_database
 from gateway.platform.events import EventLog, clip
 from gateway.platform.forks import differing_block, first_differing_seq
 from gateway.platform.rows import (
-    INSERT_RECORD,
     NotCanonical,
     Rows,
     chain_blocks,
@@ -295,7 +294,7 @@ class Receiver:
             next blocks are verified; committed only if everything verifies."""
             chunk = rows.build(low, high)
             if chunk:
-                inserts.append(_INSERTER.submit(conn.executemany, INSERT_RECORD, chunk))
+                inserts.append(_INSERTER.submit(conn.executemany, rows.insert, chunk))
 
         conn.execute("BEGIN IMMEDIATE")
         try:

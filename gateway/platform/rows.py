@@ -10,7 +10,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from gateway.platform.columnar import Verified
+from gateway.platform.columnar import INSERT_PLAIN, Verified
 from gateway.store import chain
 from gateway.store.leaves import canonical_leaves
 from gateway.store.records import pack_raw
@@ -42,6 +42,7 @@ class Rows:
     def __init__(self, batch: Batch, first_new: int, verified: Verified | None = None) -> None:
         self.batch = batch
         self.verified = verified  # every row made already (gateway/platform/columnar.py)
+        self.insert = INSERT_RECORD if verified is None else INSERT_PLAIN  # for build()'s rows
         self.skip = first_new - batch.first_seq  # offsets below this are stored already
         self.count = 0
         self.thinned: list[int] = []

@@ -175,9 +175,18 @@ class Reader:
             return None  # the last one runs past the end
         values = {}
         for token in set(tokens):
-            if len(token) > _MAX_VARINT_BYTES:
+            size = len(token)
+            if size == 1:
+                values[token] = token[0]
+            elif size == 3:  # e.g. a clock's step
+                values[token] = (token[0] & 0x7F) | (token[1] & 0x7F) << 7 | token[2] << 14
+            elif size <= _MAX_VARINT_BYTES:
+                value = 0
+                for index, byte in enumerate(token):
+                    value |= (byte & 0x7F) << (7 * index)
+                values[token] = value
+            else:
                 return None
-            values[token] = sum((byte & 0x7F) << (7 * index) for index, byte in enumerate(token))
         self.pos = len(data)
         return list(map(values.__getitem__, tokens))
 
