@@ -49,6 +49,7 @@ from gateway.uplink.payload import (
     payload_records,
 )
 from gateway.uplink.payload_read import PayloadColumns
+from gateway.uplink.wire import Batch, Envelope, envelope_batch, read_envelope
 
 BY_RECIPE, NONE, INT, FLOAT, STR = range(5)  # value modes (payload.py)
 # A records row without its leaf (NULL: only a thinned record has one): one value less to bind.
@@ -92,6 +93,15 @@ class LazyRecords(Sequence[Record]):
 
     def __iter__(self) -> Iterator[Record]:
         return iter(self._all())
+
+
+def decode_batch(envelope: Envelope) -> tuple[Batch, Verified | None]:
+    """The batch, with every leaf and row computed from the columns where they allow (then its
+    records are made only if asked for); WireError if it is malformed."""
+    columns = read_envelope(envelope)
+    verified = verified_columns(columns, envelope.gateway)
+    records = LazyRecords(columns) if verified else payload_records(columns)
+    return envelope_batch(envelope, columns, records), verified
 
 
 def verified_columns(columns: PayloadColumns, gateway: str) -> Verified | None:

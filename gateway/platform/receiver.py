@@ -39,7 +39,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from gateway.batchwork import batch_gc
-from gateway.platform.columnar import LazyRecords, Verified, verified_columns
+from gateway.platform.columnar import Verified, decode_batch
 from gateway.platform.db import open_database
 from gateway.platform.events import EventLog, clip
 from gateway.platform.forks import differing_block, first_differing_seq
@@ -53,15 +53,12 @@ from gateway.store import chain
 from gateway.store.records import seq_ranges
 from gateway.uplink.acksign import sign_ack
 from gateway.uplink.columns import WireError
-from gateway.uplink.payload import payload_records
 from gateway.uplink.wire import (
     MAGIC,
     MAX_HEADER,
     Batch,
     Envelope,
-    envelope_batch,
     open_envelope,
-    read_envelope,
 )
 
 log = logging.getLogger(__name__)
@@ -178,7 +175,7 @@ class Receiver:
                     raise self._too_large(len(data))
                 envelope, key, state = self._open(data, seen)
                 try:
-                    batch, verified = _decode(envelope)
+                    batch, verified = decode_batch(envelope)
                 except WireError as exc:
                     raise Rejected(400, "rejected", f"malformed batch: {exc}") from None
                 except Exception as exc:  # the decoder met what it did not foresee
@@ -490,16 +487,6 @@ class Receiver:
         return {"gateway": gateway, "acked_seq": state.acked_seq if state else 0,
                 "first_seq": state.first_seq if state else None,
                 "next_block": state.next_block if state else 0}
-
-
-def _decode(envelope: Envelope) -> tuple[Batch, Verified | None]:
-    """The batch, with every leaf and row computed column by column where the columns allow
-    (gateway/platform/columnar.py: the records are then made only if asked for); WireError if
-    it is malformed."""
-    columns = read_envelope(envelope)
-    verified = verified_columns(columns, envelope.gateway)
-    records = LazyRecords(columns) if verified else payload_records(columns)
-    return envelope_batch(envelope, columns, records), verified
 
 
 def _named(exc: BaseException) -> str:
