@@ -18,6 +18,7 @@ from gateway.uplink.payload import (
     payload_records,
     read_payload,
 )
+from gateway.uplink.payload_read import _positions
 from gateway.uplink.recipes import Recipe
 from gateway.uplink.wire import Batch
 
@@ -213,3 +214,19 @@ def test_varints_read_at_once_are_the_definitions(values, junk, count):
             assert expected is None or len(expected) < count
         else:
             assert _leb128(buffer[:reader.pos]) == got and len(got) == count
+
+
+@settings(max_examples=300, deadline=None)
+@given(channels=st.integers(0, 5), data=st.data())
+def test_channel_positions_are_each_channels_offsets_in_seq_order(channels, data):
+    pattern = data.draw(st.lists(st.integers(0, channels + 1), max_size=8))
+    col = pattern * data.draw(st.integers(0, 4)) + data.draw(
+        st.lists(st.integers(0, channels + 1), max_size=3))
+    expected = [[offset for offset, index in enumerate(col) if index == channel + 2]
+                for channel in range(channels)]
+    assert _positions(col, channels) == expected
+
+
+def test_channels_taking_turns_are_found_by_their_period():
+    assert _positions([3, 2, 4] * 3, 3) == [[1, 4, 7], [0, 3, 6], [2, 5, 8]]
+    assert _positions([3, 2, 4] * 3 + [2], 3) == [[1, 4, 7, 9], [0, 3, 6], [2, 5, 8]]

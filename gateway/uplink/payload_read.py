@@ -114,13 +114,7 @@ def read_columns(raw: bytes, first_seq: int, first_block: int) -> PayloadColumns
                       if index - FIRST_CHANNEL >= len(channels))
         raise WireError(f"record seq {first_seq + offset} names channel "
                         f"{channel_col[offset] - FIRST_CHANNEL}; the batch has {len(channels)}")
-    positions: list[list[int]] = [[] for _ in channels]
-    if len(channels) == 1 and TOMBSTONE not in channel_col and VERBATIM not in channel_col:
-        positions[0] = list(range(total))
-    else:
-        for offset, index in enumerate(channel_col):
-            if index >= FIRST_CHANNEL:
-                positions[index - FIRST_CHANNEL].append(offset)
+    positions = _positions(channel_col, len(channels))
     plain = sum(map(len, positions))
     quality_col = reader.uvarints(plain)
     data_col = reader.uvarints(plain)
@@ -140,3 +134,25 @@ def read_columns(raw: bytes, first_seq: int, first_block: int) -> PayloadColumns
     return PayloadColumns(first_seq, channels, data_table, string_table, quality_table, blocks,
                           channel_col, leaves, verbatim, positions, plain, quality_col, data_col,
                           modes, ints, floats, strs, lengths, raw_columns, clock_columns)
+
+
+def _positions(channel_col: list[int], channels: int) -> list[list[int]]:
+    """The seq offsets of each channel's records, in seq order, without a step per record: a
+    batch whose channels take turns in a fixed order (every minute's readings alike) is
+    periodic; any other is sorted by channel (a stable sort keeps each channel in seq order)."""
+    total = len(channel_col)
+    first = channel_col[:channels]
+    if (channels and total >= channels and channel_col[channels:] == channel_col[:-channels]
+            and sorted(first) == list(range(FIRST_CHANNEL, FIRST_CHANNEL + channels))):
+        periodic: list[list[int]] = [[] for _ in range(channels)]
+        for start, index in enumerate(first):
+            periodic[index - FIRST_CHANNEL] = list(range(start, total, channels))
+        return periodic
+    order = sorted(range(total), key=channel_col.__getitem__)
+    start = channel_col.count(TOMBSTONE) + channel_col.count(VERBATIM)
+    positions = []
+    for index in range(FIRST_CHANNEL, FIRST_CHANNEL + channels):
+        count = channel_col.count(index)
+        positions.append(order[start:start + count])
+        start += count
+    return positions
