@@ -6,11 +6,18 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from uplink_support import make_store
 
+from gateway.platform import columnar
+from gateway.platform.audit import audit_gateway
 from gateway.platform.columnar import verified_columns
+from gateway.platform.receiver import Receiver
 from gateway.platform.rows import Rows
+from gateway.simulator.backlog import backlog_config
 from gateway.store import chain
+from gateway.uplink import wire
 from gateway.uplink.columns import Reader, WireError, uvarints
+from gateway.uplink.outbox import Outbox
 from gateway.uplink.payload import (
     BlockSignature,
     Tombstone,
@@ -19,13 +26,14 @@ from gateway.uplink.payload import (
     read_payload,
 )
 from gateway.uplink.payload_read import _positions
-from gateway.uplink.recipes import Recipe
+from gateway.uplink.recipes import Recipe, recipes_from_config
 from gateway.uplink.wire import Batch
 
 GATEWAY = "150602-0017"
 COUNTER = Recipe("modbus", "u32", "ABCD", 0.01, 0.0, 2)
 LEVEL = Recipe("modbus", "float32", "ABCD")
 RECIPES = {("m1", "forward_total"): COUNTER, ("m2", "level"): LEVEL}
+BACKLOG_RECIPES = recipes_from_config(backlog_config())
 SHARED_DATA = [None, {"kind": "total"}, {"源": "水位", "n": 2}]
 
 
@@ -230,3 +238,40 @@ def test_channel_positions_are_each_channels_offsets_in_seq_order(channels, data
 def test_channels_taking_turns_are_found_by_their_period():
     assert _positions([3, 2, 4] * 3, 3) == [[1, 4, 7], [0, 3, 6], [2, 5, 8]]
     assert _positions([3, 2, 4] * 3 + [2], 3) == [[1, 4, 7, 9], [0, 3, 6], [2, 5, 8]]
+
+
+def _stored(receiver: Receiver) -> list:
+    return [receiver.conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall()
+            for table in ("records", "blocks")] + [receiver.conn.execute(
+                "SELECT gateway, first_seq, acked_seq, head, next_block, last_nonce, records, "
+                "thinned FROM gateways").fetchall()]
+
+
+def test_the_receiver_stores_by_columns_what_it_stores_record_by_record(tmp_path, monkeypatch):
+    """A gateway's batches (store writer, outbox, wire encoder, the backlog's recipes) through
+    accept() twice: the column path and, forced, the record path; the same tables."""
+    store = make_store(tmp_path, minutes=20)  # 320 records, 20 blocks
+    outbox = Outbox(store.db)
+    batches = [wire.encode_batch(store.writer.key, GATEWAY, nonce, 0.0, chunk.blocks,
+                                 chunk.records, chunk.prev_head, chunk.head, BACKLOG_RECIPES)
+               for nonce, chunk in ((1, outbox.read(0, 160)), (2, outbox.read(160, 160)))]
+    key = store.writer.key.public_key()
+    taken = []
+    original = columnar.verified_columns
+
+    def spy(columns, gateway):
+        taken.append(original(columns, gateway) is not None)
+        return original(columns, gateway)
+
+    monkeypatch.setattr(columnar, "verified_columns", spy)
+    by_columns = Receiver(tmp_path / "columns.db", {GATEWAY: key})
+    assert [by_columns.accept(data).status for data in batches] == ["stored", "stored"]
+    assert taken == [True, True]
+    monkeypatch.setattr(columnar, "verified_columns", lambda columns, gateway: None)
+    by_records = Receiver(tmp_path / "records.db", {GATEWAY: key})
+    assert [by_records.accept(data).status for data in batches] == ["stored", "stored"]
+    assert _stored(by_columns) == _stored(by_records)
+    assert audit_gateway(by_columns.conn, GATEWAY, key).ok
+    by_columns.close()
+    by_records.close()
+    store.writer.close()
