@@ -148,7 +148,8 @@ GROUPS = (
     ("block_signature_valid", "signatures"), ("block_message", "signatures"),
     ("decompress", "decompression"),
     ("payload.py", "decoding"), ("columns.py", "decoding"), ("recipes.py", "decoding"),
-    ("leaves.py", "leaf hashing"),
+    ("leaves.py", "leaf hashing"), ("columnar.py", "leaves and rows (columns)"),
+    ("payload_read.py", "decoding"),
     ("chain_step", "chain"), ("_verify", "chain"),
     ("rows.py", "rows for SQLite"), ("records.py", "rows for SQLite"),
     ("encode", "JSON"), ("iterencode", "JSON"), ("json", "JSON"),
@@ -209,6 +210,7 @@ def thread_cpu() -> dict[str, float]:
 def parts(data: bytes, key) -> dict[str, float]:
     """CPU µs per record of each stage of accept() alone, on one batch (best of 3)."""
     import gc
+    import hashlib
     import sqlite3
     import zlib
 
@@ -216,6 +218,12 @@ def parts(data: bytes, key) -> dict[str, float]:
     from gateway.platform.rows import INSERT_RECORD, Rows, fast_leaves
     from gateway.store import chain
     from gateway.uplink.wire import decode_envelope, open_envelope
+
+    try:  # the column-by-column receiver (gateway/platform/columnar.py), if this tree has it
+        from gateway.platform.columnar import INSERT_PLAIN, verified_columns
+        from gateway.uplink.wire import read_envelope
+    except ImportError:
+        verified_columns = None
 
     envelope = open_envelope(data)
     batch = decode_envelope(envelope)
@@ -242,11 +250,22 @@ def parts(data: bytes, key) -> dict[str, float]:
                            block.signature))
         return signed
 
+    def memory_insert(insert: str, rows: list) -> None:
+        conn = sqlite3.connect(":memory:", isolation_level=None)
+        conn.execute("CREATE TABLE records (gateway TEXT NOT NULL, seq INTEGER NOT NULL, kind "
+                     "TEXT, device TEXT, point TEXT, value, unit TEXT, quality TEXT, raw BLOB, "
+                     "wall_time REAL, mono_time REAL, boot INTEGER, data TEXT, leaf BLOB, "
+                     "PRIMARY KEY (gateway, seq)) WITHOUT ROWID")
+        conn.execute("BEGIN")
+        conn.executemany(insert, rows)
+        conn.execute("COMMIT")
+        conn.close()
+
     def inserted() -> None:
         folder = Path(tempfile.mkdtemp(prefix="wellgate-parts-"))
         conn: sqlite3.Connection = open_database(folder / "platform.db")
         conn.execute("BEGIN")
-        conn.executemany(INSERT_RECORD, rows)
+        conn.executemany(insert, rows)
         conn.execute("COMMIT")
         conn.close()
         shutil.rmtree(folder, ignore_errors=True)
@@ -255,14 +274,32 @@ def parts(data: bytes, key) -> dict[str, float]:
     try:
         timed("envelope signature", lambda: envelope.signature_valid(key))
         timed("decompression", lambda: zlib.decompress(envelope.payload))
-        timed("decoding (decompression included)", lambda: decode_envelope(envelope))
-        leaves = timed("leaf hashing", lambda: fast_leaves(batch.records))
+        if verified_columns is None:
+            timed("decoding (decompression included)", lambda: decode_envelope(envelope))
+            leaves = timed("leaf hashing", lambda: fast_leaves(batch.records))
+        else:
+            columns = timed("reading the columns (decompression included)",
+                            lambda: read_envelope(envelope))
+            verified = timed("leaves and rows from the columns",
+                             lambda: verified_columns(columns, batch.gateway))
+            leaves = verified.leaves
         signed = timed("chain", chained)
         timed("every block signature", lambda: [chain.block_signature_valid(key, *block)
                                                 for block in signed])
-        rows = timed("rows (raw packing, data JSON)",
-                     lambda: Rows(batch, batch.first_seq).build(0, count))
+        if verified_columns is None:
+            insert = INSERT_RECORD
+            rows = timed("rows (raw packing, data JSON)",
+                         lambda: Rows(batch, batch.first_seq).build(0, count))
+        else:
+            insert, rows = INSERT_PLAIN, verified.rows
         timed("SQLite insert and commit", inserted)
+        if verified_columns is not None:  # what the libraries alone cost for these records
+            texts = [chain.canonical_bytes(record) for record in batch.records]
+            timed("floor: sha256 of every canonical text and chain step",
+                  lambda: [hashlib.sha256(hashlib.sha256(text).digest() * 2).digest()
+                           for text in texts])
+            timed("floor: SQLite insert into an in-memory table", lambda: memory_insert(
+                insert, rows))
     finally:
         gc.enable()
     return found

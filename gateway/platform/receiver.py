@@ -39,11 +39,11 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from gateway.batchwork import batch_gc
+from gateway.platform.columnar import Verified, decode_batch
 from gateway.platform.db import open_database
 from gateway.platform.events import EventLog, clip
 from gateway.platform.forks import differing_block, first_differing_seq
 from gateway.platform.rows import (
-    INSERT_RECORD,
     NotCanonical,
     Rows,
     chain_blocks,
@@ -58,7 +58,6 @@ from gateway.uplink.wire import (
     MAX_HEADER,
     Batch,
     Envelope,
-    decode_envelope,
     open_envelope,
 )
 
@@ -176,13 +175,13 @@ class Receiver:
                     raise self._too_large(len(data))
                 envelope, key, state = self._open(data, seen)
                 try:
-                    batch = decode_envelope(envelope)
+                    batch, verified = decode_batch(envelope)
                 except WireError as exc:
                     raise Rejected(400, "rejected", f"malformed batch: {exc}") from None
                 except Exception as exc:  # the decoder met what it did not foresee
                     raise Rejected(400, "rejected", "malformed batch: the payload cannot be "
                                    f"decoded ({_named(exc)})") from None
-                return self._accept(batch, state, key)
+                return self._accept(batch, state, key, verified)
             except Rejected as rejected:
                 return self._reject(seen, rejected, source)
             except Exception as exc:
@@ -269,7 +268,8 @@ class Receiver:
                                 "gateways WHERE gateway = ?", (gateway,)).fetchone()
         return _State(*row) if row else None
 
-    def _accept(self, batch: Batch, state: _State | None, key: Ed25519PublicKey) -> Ack:
+    def _accept(self, batch: Batch, state: _State | None, key: Ed25519PublicKey,
+                verified: Verified | None = None) -> Ack:
         gateway = batch.gateway
         acked = state.acked_seq if state else 0
         if state is not None and batch.first_seq <= acked:
@@ -281,7 +281,7 @@ class Receiver:
                            "already stored")
         gap = self._check_continuity(batch, state, key)
         first_new = max(batch.first_seq, acked + 1)
-        rows = Rows(batch, first_new)
+        rows = Rows(batch, first_new, verified)
         conn = self.conn
         inserts: list[Future] = []
 
@@ -291,11 +291,11 @@ class Receiver:
             next blocks are verified; committed only if everything verifies."""
             chunk = rows.build(low, high)
             if chunk:
-                inserts.append(_INSERTER.submit(conn.executemany, INSERT_RECORD, chunk))
+                inserts.append(_INSERTER.submit(conn.executemany, rows.insert, chunk))
 
         conn.execute("BEGIN IMMEDIATE")
         try:
-            heads = self._verify(batch, key, insert_verified)
+            heads = self._verify(batch, key, insert_verified, verified)
             for insert in inserts:
                 insert.result()
             if state is not None and batch.first_seq <= acked:
@@ -382,13 +382,15 @@ class Receiver:
         return None  # over stored seqs, the same blocks (_check_stored_seqs)
 
     def _verify(self, batch: Batch, key: Ed25519PublicKey,
-                verified: Callable[[int, int], None] | None = None) -> list[bytes]:
+                verified: Callable[[int, int], None] | None = None,
+                columns: Verified | None = None) -> list[bytes]:
         """Every record's leaf chained from prev_head, and the last block's signature checked
         over the head reached: through the chain it proves every record and every earlier head
         of the batch (docs/platform.md, "One signature per batch"). Returns each block's head.
         Records of hashed blocks go to `verified` in chunks, to be inserted meanwhile."""
         try:
-            heads, signed = chain_blocks(batch, verified, INSERT_CHUNK)
+            heads, signed = chain_blocks(batch, verified, INSERT_CHUNK,
+                                         columns.leaves if columns else None)
         except NotCanonical as exc:
             raise Rejected(422, "verification_failed", str(exc), exc.block.first_seq,
                            exc.block.last_seq) from None

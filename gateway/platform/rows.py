@@ -10,6 +10,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from gateway.platform.columnar import INSERT_PLAIN, Verified
 from gateway.store import chain
 from gateway.store.leaves import canonical_leaves
 from gateway.store.records import pack_raw
@@ -38,8 +39,10 @@ class Rows:
     """The records-table rows of a batch's new records (seq >= first_new), built chunk by
     chunk."""
 
-    def __init__(self, batch: Batch, first_new: int) -> None:
+    def __init__(self, batch: Batch, first_new: int, verified: Verified | None = None) -> None:
         self.batch = batch
+        self.verified = verified  # every row made already (gateway/platform/columnar.py)
+        self.insert = INSERT_RECORD if verified is None else INSERT_PLAIN  # for build()'s rows
         self.skip = first_new - batch.first_seq  # offsets below this are stored already
         self.count = 0
         self.thinned: list[int] = []
@@ -47,6 +50,10 @@ class Rows:
         self._packs: dict[tuple[int, ...], bytes | None] = {}  # raws repeat minute to minute
 
     def build(self, low: int, high: int) -> list[tuple[Any, ...]]:
+        if self.verified is not None:
+            made = self.verified.rows[max(low, self.skip):high]
+            self.count += len(made)
+            return made
         gateway, texts, packs = self.batch.gateway, self._texts, self._packs
         rows = []
         for record in self.batch.records[max(low, self.skip):high]:
@@ -94,14 +101,16 @@ SignedBlock = tuple[int, int, int, bytes, bytes, bytes]  # block_no, first, last
 
 
 def chain_blocks(batch: Batch, verified: Callable[[int, int], None] | None,
-                 chunk: int) -> tuple[list[bytes], list[SignedBlock]]:
+                 chunk: int, leaves: list[bytes] | None = None
+                 ) -> tuple[list[bytes], list[SignedBlock]]:
     """Every record's leaf chained from the batch's prev_head: each block's head, and each block
     as its signature covers it. Records of hashed blocks go to `verified` (offsets low, high),
-    about `chunk` at a time; NotCanonical for a record without canonical bytes."""
+    about `chunk` at a time; NotCanonical for a record without canonical bytes. `leaves`: every
+    record's leaf, computed already from its canonical text (gateway/platform/columnar.py)."""
     records, first_seq = batch.records, batch.first_seq
     canonical, leaf_hash, step = chain.canonical_bytes, chain.leaf_hash, chain.chain_step
     sha256 = hashlib.sha256
-    fast = fast_leaves(records)  # every leaf at once, or None: then one by one, below
+    fast = leaves if leaves is not None else fast_leaves(records)  # or None: one by one
     running = batch.prev_head
     heads: list[bytes] = []
     signed: list[SignedBlock] = []

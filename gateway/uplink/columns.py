@@ -13,12 +13,15 @@
 
 from __future__ import annotations
 
+import re
 import struct
 from array import array
 from collections.abc import Iterable, Sequence
 
 _MASK63 = (1 << 63) - 1
 _PLANE_FORMATS = {1: "B", 2: "H", 4: "I", 8: "Q"}
+_VARINT = re.compile(rb"[\x80-\xff]*[\x00-\x7f]")  # one varint: continuation bytes, then the last
+_MAX_VARINT_BYTES = 10  # the loop's limit: no continuation past bit 63
 
 
 class WireError(ValueError):
@@ -129,6 +132,9 @@ class Reader:
     def uvarints(self, count: int | None = None) -> list[int]:
         """`count` varints, or (None) every varint up to the end."""
         data, pos = self.data, self.pos
+        at_once = self._uvarints_at_once(count)
+        if at_once is not None:
+            return at_once
         end = len(data)
         out: list[int] = []
         append = out.append
@@ -151,6 +157,38 @@ class Reader:
             append(result)
         self.pos = pos
         return out
+
+    def _uvarints_at_once(self, count: int | None) -> list[int] | None:
+        """uvarints() without a loop per byte where that is simple: `count` one-byte varints
+        are the bytes themselves; up to the end, the varints are split by a regular expression
+        and each distinct one decoded once. None where the loop is needed (and says what is
+        wrong)."""
+        data, pos = self.data, self.pos
+        if count is not None:
+            chunk = data[pos:pos + count]
+            if len(chunk) != count or (chunk and max(chunk) >= 0x80):
+                return None
+            self.pos = pos + count
+            return list(chunk)
+        tokens = _VARINT.findall(data, pos)
+        if sum(map(len, tokens)) != len(data) - pos:
+            return None  # the last one runs past the end
+        values = {}
+        for token in set(tokens):
+            size = len(token)
+            if size == 1:
+                values[token] = token[0]
+            elif size == 3:  # e.g. a clock's step
+                values[token] = (token[0] & 0x7F) | (token[1] & 0x7F) << 7 | token[2] << 14
+            elif size <= _MAX_VARINT_BYTES:
+                value = 0
+                for index, byte in enumerate(token):
+                    value |= (byte & 0x7F) << (7 * index)
+                values[token] = value
+            else:
+                return None
+        self.pos = len(data)
+        return list(map(values.__getitem__, tokens))
 
     def take(self, size: int) -> bytes:
         if size < 0 or self.pos + size > len(self.data):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import accumulate, islice
 from math import isfinite
@@ -34,15 +34,18 @@ from gateway.uplink.columns import (
     uvarints,
     zigzag,
 )
+from gateway.uplink.payload_read import (
+    FIRST_CHANNEL,
+    TOMBSTONE,
+    VERBATIM,
+    BlockSignature,
+    PayloadColumns,
+    read_columns,
+)
 from gateway.uplink.recipes import Recipe, same_value
 
 MAX_INT64 = 2**63 - 1  # seqs and block numbers are SQLite INTEGERs
 
-# Channel index column: 0 a tombstone (thinned record: seq and leaf only), 1 a verbatim record
-# (canonical JSON, for records the columns cannot carry exactly), c + 2 channel c.
-TOMBSTONE = 0
-VERBATIM = 1
-FIRST_CHANNEL = 2
 # Value modes
 BY_RECIPE, NONE, INT, FLOAT, STR = range(5)
 _RAW_WIDTHS = ((1 << 8, 1), (1 << 16, 2), (1 << 32, 4))
@@ -59,16 +62,6 @@ class Tombstone:
 
     seq: int
     leaf: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class BlockSignature:
-    """A store block as the wire carries it (heads are recomputed by the receiver)."""
-
-    block_no: int
-    first_seq: int
-    last_seq: int
-    signature: bytes
 
 
 Record = tuple[Any, ...] | Tombstone  # 12 canonical fields (chain.FIELDS order), or a tombstone
@@ -257,95 +250,57 @@ def decode_payload(raw: bytes, first_seq: int,
     """Blocks and records (12-field tuples, in seq order) from the uncompressed columns;
     WireError for anything malformed (numbers past 64 bits included). Records of a channel
     whose raw did not change share one raw list: the records are read-only."""
+    columns = read_payload(raw, first_seq, first_block)
+    return columns.blocks, payload_records(columns)
+
+
+def read_payload(raw: bytes, first_seq: int, first_block: int) -> PayloadColumns:
+    """The tables and columns of an uncompressed payload, framed and checked as far as they
+    can be without the records (payload_read.py); WireError for anything malformed."""
     if not (0 <= first_seq <= MAX_INT64 and 0 <= first_block <= MAX_INT64):
         raise WireError(f"first seq {first_seq} and first block {first_block}: expected "
                         f"0..{MAX_INT64}")
+    columns = _in_range(read_columns, raw, first_seq, first_block)
+    blocks = columns.blocks
+    if blocks[-1].last_seq > MAX_INT64 or blocks[-1].block_no > MAX_INT64:
+        raise WireError(f"payload runs to seq {blocks[-1].last_seq}, block "
+                        f"{blocks[-1].block_no}: expected at most {MAX_INT64}")
+    return columns
+
+
+def payload_records(columns: PayloadColumns) -> list[Record]:
+    """The records (12-field tuples and tombstones, in seq order) of read_payload()'s columns;
+    WireError for anything malformed. Records of a channel whose raw did not change share one
+    raw list: the records are read-only."""
+    return _in_range(_records_of, columns)
+
+
+def _in_range(work: Callable[..., Any], *args: Any) -> Any:
+    """work(*args), with a number no column can hold (OverflowError, struct.error, ValueError)
+    reported as a WireError."""
     try:
-        blocks, records = _decode_payload(raw, first_seq, first_block)
-    except (OverflowError, struct.error, ValueError) as exc:  # a number no column can hold
+        return work(*args)
+    except (OverflowError, struct.error, ValueError) as exc:
         if isinstance(exc, WireError):
             raise
         raise WireError(f"the payload holds a value out of range: {type(exc).__name__}: "
                         f"{exc}") from None
-    if blocks and (blocks[-1].last_seq > MAX_INT64 or blocks[-1].block_no > MAX_INT64):
-        raise WireError(f"payload runs to seq {blocks[-1].last_seq}, block "
-                        f"{blocks[-1].block_no}: expected at most {MAX_INT64}")
-    return blocks, records
 
 
-def _decode_payload(raw: bytes, first_seq: int,
-                    first_block: int) -> tuple[list[BlockSignature], list[Record]]:
-    reader = Reader(raw)
-    channel_count = reader.uvarint()
-    channels = []
-    for _ in range(channel_count):
-        names = tuple(reader.text() for _ in range(4))
-        recipe_text = reader.text()
-        recipe = None
-        if recipe_text:
-            try:
-                recipe = Recipe.from_wire(json.loads(recipe_text))
-            except json.JSONDecodeError:
-                raise WireError(f"channel {names}: recipe is not JSON") from None
-        width = reader.take(1)[0]
-        if width not in (1, 2, 4, 8):
-            raise WireError(f"channel {names}: raw width {width}; expected 1, 2, 4 or 8")
-        channels.append((names, recipe, width))
-    tables = []
-    for what in ("data", "string values", "qualities"):
-        entries = [reader.text() for _ in range(reader.uvarint())]
-        if what == "data":
-            try:
-                entries = [json.loads(text) for text in entries]
-            except json.JSONDecodeError:
-                raise WireError("a data entry is not JSON") from None
-        tables.append(entries)
-    data_table, string_table, quality_table = tables
-
-    block_count = reader.uvarint()
-    if block_count == 0:
-        raise WireError("a batch holds at least one block; the payload has none")
-    sizes = reader.uvarints(block_count)
-    blocks = []
-    seq = first_seq
-    for index, size in enumerate(sizes):
-        if size < 1:
-            raise WireError(f"block {first_block + index} holds {size} records")
-        blocks.append(BlockSignature(first_block + index, seq, seq + size - 1,
-                                     reader.take(chain.SIGNATURE_SIZE)))
-        seq += size
-    total = seq - first_seq
-
-    channel_col = reader.uvarints(total)
-    tombstones = channel_col.count(TOMBSTONE)
-    leaves = [reader.take(chain.HASH_SIZE) for _ in range(tombstones)]
-    verbatim = [reader.text() for _ in range(channel_col.count(VERBATIM))]
-    positions: list[list[int]] = [[] for _ in channels]  # seq offsets, per channel
-    for offset, index in enumerate(channel_col):
-        if index >= FIRST_CHANNEL:
-            if index - FIRST_CHANNEL >= len(channels):
-                raise WireError(f"record seq {first_seq + offset} names channel "
-                                f"{index - FIRST_CHANNEL}; the batch has {len(channels)}")
-            positions[index - FIRST_CHANNEL].append(offset)
-    plain = sum(len(p) for p in positions)
-    quality_col = reader.uvarints(plain)
-    data_col = reader.uvarints(plain)
-    modes = reader.take(plain)
-    ints = Reader(reader.bytes_(), "int values")
-    floats = Reader(reader.bytes_(), "float values")
-    strs = Reader(reader.bytes_(), "string values")
-    lengths = Reader(reader.bytes_(), "raw lengths").uvarints(plain)
-    raw_columns = {}
-    for width in (1, 2, 4):
-        chunk = reader.bytes_()
-        if len(chunk) % width:
-            raise WireError(f"raw column of width {width} has {len(chunk)} bytes")
-        raw_columns[width] = iter(Reader(chunk, f"raw width {width}").planes(
-            len(chunk) // width, width))
-    raw_columns[8] = iter(_all_uvarints(reader.bytes_(), "raw width 8"))
-    clock_columns = [_all_uvarints(reader.bytes_(), what) for what in ("wall", "mono", "boot")]
-    reader.done()
-
+def _records_of(columns: PayloadColumns) -> list[Record]:
+    """The records (in seq order) of a payload's columns; WireError for what is malformed."""
+    first_seq, channels, positions = columns.first_seq, columns.channels, columns.positions
+    total, plain = len(columns.channel_col), columns.plain
+    data_table, string_table = columns.data_table, columns.string_table
+    quality_table, quality_col, data_col = (columns.quality_table, columns.quality_col,
+                                            columns.data_col)
+    modes, lengths = columns.modes, columns.lengths
+    ints = Reader(columns.ints, "int values")
+    floats = Reader(columns.floats, "float values")
+    strs = Reader(columns.strs, "string values")
+    raw_columns = {width: iter(values) for width, values in columns.raw_columns.items()}
+    clock_columns = columns.clock_columns
+    leaves, verbatim, channel_col = columns.leaves, columns.verbatim, columns.channel_col
     records: list[Any] = [None] * total
     row = 0
     try:
@@ -447,11 +402,7 @@ def _decode_payload(raw: bytes, first_seq: int,
     for width, rest in raw_columns.items():
         if next(rest, None) is not None:
             raise WireError(f"raw column of width {width} has values left over")
-    return blocks, records
-
-
-def _all_uvarints(data: bytes, what: str) -> list[int]:
-    return Reader(data, what).uvarints()
+    return records
 
 
 def _verbatim(text: str, seq: int) -> tuple[Any, ...]:

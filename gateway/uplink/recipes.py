@@ -21,9 +21,12 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+import struct
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from itertools import repeat
+from operator import add, mul, truediv
 from typing import Any
 
 from drivers import dlt645, registers
@@ -34,6 +37,8 @@ from gateway.store.records import normal_value
 from gateway.uplink.columns import WireError
 
 MODBUS = "modbus"
+NUMBER_TYPES = frozenset({"u16", "i16", "u32", "i32", "u64", "i64", "float32", "float64"})
+INT64 = (-(2**63), 2**63 - 1)  # normal_value keeps ints in this range as ints
 DLT645 = "dlt645"
 DECIMALS_TRIED = range(0, 10)  # a decimals_from register holds 0..9 (decode.py checks it)
 
@@ -60,6 +65,40 @@ class Recipe:
                                 self.decimals, self._enum)
         # An enum's name, or its unnamed raw int (even beyond 64 bits), is given as it is.
         return value if self.enum else normal_value(value)
+
+    def values(self, raws: Sequence[Sequence[int]]) -> list[Any]:
+        """value() of each raw, computed over all of them at once where the recipe is a plain
+        number type (the same arithmetic, in the same order, so the same bits); raises as
+        value() does for the first raw that has none."""
+        at_once = self._values_at_once(raws) if raws else []
+        return at_once if at_once is not None else [self.value(list(raw)) for raw in raws]
+
+    def _values_at_once(self, raws: Sequence[Sequence[int]]) -> list[Any] | None:
+        """values() for a Modbus number type in ABCD/CDAB order without enum, or None."""
+        if (self.protocol != MODBUS or self.type not in NUMBER_TYPES or self.enum
+                or self.order not in ("ABCD", "CDAB")):
+            return None
+        try:
+            decoded = list(map(self._decode, raws))
+        except (struct.error, TypeError):
+            return None  # value() says what is wrong
+        kinds = set(map(type, decoded))
+        if kinds == {float} and not all(map(math.isfinite, decoded)):
+            return None
+        if self.scale != 1.0 or self.offset != 0.0 or self.decimals is not None:
+            registers.scaled(decoded[0], self.scale, self.offset, self.decimals)  # its checks
+            scaled = map(mul, decoded, repeat(self.scale))
+            if self.decimals:
+                scaled = (map(truediv, scaled, repeat(10 ** self.decimals)) if self.decimals > 0
+                          else map(mul, scaled, repeat(10 ** -self.decimals)))
+            decoded = list(map(float, map(add, scaled, repeat(self.offset))))
+            kinds = {float}
+        if kinds == {float}:  # normal_value: -0.0 -> 0.0, non-finite -> None
+            return (list(map(add, decoded, repeat(0.0))) if all(map(math.isfinite, decoded))
+                    else None)
+        if kinds == {int} and INT64[0] <= min(decoded) and max(decoded) <= INT64[1]:
+            return decoded
+        return None
 
     @cached_property
     def _decode(self) -> Callable[[list[int]], Any]:

@@ -37,9 +37,11 @@ from gateway.uplink.payload import (
     COMPACT_JSON,
     MAX_INT64,
     BlockSignature,
+    PayloadColumns,
     Record,
-    decode_payload,
     encode_payload,
+    payload_records,
+    read_payload,
 )
 from gateway.uplink.recipes import Recipe
 
@@ -189,6 +191,13 @@ def open_envelope(data: bytes) -> Envelope:
 
 def decode_envelope(envelope: Envelope) -> Batch:
     """The batch inside an envelope whose signature was checked; WireError if malformed."""
+    columns = read_envelope(envelope)
+    return envelope_batch(envelope, columns, payload_records(columns))
+
+
+def read_envelope(envelope: Envelope) -> PayloadColumns:
+    """The payload's tables and columns (gateway/uplink/payload_read.py), checked against the
+    header, records not made yet (payload_records(), envelope_batch()); WireError if malformed."""
     header = envelope.header
     if hashlib.sha256(envelope.payload).hexdigest() != header["payload_sha256"]:
         raise WireError("payload does not match the header's payload_sha256: altered in transit")
@@ -204,16 +213,30 @@ def decode_envelope(envelope: Envelope) -> Batch:
         raise WireError(f"payload does not decompress: {exc}") from None
     if len(raw) != size or inflater.unconsumed_tail or not inflater.eof:
         raise WireError(f"payload decompresses to other than the {size} bytes its header states")
+    _heads(header)
+    columns = read_payload(raw, header["first_seq"], header["first_block"])
+    blocks = columns.blocks
+    if (len(blocks) != header["blocks"] or blocks[-1].last_seq != header["last_seq"]):
+        raise WireError(f"payload holds blocks {blocks[0].block_no}..{blocks[-1].block_no} (seq "
+                        f"{blocks[0].first_seq}..{blocks[-1].last_seq}); the header says "
+                        f"{header['blocks']} blocks to seq {header['last_seq']}")
+    return columns
+
+
+def envelope_batch(envelope: Envelope, columns: PayloadColumns,
+                   records: Sequence[Record]) -> Batch:
+    """The Batch of read_envelope()'s columns, with their records (made or to be made)."""
+    header = envelope.header
+    prev_head, head = _heads(header)
+    return Batch(header["gateway"], header["nonce"], float(header["sent"]), prev_head, head,
+                 columns.blocks, records, header["resume"], header)  # type: ignore[arg-type]
+
+
+def _heads(header: dict[str, Any]) -> tuple[bytes, bytes]:
     try:
         prev_head, head = bytes.fromhex(header["prev_head"]), bytes.fromhex(header["head"])
     except ValueError:
         raise WireError("prev_head and head are 64 hex digits each") from None
     if len(prev_head) != chain.HASH_SIZE or len(head) != chain.HASH_SIZE:
         raise WireError("prev_head and head are 32 bytes each")
-    blocks, records = decode_payload(raw, header["first_seq"], header["first_block"])
-    if (len(blocks) != header["blocks"] or blocks[-1].last_seq != header["last_seq"]):
-        raise WireError(f"payload holds blocks {blocks[0].block_no}..{blocks[-1].block_no} (seq "
-                        f"{blocks[0].first_seq}..{blocks[-1].last_seq}); the header says "
-                        f"{header['blocks']} blocks to seq {header['last_seq']}")
-    return Batch(header["gateway"], header["nonce"], float(header["sent"]), prev_head, head,
-                 blocks, records, header["resume"], header)
+    return prev_head, head
