@@ -54,10 +54,24 @@ def umask_022() -> None:
 
 
 def modes(state) -> dict[str, int]:
+    """Each file's mode; a file gone between the listing and its stat (a running gateway's
+    temporary file, replaced onto its name) is left out: it was once a FileNotFoundError."""
     found = {".": stat.S_IMODE(state.stat().st_mode)}
     for path in state.iterdir():
-        found[path.name] = stat.S_IMODE(path.stat().st_mode)
+        try:
+            found[path.name] = stat.S_IMODE(path.stat().st_mode)
+        except FileNotFoundError:
+            continue
     return found
+
+
+def test_modes_leaves_out_a_file_gone_between_listing_and_stat(tmp_path):
+    """Deterministically what a running gateway's `.store.json.<pid>.tmp` did under load: listed,
+    then renamed away before its stat (here: a name whose target is gone)."""
+    (tmp_path / "kept").write_text("")
+    (tmp_path / "kept").chmod(0o600)
+    (tmp_path / ".store.json.1.tmp").symlink_to(tmp_path / "renamed-away")
+    assert modes(tmp_path) == {".": stat.S_IMODE(tmp_path.stat().st_mode), "kept": 0o600}
 
 
 def start(config, log):
