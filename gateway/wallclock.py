@@ -16,7 +16,7 @@ and the gateway's monotonic clock is left alone.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
+import functools
 import json
 import logging
 import os
@@ -68,13 +68,21 @@ def now() -> float:
     return time.time() + _seam.offset
 
 
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    """This process's own symbols, the C library's among them (dlopen(NULL)), loaded once.
+    Not ctypes.util.find_library("c"): it runs `ldconfig -p` in a new process at every call,
+    which cost a process spawn each second of `wellgate run` (issue 16)."""
+    return ctypes.CDLL(None, use_errno=True)
+
+
 def kernel_synchronised() -> tuple[int | None, str]:
     """(1 synchronised, 0 not, None unknown) and how it was found, from the kernel (adjtimex)."""
     if _seam.path is not None:
         _seam.read()
         return _seam.synchronised, f"test clock {_seam.path}"
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc = _libc()
         timex = ctypes.create_string_buffer(512)  # struct timex, modes = 0: read only
         state = libc.adjtimex(timex)
     except (OSError, AttributeError) as error:
