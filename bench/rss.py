@@ -45,6 +45,10 @@ FLOORS = {
     "imports of `run` (this tree)": "import gateway.cli.site, gateway.daemon, "
                                     "gateway.uplink.service, gateway.uplink.mqtt",
 }
+# the rooms `wellgate run` imports for this workload, in the order it needs them
+BREAKDOWN = ("gateway.errors", "gateway.profiles", "gateway.config", "gateway.store.sink",
+             "gateway.acquisition.service", "gateway.cli.site", "gateway.daemon",
+             "gateway.uplink.service", "gateway.uplink.mqtt")
 
 
 def hwm_kb(pid: int) -> int | None:
@@ -95,6 +99,17 @@ def floor_kb(statement: str) -> int:
                           cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
                           capture_output=True, text=True, timeout=120, check=True)
     return int(done.stdout.split()[-1])
+
+
+def breakdown() -> list[tuple[str, int]]:
+    """What each room adds to the peak of an interpreter that imports the stack, then the rooms
+    `wellgate run` loads for this workload one after the other: (what, kB), the least of 2."""
+    statement, rows = FLOORS["+ pydantic, click"], []
+    for module in ("", *BREAKDOWN):
+        statement += f", {module}" if module else ""
+        rows.append((module or "the stack (+ pydantic, click)",
+                     min(floor_kb(statement) for _ in range(2))))
+    return rows
 
 
 def export(rev: str, into: Path) -> Path:
@@ -165,6 +180,7 @@ def main() -> None:
                     peer_kb.append(kb)
                     print(f"round {rnd} {'ThingsBoard':>22}: peak RSS {mb(kb)} MB", flush=True)
             floors = {label: floor_kb(statement) for label, statement in FLOORS.items()}
+            rows = breakdown()
         finally:
             if counter is not None:
                 counter.stop()
@@ -195,6 +211,9 @@ def main() -> None:
         print(f"  {phase:11} this tree / libraries of the TCP job: "
               f"{median[now, phase] / stack:.2f}; / python -c pass: "
               f"{median[now, phase] / floors['python -c pass']:.2f}")
+    print("  what each import adds (this tree, in the order `run` needs them):")
+    for (what, kb), (_, before_kb) in zip(rows, [("", rows[0][1]), *rows], strict=False):
+        print(f"    {what:>36}: {mb(kb)} MB ({(kb - before_kb) / 1024:+.1f})")
     if peer_kb:
         theirs = statistics.median(peer_kb)
         print(f"  ThingsBoard {args.peer_version}: median {mb(theirs)} MB "
