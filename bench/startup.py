@@ -158,7 +158,9 @@ def main() -> None:
         print(f"  {name:>22}: median {statistics.median(values):.3f} s (this tree, wall)")
     if args.before:
         now, before = (statistics.median(v) for v in times.values())
-        print(f"  ratio this tree / before: {now / before:.2f}")
+        cpu_now, cpu_before = (statistics.median(v) for v in cpus.values())
+        print(f"  ratio this tree / before: {now / before:.2f} (wall), "
+              f"{cpu_now / cpu_before:.2f} (gateway CPU)")
 
 
 if __name__ == "__main__":

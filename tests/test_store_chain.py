@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from gateway.store import chain
 from gateway.store.block_rows import block_rows
+from gateway.store.migrations import MIGRATIONS
 from gateway.store.records import (
     _DATA_ENCODER,
     ROW_COLUMNS,
@@ -22,7 +23,6 @@ from gateway.store.records import (
     pack_raw,
     unpack_raw,
 )
-from gateway.store.schema import MIGRATIONS
 from gateway.store.writer import INSERT_RECORD
 
 # Two records written out by hand from the spec in chain.py's docstring; their sha256 and the

@@ -12,10 +12,10 @@ from sqlite_utils.migrations import Migrations
 from store_support import matches, stored, synthetic_reading, verified
 
 from gateway.store import StoreError, StoreWriter, create_key, load_private_key, open_reader
-from gateway.store import schema as store_schema
+from gateway.store import migrations as store_migrations
 from gateway.store.export import export_records
 from gateway.store.records import from_reading
-from gateway.store.schema import DB_FILE, applied_migrations
+from gateway.store.schema import DB_FILE, SCHEMA, applied_migrations
 from gateway.store.verify import verify_store
 
 
@@ -41,6 +41,7 @@ def test_a_new_store_is_wal_synchronous_full_and_migrated(state_dir):
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
         assert applied_migrations(conn) == ["m001_records_blocks_meta_deliveries"]
+        assert applied_migrations(conn) == list(SCHEMA)  # what a writer open checks for
         meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
         assert meta["next_seq"] == 1 and meta["boot"] == 1 == writer.boot
         assert meta["chain"] == "wellgate-block-v1" and len(meta["public_key"]) == 32
@@ -111,13 +112,13 @@ def test_a_file_that_is_not_a_database_is_refused_not_replaced(state_dir):
 def test_opening_an_old_database_applies_a_later_migration_and_keeps_the_data(state_dir):
     key = load_private_key(state_dir)
     version_1 = Migrations("wellgate")
-    version_1()(store_schema.m001_records_blocks_meta_deliveries)
+    version_1()(store_migrations.m001_records_blocks_meta_deliveries)
     writer = StoreWriter(state_dir, key, migrations=version_1)
     writer.append(entries(0, 20))
     writer.close()
 
     version_2 = Migrations("wellgate")
-    version_2()(store_schema.m001_records_blocks_meta_deliveries)
+    version_2()(store_migrations.m001_records_blocks_meta_deliveries)
 
     @version_2()
     def m002_calibrations(db):
@@ -136,6 +137,29 @@ def test_opening_an_old_database_applies_a_later_migration_and_keeps_the_data(st
     assert verified(state_dir).summary() == "OK: 25 records in 2 blocks, seq 1..25"
     # and the current code opens the upgraded file (an unknown later migration is left alone)
     StoreWriter(state_dir, key).close()
+
+
+def test_a_database_that_lacks_a_migration_named_in_schema_is_migrated_at_open(state_dir,
+                                                                             monkeypatch):
+    key = load_private_key(state_dir)
+    writer = StoreWriter(state_dir, key)  # the schema as shipped: m001
+    writer.append(entries(0, 10))
+    writer.close()
+    later = Migrations("wellgate")
+    later()(store_migrations.m001_records_blocks_meta_deliveries)
+
+    @later()
+    def m002_notes(db):
+        db.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT)")
+
+    # the code of a later release: its SCHEMA names m002, its migration set holds it
+    monkeypatch.setattr(store_migrations, "MIGRATIONS", later)
+    monkeypatch.setattr("gateway.store.schema.SCHEMA", (*SCHEMA, "m002_notes"))
+    writer = StoreWriter(state_dir, key)
+    assert applied_migrations(writer.conn) == [*SCHEMA, "m002_notes"]
+    writer.append(entries(10, 5))
+    writer.close()
+    assert verified(state_dir).summary() == "OK: 15 records in 2 blocks, seq 1..15"
 
 
 BATCH = 250

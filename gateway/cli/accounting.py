@@ -401,12 +401,3 @@ def _pump_status(config_file: str) -> None:
     zone = config.well.timezone
     click.echo("\n".join(status_lines(config.well.pump_control, state,
                                        lambda t: local_time(t, zone))))
-
-
-def _plan_group() -> click.Group:
-    from gateway.cli.water_plan import plan
-
-    return plan
-
-
-COMMANDS = (totals, alarms, flags, confirm, meter_replaced, pump, calibrate, _plan_group())

@@ -385,5 +385,3 @@ def _new_chain(folder: Path) -> None:
     click.echo(f"started a new chain in {done.finding.path}: seq {done.block.first_seq} is its "
                "new_chain event, the first record the platform will receive")
 
-
-COMMANDS = (check_config, init, run, health, probe, scan, demo)

@@ -158,5 +158,3 @@ def status(config_file: str, as_json: bool) -> None:
     rows = uplink_status(load_gateway_config(config_file))
     click.echo(json.dumps(rows, indent=2) if as_json else format_status(rows))
 
-
-COMMANDS = (verify, export, status)

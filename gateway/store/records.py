@@ -22,6 +22,9 @@ KIND_READING = "reading"
 KIND_STORE_EVENT = "store_event"
 KIND_ALARM = "alarm"
 STORE_DEVICE = "store"  # the device name of the store's own records
+# store_event points that explain a gap verify accepts (gateway/store/retention.py writes them)
+EVENT_THINNED = "thinned"
+EVENT_PRUNED = "pruned"
 
 RAW_WIDTH_FORMATS = {1: "B", 2: "H", 4: "I", 8: "Q"}  # bytes per value -> struct format
 _PACKERS: dict[tuple[int, int], struct.Struct] = {}  # (width, count) -> tag + values

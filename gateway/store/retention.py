@@ -30,6 +30,8 @@ from gateway import wallclock
 from gateway.store import chain
 from gateway.store.cursors import accounted_seq, delivered_seq
 from gateway.store.records import (
+    EVENT_PRUNED,
+    EVENT_THINNED,
     KIND_READING,
     KIND_STORE_EVENT,
     ROW_COLUMNS,
@@ -38,7 +40,6 @@ from gateway.store.records import (
     Record,
     seq_ranges,
 )
-from gateway.store.verify import EVENT_PRUNED, EVENT_THINNED
 from gateway.store.writer import StoreWriter
 
 # rows as selected by ROW_COLUMNS, tombstones included, put back after a thinning

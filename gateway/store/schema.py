@@ -1,9 +1,10 @@
 """The store's SQLite file: connections (WAL, synchronous=FULL) and the schema, as named migrations.
 
-Migrations are sqlite-utils migrations in the set "wellgate", recorded in the database's
-`_sqlite_migrations` table and applied on every writer open, so opening an old database upgrades
-it. A later schema change is a new function decorated with `@MIGRATIONS()` below the others; never
-edit one that has shipped.
+Migrations are sqlite-utils migrations in the set "wellgate" (gateway/store/migrations.py),
+recorded in the database's `_sqlite_migrations` table. Every writer open reads that table with a
+plain query and applies the migrations when one named in SCHEMA is missing, so opening an old
+database upgrades it, and a current one opens without loading sqlite-utils (issue 16: the start's
+time and memory). A later schema change is a new migration there and its name in SCHEMA here.
 
 Tables (version 1):
   records     one row per record, seq INTEGER PRIMARY KEY (the rowid: no extra index). Content
@@ -24,10 +25,11 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from sqlite_utils import Database
-from sqlite_utils.migrations import Migrations
+if TYPE_CHECKING:
+    from sqlite_utils.migrations import Migrations
 
 DB_FILE = "wellgate.db"
 MIGRATION_SET = "wellgate"
@@ -36,50 +38,12 @@ BUSY_TIMEOUT_MS = 5000
 # size ordinary commits reuse (truncating and regrowing would cost file-system metadata writes).
 JOURNAL_SIZE_LIMIT = 16 * 1024 * 1024
 
-MIGRATIONS = Migrations(MIGRATION_SET)
+# The names of the migrations in gateway/store/migrations.py, in order: the schema this code
+# writes. A database that has applied them all is current (tests/test_store_writer.py checks that
+# a new database records exactly these).
+SCHEMA = ("m001_records_blocks_meta_deliveries",)
 
 Connect = Callable[[Path], sqlite3.Connection]
-
-
-@MIGRATIONS()
-def m001_records_blocks_meta_deliveries(db: Database) -> None:
-    db.execute("""
-        CREATE TABLE records (
-            seq INTEGER PRIMARY KEY,
-            kind TEXT,
-            device TEXT,
-            point TEXT,
-            value,
-            unit TEXT,
-            quality TEXT,
-            raw BLOB,
-            wall_time REAL,
-            mono_time REAL,
-            boot INTEGER,
-            data TEXT,
-            leaf_prefix BLOB,
-            leaf BLOB
-        )""")
-    db.execute("""
-        CREATE TABLE blocks (
-            block_no INTEGER PRIMARY KEY,
-            first_seq INTEGER NOT NULL,
-            last_seq INTEGER NOT NULL,
-            count INTEGER NOT NULL,
-            prev_head BLOB NOT NULL,
-            head BLOB NOT NULL,
-            signed_wall REAL NOT NULL,
-            signature BLOB NOT NULL
-        )""")
-    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value)")
-    db.execute("""
-        CREATE TABLE deliveries (
-            destination TEXT PRIMARY KEY,
-            acked_seq INTEGER NOT NULL,
-            updated_wall REAL
-        )""")
-    db.execute("INSERT INTO meta (key, value) VALUES ('next_seq', 1), ('boot', 0), "
-               "('chain', 'wellgate-block-v1'), ('thinned_through', 0)")
 
 
 def connect_file(path: Path) -> sqlite3.Connection:
@@ -89,9 +53,11 @@ def connect_file(path: Path) -> sqlite3.Connection:
 
 
 def open_writer(path: Path, connect: Connect = connect_file,
-                migrations: Migrations = MIGRATIONS,
+                migrations: Migrations | None = None,
                 max_page_count: int | None = None) -> sqlite3.Connection:
-    """A connection that may write: WAL, synchronous=FULL, the schema migrated to the latest."""
+    """A connection that may write: WAL, synchronous=FULL, the schema migrated to the latest:
+    the store's own (when one in SCHEMA is missing), or the set `migrations` (always applied:
+    e.g. the platform's database)."""
     conn = connect(path)
     try:
         conn.isolation_level = None  # transactions are explicit: BEGIN IMMEDIATE ... COMMIT
@@ -103,11 +69,21 @@ def open_writer(path: Path, connect: Connect = connect_file,
         conn.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
         if max_page_count is not None:
             conn.execute(f"PRAGMA max_page_count={int(max_page_count)}")
-        migrations.apply(Database(conn, execute_plugins=False))
+        if migrations is not None or not set(SCHEMA) <= set(applied_migrations(conn)):
+            migrate(conn, migrations)
     except BaseException:
         conn.close()
         raise
     return conn
+
+
+def migrate(conn: sqlite3.Connection, migrations: Migrations | None = None) -> None:
+    """Apply what the database lacks of `migrations` (by default the store's own set)."""
+    from sqlite_utils import Database
+
+    if migrations is None:
+        from gateway.store.migrations import MIGRATIONS as migrations
+    migrations.apply(Database(conn, execute_plugins=False))
 
 
 def open_reader(path: Path) -> sqlite3.Connection:

@@ -31,10 +31,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from gateway.store import chain
 from gateway.store.block_rows import LEAF_PREFIX_SIZE
-from gateway.store.records import KIND_STORE_EVENT, ROW_COLUMNS, STORE_DEVICE, unpack_raw
+from gateway.store.records import (
+    EVENT_PRUNED,
+    EVENT_THINNED,
+    KIND_STORE_EVENT,
+    ROW_COLUMNS,
+    STORE_DEVICE,
+    unpack_raw,
+)
 
-EVENT_THINNED = "thinned"
-EVENT_PRUNED = "pruned"
 DAMAGED = "the database file is damaged: "
 # What SQLite says when it cannot get at the file at all (not damage: verify cannot run)
 NOT_DAMAGE = frozenset({"SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN", "SQLITE_PERM",

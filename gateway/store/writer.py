@@ -18,9 +18,9 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlite_utils.migrations import Migrations
 
 from gateway.store import chain
 from gateway.store.block_rows import Entry, block_rows
@@ -34,7 +34,10 @@ from gateway.store.lost import (
     write_marker,
 )
 from gateway.store.modes import create_private, secure_state_dir
-from gateway.store.schema import DB_FILE, MIGRATIONS, Connect, connect_file, open_writer
+from gateway.store.schema import DB_FILE, Connect, connect_file, open_writer
+
+if TYPE_CHECKING:
+    from sqlite_utils.migrations import Migrations
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +87,7 @@ class StoreWriter:
     only (gateway/store/modes.py)."""
 
     def __init__(self, state_dir: Path, key: Ed25519PrivateKey, *,
-                 connect: Connect = connect_file, migrations: Migrations = MIGRATIONS,
+                 connect: Connect = connect_file, migrations: Migrations | None = None,
                  max_page_count: int | None = None,
                  clock: Callable[[], float] = time.time, new_chain: bool = False) -> None:
         self.state_dir = Path(state_dir)

@@ -19,23 +19,24 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gateway.atomic_file import write_json_atomic
-from gateway.config import GatewayConfig, Uplink
+from gateway.config import GatewayConfig, Sl427Uplink, Sl651Uplink, Uplink
 from gateway.store import DB_FILE
 from gateway.store.errors import StoreError
 from gateway.store.keys import load_private_key, load_public_key
 from gateway.store.records import NewRecord
-from gateway.uplink.centre_link import CentreLink
-from gateway.uplink.centres import CENTRE_TYPES, centre_link
 from gateway.uplink.engine import Limits, UplinkEngine
-from gateway.uplink.https import HttpsTransport
-from gateway.uplink.mqtt import MqttTransport
 from gateway.uplink.nonce import NonceSource
 from gateway.uplink.outbox import Outbox
 from gateway.uplink.recipes import recipes_from_config
 from gateway.uplink.transport import Transport, tls_context
+
+# The transports (httpx for HTTPS, paho for MQTT) and the centres' protocols are imported when a
+# destination of their type is made: a start pays only for what its [[uplinks]] use (issue 16).
+if TYPE_CHECKING:
+    from gateway.uplink.centre_link import CentreLink
 
 log = logging.getLogger(__name__)
 Submit = Callable[[NewRecord], None]
@@ -59,10 +60,14 @@ def make_transport(config: GatewayConfig, uplink: Uplink) -> Transport:
         except StoreError as exc:
             raise ValueError(f"platform_key: {exc}") from None
     if uplink.type == "https":
+        from gateway.uplink.https import HttpsTransport
+
         context = tls_context(file(uplink.ca_file), file(uplink.client_cert),
                               file(uplink.client_key))
         return HttpsTransport(uplink.name, uplink.url or "", context, uplink.timeout,
                               platform_key)
+    from gateway.uplink.mqtt import MqttTransport
+
     context = None
     if uplink.tls:
         context = tls_context(file(uplink.ca_file), file(uplink.client_cert),
@@ -121,10 +126,11 @@ class Uplinks:
                 recipes: dict) -> UplinkEngine | CentreLink | None:
         """One destination's engine (None, logged, when its transport cannot be made)."""
         assert self.state_dir is not None
-        if uplink.type in CENTRE_TYPES:  # a centre station's own protocol (SL/T 427, SL 651)
+        if isinstance(uplink, (Sl427Uplink, Sl651Uplink)):  # a centre's own protocol
+            from gateway.uplink.centres import centre_link
+
             self.settings[uplink.name] = uplink
-            return centre_link(config, uplink, self.state_dir,  # type: ignore[arg-type]
-                               self.submit)
+            return centre_link(config, uplink, self.state_dir, self.submit)
         if self._key is None:  # one key and one nonce source for every engine, reloads too
             self._key = load_private_key(self.state_dir)
             self._nonces = NonceSource(self.state_dir)
