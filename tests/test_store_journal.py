@@ -272,7 +272,7 @@ def test_a_kill_exactly_at_the_write_or_the_sync_of_an_entry(tmp_path: Path, cal
     """SIGKILL on entering the n-th entry's pwritev (nothing of it written) or its fdatasync
     (written, not yet synced, never acknowledged), with strace's fault injection: recovery
     returns the n-1 acknowledged entries, plus the n-th only if it was written whole."""
-    for when in (1, 2, 9, 30):
+    for when in (1, 30):  # the first entry; one after the ring has wrapped
         path = tmp_path / f"{call.split(',')[0]}-{when}"
         Journal(path, capacity_bytes=48 * SECTOR).close()  # made first: only entries counted
         result = subprocess.run(

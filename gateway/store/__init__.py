@@ -12,7 +12,8 @@ Modules: chain (the spec: canonical bytes, hash chain, block signature), keys, s
 thread; its upkeep in space, its own alarms and events in notes, its counters in stats), verify,
 export, retention (pruning and thinning), lost (refusing a store that existed and is gone, the
 store.json marker), new_chain (`wellgate init --new-chain`), modes (state files 0600 in a 0700
-folder). The other rooms read the store through queries
+folder), journal (a sector-granular commit journal for the design of docs/store.md "Bytes
+written per reading"; not yet used by the writer). The other rooms read the store through queries
 (records and blocks by seq, the newest of a kind) and cursors (each uplink destination's acked
 seq); only this package knows its tables.
 """
