@@ -118,3 +118,26 @@ def test_an_error_in_a_lazily_built_table_names_its_own_fields_text(tmp_path, ta
     with pytest.raises(ConfigError) as raised:
         load_config(_site(tmp_path, table))
     assert any(error.endswith(expected) for error in raised.value.errors), raised.value.errors
+
+
+THREADS_PROBE = """
+import json, sys, threading
+from concurrent.futures import ThreadPoolExecutor
+from gateway.config import load_config
+start = threading.Barrier(8)
+def load(_):
+    start.wait()
+    return repr(load_config(sys.argv[1]))
+with ThreadPoolExecutor(8) as pool:
+    print(json.dumps(sorted(set(pool.map(load, range(8))))))
+"""
+
+
+def test_threads_loading_at_once_build_the_deferred_models_once_and_agree():
+    """The first load builds the models (deferred until then) in whichever thread comes first:
+    eight threads racing through a fresh interpreter's first load all get the same config."""
+    demo = REPO / "config" / "examples" / "demo.toml"
+    done = subprocess.run([sys.executable, "-c", THREADS_PROBE, str(demo)], cwd=REPO,
+                          check=False, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(done.stdout)) == 1
