@@ -34,6 +34,7 @@ COUNTER = Recipe("modbus", "u32", "ABCD", 0.01, 0.0, 2)
 LEVEL = Recipe("modbus", "float32", "ABCD")
 RECIPES = {("m1", "forward_total"): COUNTER, ("m2", "level"): LEVEL}
 BACKLOG_RECIPES = recipes_from_config(backlog_config())
+COUNTER_RAW_VALUE = 1234  # u32 of registers [0, 1234]
 SHARED_DATA = [None, {"kind": "total"}, {"源": "水位", "n": 2}]
 
 
@@ -274,4 +275,29 @@ def test_the_receiver_stores_by_columns_what_it_stores_record_by_record(tmp_path
     assert audit_gateway(by_columns.conn, GATEWAY, key).ok
     by_columns.close()
     by_records.close()
+    store.writer.close()
+
+
+def test_a_recipe_that_does_not_apply_is_refused_with_the_decoders_reason(tmp_path):
+    """A signed batch whose u32 recipe is turned into u64 (4 registers, the raws have 2): the
+    column path cannot compute the values (a RegisterError/struct.error); the receiver refuses
+    it as the record decoder does, naming the recipe, and stores nothing."""
+    store = make_store(tmp_path, minutes=2)
+    chunk = Outbox(store.db).read(0, 32)
+    recipes = {("m1", "forward_total"): Recipe("modbus", "u32", "ABCD")}
+    records = [(*record[:2], "m1", record[3], COUNTER_RAW_VALUE, *record[5:7], [0, 1234],
+                *record[8:]) if record[2:4] == ("flow-meter", "forward_total") else record
+               for record in chunk.records]
+    payload = encode_payload(chunk.blocks, records, recipes)
+    assert payload.count(b'"u32"') == 1
+    payload = payload.replace(b'"u32"', b'"u64"')
+    data = wire.seal(store.writer.key, GATEWAY, 1, 0.0, chunk.blocks, chunk.prev_head,
+                     chunk.head, wire.compress(payload), len(payload))
+    receiver = Receiver(tmp_path / "platform.db", {GATEWAY: store.writer.key.public_key()})
+    ack = receiver.accept(data)
+    assert (ack.status, ack.code) == ("rejected", 400)
+    assert ack.reason.startswith("malformed batch: seq 2: the recipe of ('reading', 'm1', "
+                                 "'forward_total', 'm3') does not apply to raw [0, 1234]")
+    assert receiver.conn.execute("SELECT count(*) FROM records").fetchone()[0] == 0
+    receiver.close()
     store.writer.close()

@@ -4,7 +4,10 @@ docs/wire-format.md ("Payload") is the full description: a channel table with ea
 recipe (gateway/uplink/recipes.py) and raw width, dictionaries of data objects, string values
 and qualities, the block sizes and signatures, then one column per field, delta-coded
 (gateway/uplink/columns.py); tombstones bring their leaf, odd records travel verbatim as JSON.
-The envelope around it (header, signature, compression) is gateway/uplink/wire.py.
+The envelope around it (header, signature, compression) is gateway/uplink/wire.py. Decoding
+reads the tables and columns first (gateway/uplink/payload_read.py, read_payload), then makes
+the records (payload_records); the receiver mostly skips the second step
+(gateway/platform/columnar.py).
 """
 
 from __future__ import annotations
