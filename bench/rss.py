@@ -33,6 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import peer_compare as peer  # the workload, the broker, the receiver, the peer
+from precompile import byte_compile
 
 REPO = peer.REPO
 STOP_WITHIN = 15.0  # s after SIGTERM before SIGKILL
@@ -140,6 +141,8 @@ def main() -> None:
         codes = {"this tree": REPO,
                  f"before ({args.before})": export(args.before, Path(tempfile.mkdtemp(
                      prefix="before-", dir=folder)))}
+        for code in codes.values():
+            byte_compile(code)  # as installed (the .deb byte-compiles), not from source
         broker, port = peer.start_mosquitto(folder)
         sim, lines = peer.start_simulator(folder)
         counter = peer.TelemetryCounter(port) if python else None
