@@ -75,12 +75,14 @@ def peer_python(cache: Path, version: str) -> Path:
 # --- measuring a process tree -----------------------------------------------------------------
 
 def _stat(pid: int) -> tuple[int, float, int] | None:
-    """(parent pid, utime + stime seconds, address-space bytes) of a process, None if gone."""
+    """(parent pid, CPU seconds of the process and of the children it has reaped: utime +
+    stime + cutime + cstime, address-space bytes) of a process, None if gone."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return None
-    return int(fields[1]), (int(fields[11]) + int(fields[12])) / CLK_TCK, int(fields[20])
+    return (int(fields[1]), sum(int(tick) for tick in fields[11:15]) / CLK_TCK,
+            int(fields[20]))
 
 
 def _exe(pid: int) -> str:
@@ -102,13 +104,15 @@ def _hwm_kb(pid: int) -> int:
 
 @dataclass
 class TreeMeter:
-    """Samples a process and its descendants: CPU seconds per pid ever seen, and the peak of
-    VmHWM summed over the tree's live processes. A child that is still a copy of its parent
+    """Samples a process and its descendants: CPU seconds of the tree (each live process's own
+    and that of the children it has reaped, so a child that lived between two samples counts
+    too: the largest such sum seen), and the peak of VmHWM summed over the tree's live
+    processes. A child that is still a copy of its parent
     (same executable, same address-space size: the moment between fork and exec, e.g. a
     ctypes library lookup running ldconfig) is not counted: its pages are its parent's."""
 
     root: int
-    cpu: dict[int, float] = field(default_factory=dict)
+    cpu: float = 0.0
     peak_kb: int = 0
     children: set[str] = field(default_factory=set)
 
@@ -127,8 +131,7 @@ class TreeMeter:
             tree |= more
             grew = bool(more)
         live = tree & cpu.keys()
-        for pid in live:
-            self.cpu[pid] = max(self.cpu.get(pid, 0.0), cpu[pid])
+        self.cpu = max(self.cpu, sum(cpu[pid] for pid in live))
         own = {self.root} & live
         for pid in live - {self.root}:
             exe = _exe(pid)
@@ -139,7 +142,7 @@ class TreeMeter:
 
     @property
     def cpu_seconds(self) -> float:
-        return sum(self.cpu.values())
+        return self.cpu
 
 
 def run_measured(argv: list, *, cwd: Path, env: dict, seconds: float,

@@ -52,3 +52,29 @@ def test_a_peer_that_delivered_nothing_gives_no_cpu_ratio() -> None:
     ratio = peer_compare.ratios([result("wellgate", 2.0, 60.0, 2000),
                                  result("ThingsBoard", 9.0, 80.0, 0)])["tcp"]
     assert math.isnan(ratio["cpu_per_value"]) and math.isnan(ratio["delivered"])
+
+
+def test_the_cpu_of_a_child_that_lived_between_two_samples_counts() -> None:
+    # Found (issue 16, steady-state CPU): the tree's CPU was the sum of what each process had
+    # used when last seen, so a child that started and was reaped between two samples (the
+    # baseline's `ldconfig -p`, twice a second) counted nothing. A parent that runs busy
+    # children between the two samples: the tree's CPU includes theirs (its cutime, cstime).
+    import subprocess
+
+    busy = "import time\nend = time.process_time() + 0.15\nwhile time.process_time() < end: pass"
+    parent = ("import os, subprocess, sys\n"
+              f"for _ in range(4): subprocess.run([sys.executable, '-c', {busy!r}])\n"
+              "t = os.times(); print(t.children_user + t.children_system, flush=True)\n"
+              "sys.stdin.read()\n")
+    process = subprocess.Popen([sys.executable, "-c", parent], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        meter = peer_compare.TreeMeter(process.pid)
+        meter.sample()
+        children = float(process.stdout.readline())  # every child has run and been reaped
+        meter.sample()
+    finally:
+        process.stdin.close()
+        process.wait(10)
+    assert children >= 0.5  # 4 × 0.15 s, at the clock tick's resolution
+    assert meter.cpu_seconds >= children
