@@ -258,6 +258,34 @@ def test_an_unsynchronised_clock_a_year_behind_is_repaired_into_this_year(tmp_pa
     assert feed.day(date(2025, 6, 1)) == pytest.approx(144.0)
 
 
+def test_readings_flagged_unsynchronised_before_the_clocks_health_record_are_repaired(tmp_path):
+    """As a real gateway commits them: `wellgate run` stores 50-80 readings (each flagged
+    "clock": "unsynchronised") before accounting's first clock_synchronised record. Here the
+    record comes after the first interval (20:00-20:15) has closed. That interval's step was
+    booked with the kernel's flag still unknown, so it was not remembered for the repair and
+    stayed in 2024: 6 of the 144 m³ (tests/test_clock_run.py failed this way under load)."""
+    feed = Feed(tmp_path, interval=900)
+    mono, behind = 1000.0, -YEAR
+    flagged = {"kind": "total", "clock": "unsynchronised"}
+    feed.record("reading", "flow-meter", "forward_total", feed.flow_total, JUNE_1_20H + behind,
+                mono, flagged, unit="m³")
+    for step in range(1, 25):
+        true_t, mono = JUNE_1_20H + step * 600, mono + 600
+        if step == 3:  # after the 20:15 boundary: the first interval is booked
+            feed.record("health", "gateway", "clock_synchronised", 0, true_t - 30 + behind,
+                        mono - 30)
+        if step == 13:
+            behind = 0.0
+            feed.record("health", "gateway", "clock_synchronised", 1, true_t - 30, mono - 30)
+        feed.flow_total += 6.0
+        feed.record("reading", "flow-meter", "forward_total", feed.flow_total, true_t + behind,
+                    mono, flagged if behind else {"kind": "total"}, unit="m³")
+    feed.finish()
+    assert feed.year(2024) == pytest.approx(0.0, abs=1e-9)
+    assert feed.year(2025) == pytest.approx(144.0)
+    assert feed.day(date(2025, 6, 1)) == pytest.approx(144.0)
+
+
 def test_an_older_checkpoint_keeps_its_open_interval(tmp_path):
     """A checkpoint written before item 4 numbered its interval in UTC (20:10 local on 1 June is
     UTC bucket n; locally it is n + 32 quarter hours). Restored, the reading at 20:14 is still in

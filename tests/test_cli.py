@@ -261,12 +261,32 @@ def test_health_without_a_running_gateway_exits_1_with_a_clear_message(tmp_path)
     assert "Traceback" not in done.stderr and done.stdout == ""
 
 
-@pytest.mark.parametrize("command", [[], *[[name] for name in sorted(LAZY_COMMANDS)]],
-                         ids=["wellgate", *sorted(LAZY_COMMANDS)])
-def test_every_help_text_has_an_example(command):
-    done = wellgate(*command, "--help")
-    assert done.returncode == 0, done.stderr
-    assert "Example" in done.stdout
+HELP_COMMANDS = ["wellgate", *sorted(LAZY_COMMANDS)]
+
+
+@pytest.fixture(scope="module")
+def help_texts(tmp_path_factory) -> dict[str, tuple[int, str, str]]:
+    """`wellgate [COMMAND] --help` for each command: (status, stdout, stderr). Each run is a
+    process of its own, forked from one that imported the CLI (tests/forked_cli.py): 22 fresh
+    interpreters spent ~40 s on imports under load."""
+    folder = tmp_path_factory.mktemp("help")
+    runs = [{"argv": ([] if name == "wellgate" else [name]) + ["--help"],
+             "stdout": str(folder / f"{name}.out"), "stderr": str(folder / f"{name}.err")}
+            for name in HELP_COMMANDS]
+    (folder / "runs.json").write_text(json.dumps(runs))
+    done = subprocess.run([sys.executable, str(Path(__file__).parent / "forked_cli.py"),
+                           str(folder / "runs.json")], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0 and len(done.stdout.split()) == len(runs), done.stderr[-3000:]
+    return {name: (int(status), Path(run["stdout"]).read_text(), Path(run["stderr"]).read_text())
+            for name, run, status in zip(HELP_COMMANDS, runs, done.stdout.split(), strict=True)}
+
+
+@pytest.mark.parametrize("command", HELP_COMMANDS)
+def test_every_help_text_has_an_example(command, help_texts):
+    status, stdout, stderr = help_texts[command]
+    assert status == 0, stderr
+    assert "Example" in stdout
 
 
 def test_the_installed_console_script_is_the_same_cli():

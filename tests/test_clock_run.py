@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -89,6 +90,23 @@ def totals(config: Path, day: datetime) -> dict:
     return json.loads(done.stdout)
 
 
+def flow_totals(state: Path) -> list:
+    """The flow meter's stored totals, in seq order (none while the store is being made)."""
+    try:
+        return [r for r in stored(state, "reading")
+                if r.device == "flow-meter" and r.point == "forward_total"]
+    except (sqlite3.Error, FileNotFoundError):
+        return []
+
+
+def clock_flags(state: Path) -> list[str]:
+    """The kinds of the clock flags accounting has stored so far."""
+    try:
+        return [r.data["kind"] for r in stored(state, "flag") if r.point == "clock"]
+    except (sqlite3.Error, FileNotFoundError):
+        return []
+
+
 def test_a_clock_a_year_behind_then_set_flags_repairs_and_keeps_the_totals(tmp_path):
     clock = tmp_path / "clock.json"
     set_clock(clock, -YEAR, 0)
@@ -98,6 +116,7 @@ def test_a_clock_a_year_behind_then_set_flags_repairs_and_keeps_the_totals(tmp_p
                                   "--time-scale", "1"], stdin=subprocess.PIPE,
                                  stdout=subprocess.PIPE, text=True)
     log_path = tmp_path / "gateway.log"
+    state = tmp_path / "state"
     gateway = None
     try:
         port = json.loads(simulator.stdout.readline())["lines"]["rs485-1"]
@@ -110,10 +129,14 @@ def test_a_clock_a_year_behind_then_set_flags_repairs_and_keeps_the_totals(tmp_p
             gateway = subprocess.Popen([*WELLGATE, "run", "-v", "--config", str(config)],
                                        stderr=log, env={**os.environ, TEST_CLOCK_ENV: str(clock)})
         wait_until(lambda: (tmp_path / "run" / "health.json").exists(), 30, "the gateway runs")
-        time.sleep(12)
+        # (were fixed sleeps of 12 s and 8 s: too long on a quiet machine, too short under load)
+        wait_until(lambda: len(flow_totals(state)) >= 10, 60,
+                   "ten flow totals stored under last year's clock")
         stepped_at = time.time()
         set_clock(clock, 0.0, 1)
-        time.sleep(8)
+        wait_until(lambda: len([r for r in flow_totals(state) if r.wall_time > stepped_at - 60])
+                   >= 6 and "clock_adopted" in clock_flags(state), 60,
+                   "six flow totals after the step, and accounting adopting the set clock")
         gateway.send_signal(signal.SIGTERM)
         assert gateway.wait(30) == 0, log_path.read_text()
     finally:
@@ -129,9 +152,7 @@ def test_a_clock_a_year_behind_then_set_flags_repairs_and_keeps_the_totals(tmp_p
     step = float(steps[0].split("stepped by ")[1].split(" s")[0])
     assert abs(step - YEAR) < 5, steps
 
-    state = tmp_path / "state"
-    flow = [r for r in stored(state, "reading")
-            if r.device == "flow-meter" and r.point == "forward_total"]
+    flow = flow_totals(state)
     before = [r for r in flow if r.wall_time < stepped_at - YEAR / 2]
     after = [r for r in flow if r.wall_time > stepped_at - YEAR / 2]
     assert len(before) >= 8 and len(after) >= 4, (len(before), len(after))

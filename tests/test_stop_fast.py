@@ -22,11 +22,12 @@ import time
 
 import pytest
 from site_config import flow_meter, rtu_bus, site_toml
+from store_support import verified
 from uplink_support import Broker, HttpsReceiver, free_port, make_tls, require_mosquitto, wait_until
 
 from gateway.platform.mqtt import MqttReceiver
 from gateway.platform.receiver import Receiver
-from gateway.store import load_public_key
+from gateway.store import create_key, load_public_key
 from gateway.store.cursors import acked_seq
 from gateway.store.schema import open_reader
 
@@ -94,17 +95,12 @@ def well(tmp_path):
         simulator.wait(10)
 
 
-def wellgate(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*WELLGATE, *args], capture_output=True, text=True, timeout=60)
-
-
 def run_and_stop(tmp_path, port: str, *uplinks: dict) -> tuple[float, str]:
     """Start `wellgate run` with `uplinks`, let it poll RUN_FOR s, SIGTERM it; returns how long
     it took to exit and its log. Asserts exit 0 and that the store kept every committed
     reading."""
     if not (tmp_path / "state" / "gateway.key").exists():
-        init = wellgate("init", "--state-dir", str(tmp_path / "state"))
-        assert init.returncode == 0, init.stderr
+        create_key(tmp_path / "state")  # what `wellgate init` does (its CLI: test_cli.py)
     config = tmp_path / "gateway.toml"
     config.write_text(site_text(tmp_path, port, *uplinks))
     health = tmp_path / "run" / "health.json"
@@ -138,9 +134,9 @@ def run_and_stop(tmp_path, port: str, *uplinks: dict) -> tuple[float, str]:
     last = json.loads(health.read_text())["store"]
     assert last["buffered"] == 0 and last["dropped"] == 0, last
     db = tmp_path / "state" / "wellgate.db"
-    verify = wellgate("verify", "--db", str(db), "--pubkey",
-                      str(tmp_path / "state" / "gateway.pub"))
-    assert verify.returncode == 0, verify.stdout + verify.stderr
+    # `wellgate verify`'s check, in this process: each CLI start cost 1-3 s under load
+    verdict = verified(tmp_path / "state")
+    assert verdict.ok, verdict.summary()
     conn = open_reader(db)
     try:
         count, high = conn.execute("SELECT count(*), max(seq) FROM records").fetchone()
@@ -182,8 +178,7 @@ def test_https_receiver_a_black_hole(tmp_path, well):
 def test_https_receiver_that_never_answers(tmp_path, well):
     """The real receiver, every batch held 120 s before it sees it (TLS and HTTP done)."""
     tls = make_tls(tmp_path / "tls")
-    init = wellgate("init", "--state-dir", str(tmp_path / "state"))
-    assert init.returncode == 0, init.stderr
+    create_key(tmp_path / "state")  # what `wellgate init` does (its CLI: test_cli.py)
     key = load_public_key(tmp_path / "state" / "gateway.pub")
     receiver = HttpsReceiver(tmp_path / "platform.db", {WELL: key}, tls)
     receiver.faults.slow, receiver.faults.delay = 1_000, 120.0
@@ -201,8 +196,7 @@ def test_mqtt_broker_unreachable_and_https_receiver_slow_together(tmp_path, well
     """Issue 13: both destinations at once, a broker nobody listens for and the real receiver
     holding every batch 120 s: still exit 0 within 5 s with every committed reading kept."""
     tls = make_tls(tmp_path / "tls")
-    init = wellgate("init", "--state-dir", str(tmp_path / "state"))
-    assert init.returncode == 0, init.stderr
+    create_key(tmp_path / "state")  # what `wellgate init` does (its CLI: test_cli.py)
     key = load_public_key(tmp_path / "state" / "gateway.pub")
     receiver = HttpsReceiver(tmp_path / "platform.db", {WELL: key}, tls)
     receiver.faults.slow, receiver.faults.delay = 1_000, 120.0
@@ -253,8 +247,7 @@ def test_https_receiver_up_gets_everything_committed_before_exit(tmp_path, well)
     0 within 5 s, and the real receiver holds every record the store committed, seq 1..last,
     acknowledged (the store's cursor is its last seq)."""
     tls = make_tls(tmp_path / "tls")
-    init = wellgate("init", "--state-dir", str(tmp_path / "state"))
-    assert init.returncode == 0, init.stderr
+    create_key(tmp_path / "state")  # what `wellgate init` does (its CLI: test_cli.py)
     key = load_public_key(tmp_path / "state" / "gateway.pub")
     receiver = HttpsReceiver(tmp_path / "platform.db", {WELL: key}, tls)
     receiver.start()
@@ -274,8 +267,7 @@ def test_https_receiver_up_gets_everything_committed_before_exit(tmp_path, well)
 def test_mqtt_broker_up_gets_everything_committed_before_exit(tmp_path, well):
     """The same over MQTT: a real mosquitto, the real receiver's MQTT intake behind it."""
     require_mosquitto()
-    init = wellgate("init", "--state-dir", str(tmp_path / "state"))
-    assert init.returncode == 0, init.stderr
+    create_key(tmp_path / "state")  # what `wellgate init` does (its CLI: test_cli.py)
     key = load_public_key(tmp_path / "state" / "gateway.pub")
     broker = Broker(tmp_path / "broker")
     broker.start()

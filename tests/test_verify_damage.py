@@ -12,6 +12,7 @@ of the blocks read back otherwise.
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 import subprocess
@@ -26,6 +27,7 @@ from gateway.store.records import from_reading
 from gateway.store.schema import DB_FILE
 
 WELLGATE = [sys.executable, "-m", "gateway"]
+FORKED_CLI = Path(__file__).parent / "forked_cli.py"
 HEADER_FIELDS = (0, 7, 16, 17, 18, 19, 20, 21, 22, 28, 32, 44, 52, 56)  # docs: fileformat2
 SPREAD = 40 - len(HEADER_FIELDS)
 SIGNED = ("SELECT * FROM records ORDER BY seq",
@@ -111,16 +113,26 @@ def test_verify_reports_flipped_bytes_anywhere_in_the_file_and_exits_1(store, tm
     offsets = damaging_offsets(store, scratch)
     assert len(offsets) == 40
     original = (store / DB_FILE).read_bytes()
-    outcomes = []
+    runs = []
     for offset in offsets:
         folder = tmp_path / f"at-{offset}"
         folder.mkdir(exist_ok=True)
         shutil.copy(store / "gateway.pub", folder / "gateway.pub")
         path = flipped(original, offset, folder)
-        done = subprocess.run([*WELLGATE, "verify", "--db", str(path)], capture_output=True,
-                              text=True, timeout=60)
-        last = (done.stdout.strip().splitlines() or [""])[-1]
-        outcomes.append((offset, done.returncode, last, done.stderr.strip()[-300:]))
+        runs.append({"argv": ["verify", "--db", str(path)], "stdout": str(folder / "stdout"),
+                     "stderr": str(folder / "stderr")})
+    # 40 runs of the real command, each its own process, forked from one that imported the CLI
+    # (a fresh interpreter for each spent ~35 s of the test's 40 on imports)
+    (tmp_path / "runs.json").write_text(json.dumps(runs))
+    done = subprocess.run([sys.executable, str(FORKED_CLI), str(tmp_path / "runs.json"),
+                           "gateway.store"],
+                          capture_output=True, text=True, timeout=60 + 10 * len(runs))
+    assert done.returncode == 0 and len(done.stdout.split()) == len(runs), done.stderr[-3000:]
+    outcomes = []
+    for offset, run, code in zip(offsets, runs, map(int, done.stdout.split()), strict=True):
+        stdout, stderr = Path(run["stdout"]).read_text(), Path(run["stderr"]).read_text()
+        last = (stdout.strip().splitlines() or [""])[-1]
+        outcomes.append((offset, code, last, stderr.strip()[-300:]))
     wrong = [outcome for outcome in outcomes
              if outcome[1] != 1 or "Traceback" in outcome[3]
              or not (outcome[2].startswith("FAILED at seq ")
@@ -152,3 +164,24 @@ def test_a_flipped_byte_that_makes_a_blocks_seq_a_blob_is_reported_not_a_traceba
     last = (done.stdout.strip().splitlines() or [""])[-1]
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-600:]
     assert last.startswith(("FAILED at seq ", "FAILED: the database file is damaged: ")), last
+
+
+def test_the_forked_runner_reports_an_uncaught_exception_as_python_does(tmp_path, monkeypatch):
+    """The runner the 40-offset test uses: a traceback on stderr and status 1 for an exception
+    the CLI lets out, the message and status 1 for SystemExit("..."), the code of sys.exit(n)."""
+    import forked_cli
+
+    def raising(exc: BaseException):
+        def main() -> None:
+            raise exc
+        return main
+
+    outcomes = []
+    for number, exc in enumerate([ZeroDivisionError("x"), SystemExit("bad flag"), SystemExit(3)]):
+        monkeypatch.setattr(forked_cli, "main", raising(exc))
+        err = tmp_path / f"err-{number}"
+        outcomes.append((forked_cli.run([], str(tmp_path / "out"), str(err)), err.read_text()))
+    status, stderr = outcomes[0]
+    assert status == 1 and "Traceback" in stderr and "ZeroDivisionError: x" in stderr
+    assert outcomes[1] == (1, "bad flag\n")
+    assert outcomes[2] == (3, "")

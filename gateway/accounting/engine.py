@@ -63,6 +63,7 @@ from gateway.accounting.series import feed_reading, series_windows
 from gateway.accounting.use_checks import UseChecks
 from gateway.accounting.water_plan import PLAN_POINT, PlanBook
 from gateway.store.records import KIND_ALARM, NewRecord, Record
+from gateway.wallclock import UNSYNCHRONISED
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +159,9 @@ class AccountingEngine(UseChecks):
             self._feed_own(record, live=True)
             return
         if kind == "reading":  # accounted where the monotonic clock says it was taken
+            if self.clock.synced is None and (record.data or {}).get("clock") == UNSYNCHRONISED:
+                # read while the kernel said "unsynchronised": its health record may come later
+                self.clock.note_sync(0)
             record = self._place(record)
             t = record.wall_time or t
         elif kind == KIND_HEALTH:
