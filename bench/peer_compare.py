@@ -38,6 +38,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # its sibling, also when loaded by path
 from precompile import byte_compile
 
 REPO = Path(__file__).resolve().parent.parent

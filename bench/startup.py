@@ -25,6 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # its sibling, also when loaded by path
 from precompile import byte_compile
 
 REPO = Path(__file__).resolve().parent.parent
