@@ -102,6 +102,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="wellgate-steady-") as tmp:
         folder = Path(tmp)
         codes = {"baseline": args.base_dir or export(args.base, folder / "base"), "this": REPO}
+        for code in codes.values():
+            pc.byte_compile(code)  # as installed (the .deb byte-compiles), not from source
         broker, port = pc.start_mosquitto(folder)
         sim, lines = pc.start_simulator(folder)
         plan = [(rnd, workload, name) for rnd in range(1, args.rounds + 1) for workload in workloads
