@@ -12,9 +12,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 # The slowest files of a whole run (2026-12-07, `--durations=0`, summed per file), slowest first.
-# Their tests are handed out first: xdist's loadgroup sends groups (largest first), then single
-# tests in collection order, so a slow file late in the alphabet became the run's tail, one
-# worker busy with it while the other had nothing left.
+# Their files are handed out first (pyproject: --dist loadfile --no-loadscope-reorder sends files
+# in collection order): a slow file late in the alphabet became the run's tail, one worker busy
+# with it while the other had nothing left.
 SLOW_FIRST = (
     "test_store_crash", "test_deb", "test_receiver_limits", "test_cli", "test_stop_fast",
     "test_verify_damage", "test_commission", "test_status_page", "test_accounting_simulated",

@@ -69,6 +69,21 @@ WAL_MAGIC = (0x377F0682, 0x377F0683)
 
 # --- a child process whose output lines are collected as they come -----------------------------
 
+STARTED: list[subprocess.Popen] = []  # every child of the running test, killed at its end
+
+
+@pytest.fixture(autouse=True)
+def no_child_outlives_its_test():
+    """A test stopped half-way (pytest-timeout, an error) left its writer ingesting 6,000
+    readings/s for an hour, loading the machine for every later test."""
+    yield
+    while STARTED:
+        proc = STARTED.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+
+
 class Child:
     """A process; a thread collects its stdout lines with their arrival time."""
 
@@ -78,6 +93,7 @@ class Child:
         with open(stderr_path, "w") as stderr:
             self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr,
                                          text=True, bufsize=1)
+        STARTED.append(self.proc)
         self.started = time.monotonic()
         self._queue: queue.Queue[tuple[float, str] | None] = queue.Queue()
         self.lines: list[tuple[float, str]] = []
