@@ -69,8 +69,14 @@ async def test_one_centre_down_for_an_hour_does_not_delay_the_other(tmp_path):
         received = datetime.fromisoformat(report["received_at"]).timestamp()
         lags.append(received - committed[wall])
     outage = lags[HOUR:2 * HOUR]
-    assert all(committed[w] + lag < back_at for w, lag in zip(walls[HOUR:2 * HOUR], outage,
-                                                               strict=True))
+    # Sent while the city was still down, not held until it came back. The last polls of the
+    # outage are committed a moment before the restart (a poll step is 0.05 s; the county's lag
+    # 0.1-0.2 s here; the centre now starts in well under that), so only those committed over a
+    # second before the restart (most of the hour's ~3 real seconds) can prove it.
+    before_restart = [(w, lag) for w, lag in zip(walls[HOUR:2 * HOUR], outage, strict=True)
+                      if committed[w] < back_at - 1.0]
+    assert len(before_restart) >= HOUR // 4, (len(before_restart), back_at)
+    assert all(committed[w] + lag < back_at for w, lag in before_restart)
     print(f"county lag during the city outage: median {sorted(outage)[len(outage) // 2]:.3f} s, "
           f"max {max(outage):.3f} s")
     assert max(outage) < 2.5, outage
