@@ -33,6 +33,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # its sibling, also when loaded by path
+from trees import export
+
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "config" / "examples" / "demo.toml"
 
@@ -117,13 +120,6 @@ def breakdown(config: Path, env: dict[str, str], rounds: int) -> None:
           f"load +{end[0] - pyd[0]:.3f} s +{end[1] - pyd[1]:.1f} MB; in all {end[0]:.3f} s "
           f"{end[1]:.1f} MB")
 
-
-def export(ref: str, into: Path) -> Path:
-    """The tree of git revision `ref`, written into `into`."""
-    archive = subprocess.run(["git", "-C", str(REPO), "archive", ref], check=True,
-                             capture_output=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
-    return into
 
 
 def peer_tcp_config(folder: Path) -> Path:

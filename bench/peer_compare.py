@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # its sibling, also when loaded by path
-from precompile import byte_compile
+from trees import byte_compile
 
 REPO = Path(__file__).resolve().parent.parent
 PEER = "thingsboard-gateway"
@@ -169,6 +169,17 @@ def run_measured(argv: list, *, cwd: Path, env: dict, seconds: float,
 
 
 # --- the broker, the simulator and the receiver ------------------------------------------------
+
+def stop(*processes: subprocess.Popen) -> None:
+    """SIGTERM each of the bench's helper processes; SIGKILL one still running 15 s later."""
+    for process in processes:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -529,12 +540,7 @@ def main() -> None:
                       f"{','.join(children) or '-'}", flush=True)
         finally:
             counter.stop()
-            for process in (receiver, sim, broker):
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+            stop(receiver, sim, broker)
         print()
         print(table(results))
         print()

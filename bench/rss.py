@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import peer_compare as peer  # the workload, the broker, the receiver, the peer
-from precompile import byte_compile
+from trees import byte_compile, export
 
 REPO = peer.REPO
 STOP_WITHIN = 15.0  # s after SIGTERM before SIGKILL
@@ -113,12 +113,6 @@ def breakdown() -> list[tuple[str, int]]:
     return rows
 
 
-def export(rev: str, into: Path) -> Path:
-    archive = subprocess.run(["git", "-C", str(REPO), "archive", rev], check=True,
-                             capture_output=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
-    return into
-
 
 def mb(kb: float) -> str:
     return f"{kb / 1024:.1f}"
@@ -187,13 +181,7 @@ def main() -> None:
         finally:
             if counter is not None:
                 counter.stop()
-            for process in (receiver, sim, broker):
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+            peer.stop(receiver, sim, broker)
     load = os.getloadavg()
     print(f"\npeak RSS of `wellgate run`, tcp workload (8 meters), {args.rounds} rounds of "
           f"{args.seconds:g} s, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")

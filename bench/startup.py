@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # its sibling, also when loaded by path
-from precompile import byte_compile
+from trees import byte_compile, export
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "config" / "examples" / "demo.toml"
@@ -108,12 +108,6 @@ def one_round(code: Path, config: Path, env: dict[str, str]) -> tuple[float, flo
         raise SystemExit(f"no committed record within {FIRST_READING_TIMEOUT} s ({code})")
     return done - started, cpu
 
-
-def export(rev: str, into: Path) -> Path:
-    archive = subprocess.run(["git", "-C", str(REPO), "archive", rev], check=True,
-                             capture_output=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
-    return into
 
 
 def main() -> None:

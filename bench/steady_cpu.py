@@ -29,17 +29,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import peer_compare as pc  # the workloads' setup, shared
+from trees import byte_compile, export
 
 REPO = pc.REPO
 
-
-def export(rev: str, into: Path) -> Path:
-    """The code of git revision `rev`, unpacked into `into`."""
-    into.mkdir(parents=True)
-    archive = subprocess.run(["git", "-C", str(REPO), "archive", rev], check=True,
-                             capture_output=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
-    return into
 
 
 def values_between(db: Path, gateway_id: str, start: float, end: float) -> int:
@@ -103,7 +96,7 @@ def main() -> None:
         folder = Path(tmp)
         codes = {"baseline": args.base_dir or export(args.base, folder / "base"), "this": REPO}
         for code in codes.values():
-            pc.byte_compile(code)  # as installed (the .deb byte-compiles), not from source
+            byte_compile(code)  # as installed (the .deb byte-compiles), not from source
         broker, port = pc.start_mosquitto(folder)
         sim, lines = pc.start_simulator(folder)
         plan = [(rnd, workload, name) for rnd in range(1, args.rounds + 1) for workload in workloads
@@ -134,12 +127,7 @@ def main() -> None:
                       f"{1e6 * cpu / values if values else float('inf'):7.1f} µs/value  rc {rc}",
                       flush=True)
         finally:
-            for process in (receiver, sim, broker):
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+            pc.stop(receiver, sim, broker)
     print(f"\nload average now: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print("| workload | code | window s | CPU s | CPU ms per s | values | CPU µs/value |")
     print("|---|---|---|---|---|---|---|")
