@@ -69,6 +69,9 @@ from gateway.store.records import from_reading
 from gateway.store.schema import DB_FILE
 from gateway.uplink.payload import BlockSignature, decode_payload, encode_payload, records_equal
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from store_throughput import write_bytes  # the counter part (b) of that bench reads
+
 SECONDS_PER_DAY = 86_400
 CHANNELS = 16
 BOOT = 1
@@ -322,13 +325,6 @@ DESIGNS = {
     "journal-dict-360-rollback": lambda folder, scale, poll: JournalFold(folder, poll, 360, True,
                                                                          "DELETE"),
 }
-
-
-def write_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/io").read_text().splitlines():
-        if line.startswith("write_bytes:"):
-            return int(line.split()[1])
-    raise RuntimeError(f"/proc/{pid}/io has no write_bytes")
 
 
 def child(args: argparse.Namespace) -> None:
